@@ -1,0 +1,806 @@
+//! The judge: [`check`] runs a scenario on one machine and records, for every step, what the
+//! machine did, whether it met the expectation and what the touched tasks saw; [`agree`]
+//! compares two such reports by structure.
+//!
+//! Every caller (the tests, `nslab run`, `nslab check`) goes through these two functions, as
+//! the LKMM litmus tests go through one judging script for herd7 and klitmus7.
+
+use crate::ast::*;
+use crate::canon::{caps_name, state_name, CanonView, Canonicalizer};
+use crate::print::stmt_line;
+use nslab_sim::machine::{Machine, NsEntry, NsFd, Origin, SysError, TaskId, TaskState};
+use nslab_sim::Errno;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+
+/// What a step did on one machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The call succeeded (or the facts could be read).
+    Ok,
+    /// The kernel refused the call with this errno.
+    Errno(Errno),
+    /// The backend failed: never an agreement, always a failure.
+    Fault(String),
+    /// The step could not be made: it names a task that does not exist.
+    NotRun(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Errno(e) => f.write_str(&e.name()),
+            Outcome::Fault(s) => write!(f, "fault: {s}"),
+            Outcome::NotRun(s) => write!(f, "not run: {s}"),
+        }
+    }
+}
+
+/// Whether a step met its expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Pass,
+    Fail(String),
+    /// `-> any`: nothing was expected.
+    Unjudged,
+}
+
+/// One executed statement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The line of the statement in its file (0 for the final snapshot).
+    pub line: u32,
+    /// The statement, printed back.
+    pub text: String,
+    pub outcome: Outcome,
+    /// For an `expect`, the values it read, canonical (`A.ns.pid=pid#0 init.ns.pid=pid#0`).
+    pub observed: String,
+    pub verdict: Verdict,
+    /// What the tasks the step touched saw afterwards, by task name.
+    pub views: Vec<(String, CanonView)>,
+}
+
+impl StepRecord {
+    /// Whether the step failed its expectation or faulted.
+    pub fn failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Fail(_))
+    }
+}
+
+/// Everything one machine did for one scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub scenario: String,
+    pub backend: String,
+    pub origin: Origin,
+    pub records: Vec<StepRecord>,
+    /// Why the run stopped early (a backend fault), if it did.
+    pub aborted: Option<String>,
+}
+
+impl Report {
+    /// Whether every expectation held and nothing faulted.
+    pub fn passed(&self) -> bool {
+        self.aborted.is_none() && !self.records.iter().any(StepRecord::failed)
+    }
+
+    /// The failed steps.
+    pub fn failures(&self) -> impl Iterator<Item = &StepRecord> {
+        self.records.iter().filter(|r| r.failed())
+    }
+}
+
+/// Runs the scenario on the machine and judges every step: the one judge of this project.
+pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
+    let mut run = Run::new(machine);
+    run.exec(&scenario.body);
+    run.finish(&scenario.name)
+}
+
+/// Where two reports of the same scenario differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disagreement {
+    pub line: u32,
+    pub text: String,
+    /// What differs: `outcome`, `observed`, or the view of a task.
+    pub what: String,
+    pub left: String,
+    pub right: String,
+}
+
+impl fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}: {}: {} differs\n  left:  {}\n  right: {}",
+            self.line, self.text, self.what, self.left, self.right
+        )
+    }
+}
+
+/// Compares two reports step by step: outcomes and errnos exactly, namespaces by canonical
+/// label, pids only inside created namespaces. A fault on either side is a disagreement.
+pub fn agree(left: &Report, right: &Report) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    for (a, b) in left.records.iter().zip(&right.records) {
+        out.extend(agree_records(a, b));
+    }
+    if left.records.len() != right.records.len() {
+        let n = left.records.len().min(right.records.len());
+        let describe = |r: &Report| match r.records.get(n) {
+            Some(s) => format!("{} steps, then '{}'", r.records.len(), s.text),
+            None => format!("{} steps{}", r.records.len(), abort_note(r)),
+        };
+        out.push(Disagreement {
+            line: 0,
+            text: "(the whole run)".into(),
+            what: "number of steps".into(),
+            left: describe(left),
+            right: describe(right),
+        });
+    }
+    if let Some(why) = left.aborted.as_ref().or(right.aborted.as_ref()) {
+        if out.is_empty() {
+            out.push(Disagreement {
+                line: 0,
+                text: "(the whole run)".into(),
+                what: "abort".into(),
+                left: left.aborted.clone().unwrap_or_else(|| "completed".into()),
+                right: right.aborted.clone().unwrap_or_else(|| why.clone()),
+            });
+        }
+    }
+    out
+}
+
+fn abort_note(r: &Report) -> String {
+    r.aborted
+        .as_ref()
+        .map(|a| format!(" (aborted: {a})"))
+        .unwrap_or_default()
+}
+
+/// Compares two records of the same step.
+pub fn agree_records(a: &StepRecord, b: &StepRecord) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    let mut push = |what: &str, l: String, r: String| {
+        out.push(Disagreement {
+            line: a.line,
+            text: a.text.clone(),
+            what: what.to_string(),
+            left: l,
+            right: r,
+        })
+    };
+    let fault = |o: &Outcome| matches!(o, Outcome::Fault(_));
+    if a.outcome != b.outcome || fault(&a.outcome) {
+        push("outcome", a.outcome.to_string(), b.outcome.to_string());
+    }
+    if a.observed != b.observed {
+        push("observed", a.observed.clone(), b.observed.clone());
+    }
+    if a.views.len() != b.views.len() {
+        push("tasks observed", names(&a.views), names(&b.views));
+    }
+    for ((na, va), (nb, vb)) in a.views.iter().zip(&b.views) {
+        if na != nb || va != vb {
+            push(
+                &format!("view of {na}"),
+                format!("{na}: {va}"),
+                format!("{nb}: {vb}"),
+            );
+        }
+    }
+    out
+}
+
+fn names(v: &[(String, CanonView)]) -> String {
+    v.iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A scenario being run on one machine, one statement at a time. [`check`] drives it over a
+/// whole file; the random sequences of [`crate::random`] drive it step by step.
+pub struct Run<'m> {
+    machine: &'m mut dyn Machine,
+    origin: Origin,
+    env: HashMap<String, TaskId>,
+    /// Every task the run created, in creation order, with its display name.
+    tasks: Vec<(TaskId, String)>,
+    name_uses: HashMap<String, u32>,
+    canon: Canonicalizer,
+    records: Vec<StepRecord>,
+    aborted: Option<String>,
+}
+
+impl<'m> Run<'m> {
+    /// Starts a run: `init` names the machine's root task, whose namespaces become `#0`.
+    pub fn new(machine: &'m mut dyn Machine) -> Run<'m> {
+        let root = machine.root();
+        let origin = machine.origin();
+        let mut run = Run {
+            machine,
+            origin,
+            env: HashMap::new(),
+            tasks: vec![(root, "init".into())],
+            name_uses: HashMap::new(),
+            canon: Canonicalizer::default(),
+            records: Vec::new(),
+            aborted: None,
+        };
+        run.env.insert("init".into(), root);
+        match run.machine.observe(root) {
+            Ok(v) => {
+                run.canon.root_hostname = Some(v.hostname.clone());
+                run.canon.view(TaskState::Running, &v);
+            }
+            Err(e) => run.aborted = Some(format!("cannot observe the root task: {e}")),
+        }
+        run
+    }
+
+    /// Which backend runs.
+    pub fn backend_name(&self) -> &'static str {
+        self.machine.backend_name()
+    }
+
+    /// Where the root task stands.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Whether a fault stopped the run.
+    pub fn aborted(&self) -> Option<&str> {
+        self.aborted.as_deref()
+    }
+
+    /// The records so far.
+    pub fn records(&self) -> &[StepRecord] {
+        &self.records
+    }
+
+    /// Whether a label names a task.
+    pub fn has_label(&self, label: &str) -> bool {
+        self.env.contains_key(label)
+    }
+
+    /// Runs statements in order, stopping at a fault.
+    pub fn exec(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            if self.aborted.is_some() {
+                return;
+            }
+            self.step(s);
+        }
+    }
+
+    /// Runs one statement and returns how many records it added.
+    pub fn step(&mut self, stmt: &Stmt) -> usize {
+        let before = self.records.len();
+        if self.aborted.is_some() {
+            return 0;
+        }
+        match stmt {
+            Stmt::Alias {
+                span,
+                label,
+                target,
+            } => {
+                let (outcome, verdict) = match self.env.get(target).copied() {
+                    Some(id) => {
+                        self.env.insert(label.clone(), id);
+                        (Outcome::Ok, Verdict::Pass)
+                    }
+                    None => missing(target),
+                };
+                self.records.push(StepRecord {
+                    line: span.line,
+                    text: stmt_line(stmt),
+                    outcome,
+                    observed: String::new(),
+                    verdict,
+                    views: Vec::new(),
+                });
+            }
+            Stmt::Call(c) => {
+                let r = self.call(c);
+                self.records.push(r);
+            }
+            Stmt::Expect { span, fact } => {
+                let r = self.expect(*span, fact, stmt_line(stmt));
+                self.records.push(r);
+            }
+            Stmt::Repeat { count, body, .. } => {
+                let n = match count {
+                    Count::Fixed(n) => *n,
+                    Count::PidLevelsLeft => {
+                        MAX_PID_NS_LEVEL.saturating_sub(self.origin.pid_ns_level)
+                    }
+                    Count::UserLevelsLeft => {
+                        MAX_USER_NS_LEVEL.saturating_sub(self.origin.user_ns_level)
+                    }
+                };
+                for _ in 0..n {
+                    self.exec(body);
+                }
+            }
+        }
+        self.records.len() - before
+    }
+
+    /// Ends the run with a snapshot of every task it created.
+    pub fn finish(mut self, scenario: &str) -> Report {
+        if self.aborted.is_none() {
+            let mut views = Vec::new();
+            let tasks = self.tasks.clone();
+            for (id, name) in tasks {
+                match self.snapshot(id) {
+                    Ok(v) => views.push((name, v)),
+                    Err(f) => {
+                        self.aborted = Some(f);
+                        break;
+                    }
+                }
+            }
+            self.records.push(StepRecord {
+                line: 0,
+                text: "(every task at the end)".into(),
+                outcome: Outcome::Ok,
+                observed: String::new(),
+                verdict: Verdict::Pass,
+                views,
+            });
+        }
+        Report {
+            scenario: scenario.to_string(),
+            backend: self.machine.backend_name().to_string(),
+            origin: self.origin,
+            records: self.records,
+            aborted: self.aborted,
+        }
+    }
+
+    /// The canonical view of a labelled task now, or `None` if the label is unbound or the
+    /// backend faulted.
+    pub fn view_of(&mut self, label: &str) -> Option<CanonView> {
+        let id = *self.env.get(label)?;
+        self.snapshot(id).ok()
+    }
+
+    fn snapshot(&mut self, id: TaskId) -> Result<CanonView, String> {
+        let state = match self.machine.state(id) {
+            Ok(s) => s,
+            Err(SysError::Fault(f)) => return Err(f),
+            Err(SysError::Errno(e)) => {
+                return Ok(gone_view(&format!("state: {}", e.name())));
+            }
+        };
+        if state != TaskState::Running {
+            return Ok(gone_view(&state_name(state)));
+        }
+        match self.machine.observe(id) {
+            Ok(v) => Ok(self.canon.view(state, &v)),
+            Err(SysError::Fault(f)) => Err(f),
+            Err(SysError::Errno(e)) => Ok(gone_view(&format!("observe: {}", e.name()))),
+        }
+    }
+
+    /// Drops the canonical labels of namespaces that no running task shows (see
+    /// [`Canonicalizer::retain`]).
+    fn collect_garbage(&mut self) -> Result<(), String> {
+        let mut held = std::collections::HashSet::new();
+        let ids: Vec<TaskId> = self.tasks.iter().map(|t| t.0).collect();
+        for id in ids {
+            if !matches!(self.machine.state(id), Ok(TaskState::Running)) {
+                continue;
+            }
+            match self.machine.observe(id) {
+                Ok(v) => {
+                    for (e, r) in &v.ns {
+                        if let Ok(inum) = r {
+                            held.insert((e.ns_type(), *inum));
+                        }
+                    }
+                }
+                Err(SysError::Fault(f)) => return Err(f),
+                Err(SysError::Errno(_)) => {}
+            }
+        }
+        self.canon.retain(&held);
+        Ok(())
+    }
+
+    fn task_name(&self, id: TaskId) -> String {
+        self.tasks
+            .iter()
+            .find(|(t, _)| *t == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn call(&mut self, c: &CallStmt) -> StepRecord {
+        let text = stmt_line(&Stmt::Call(c.clone()));
+        let mut record = StepRecord {
+            line: c.span.line,
+            text,
+            outcome: Outcome::Ok,
+            observed: String::new(),
+            verdict: Verdict::Pass,
+            views: Vec::new(),
+        };
+        let Some(actor) = self.env.get(&c.task).copied() else {
+            (record.outcome, record.verdict) = missing(&c.task);
+            return record;
+        };
+        let result: Result<Option<TaskId>, SysError> = match &c.call {
+            Call::Clone(args) => self.machine.clone(actor, *args).map(Some),
+            Call::Unshare(flags) => self.machine.unshare(actor, *flags).map(|_| None),
+            Call::Setns { fd, nstype } => {
+                let fd = match fd {
+                    FdRef::File { task, entry } => self
+                        .env
+                        .get(task)
+                        .map(|t| NsFd::File {
+                            task: *t,
+                            entry: *entry,
+                        })
+                        .ok_or(task),
+                    FdRef::Pidfd { task } => self
+                        .env
+                        .get(task)
+                        .map(|t| NsFd::Pidfd { task: *t })
+                        .ok_or(task),
+                };
+                match fd {
+                    Ok(fd) => self.machine.setns(actor, fd, *nstype).map(|_| None),
+                    Err(t) => {
+                        (record.outcome, record.verdict) = missing(t);
+                        return record;
+                    }
+                }
+            }
+            Call::Exit(code) => self.machine.exit(actor, *code).map(|_| None),
+            Call::Setresuid(u) => self.machine.setresuid(actor, *u).map(|_| None),
+            Call::Setresgid(g) => self.machine.setresgid(actor, *g).map(|_| None),
+            Call::DropCaps(caps) => self.machine.drop_caps(actor, *caps).map(|_| None),
+            Call::WriteIdMap {
+                target,
+                kind,
+                extents,
+            } => match self.env.get(target).copied() {
+                Some(t) => self
+                    .machine
+                    .write_id_map(actor, t, *kind, extents)
+                    .map(|_| None),
+                None => {
+                    (record.outcome, record.verdict) = missing(target);
+                    return record;
+                }
+            },
+            Call::Sethostname(name) => self.machine.sethostname(actor, name).map(|_| None),
+            Call::LinkUp(ifname) => self.machine.link_up(actor, ifname).map(|_| None),
+            Call::SetMaxNamespaces(ty, max) => self
+                .machine
+                .set_max_namespaces(actor, *ty, *max)
+                .map(|_| None),
+        };
+        let mut touched = vec![actor];
+        record.outcome = match result {
+            Ok(child) => {
+                if let Some(child) = child {
+                    let label = c.bind.clone().unwrap_or_else(|| "_".to_string());
+                    let uses = self.name_uses.entry(label.clone()).or_insert(0);
+                    *uses += 1;
+                    let name = if *uses == 1 {
+                        label.clone()
+                    } else {
+                        format!("{label}~{uses}")
+                    };
+                    self.tasks.push((child, name));
+                    touched.push(child);
+                    if let Some(b) = &c.bind {
+                        self.env.insert(b.clone(), child);
+                    }
+                }
+                Outcome::Ok
+            }
+            Err(SysError::Errno(e)) => {
+                // A failed clone leaves its label unbound, so later steps that use it say so
+                // instead of silently acting on an older task.
+                if let Some(b) = &c.bind {
+                    self.env.remove(b);
+                }
+                Outcome::Errno(e)
+            }
+            Err(SysError::Fault(f)) => {
+                self.aborted = Some(format!("line {}: {f}", c.span.line));
+                record.verdict = Verdict::Fail(format!("backend fault: {f}"));
+                record.outcome = Outcome::Fault(f);
+                return record;
+            }
+        };
+        record.verdict = match (c.expect, &record.outcome) {
+            (ExpectOutcome::Any, _) => Verdict::Unjudged,
+            (ExpectOutcome::Ok, Outcome::Ok) => Verdict::Pass,
+            (ExpectOutcome::Errno(want), Outcome::Errno(got)) if want == *got => Verdict::Pass,
+            (want, got) => Verdict::Fail(format!(
+                "expected {}, got {got}",
+                match want {
+                    ExpectOutcome::Ok => "ok".to_string(),
+                    ExpectOutcome::Errno(e) => e.name(),
+                    ExpectOutcome::Any => "any".to_string(),
+                }
+            )),
+        };
+        if record.outcome == Outcome::Ok
+            && matches!(
+                c.call,
+                Call::Exit(_) | Call::Unshare(_) | Call::Setns { .. }
+            )
+        {
+            if let Err(f) = self.collect_garbage() {
+                self.aborted = Some(format!("line {}: {f}", c.span.line));
+                record.outcome = Outcome::Fault(f.clone());
+                record.verdict = Verdict::Fail(format!("backend fault: {f}"));
+                return record;
+            }
+        }
+        for id in touched {
+            match self.snapshot(id) {
+                Ok(v) => record.views.push((self.task_name(id), v)),
+                Err(f) => {
+                    self.aborted = Some(format!("line {}: {f}", c.span.line));
+                    record.outcome = Outcome::Fault(f.clone());
+                    record.verdict = Verdict::Fail(format!("backend fault: {f}"));
+                    break;
+                }
+            }
+        }
+        record
+    }
+
+    fn expect(&mut self, span: Span, fact: &Fact, text: String) -> StepRecord {
+        let mut record = StepRecord {
+            line: span.line,
+            text,
+            outcome: Outcome::Ok,
+            observed: String::new(),
+            verdict: Verdict::Pass,
+            views: Vec::new(),
+        };
+        match self.eval(fact) {
+            Ok((observed, verdict)) => {
+                record.observed = observed;
+                record.verdict = verdict;
+            }
+            Err(EvalError::Missing(t)) => (record.outcome, record.verdict) = missing(&t),
+            Err(EvalError::Fault(f)) => {
+                self.aborted = Some(format!("line {}: {f}", span.line));
+                record.verdict = Verdict::Fail(format!("backend fault: {f}"));
+                record.outcome = Outcome::Fault(f);
+            }
+        }
+        record
+    }
+
+    fn id(&self, label: &str) -> Result<TaskId, EvalError> {
+        self.env
+            .get(label)
+            .copied()
+            .ok_or_else(|| EvalError::Missing(label.to_string()))
+    }
+
+    fn observe(&mut self, label: &str) -> Result<Observed, EvalError> {
+        let id = self.id(label)?;
+        match self.machine.observe(id) {
+            Ok(v) => {
+                let state = self.machine.state(id).unwrap_or(TaskState::Running);
+                let canon = self.canon.view(state, &v);
+                Ok(Observed::View(Box::new((v, canon))))
+            }
+            Err(SysError::Errno(e)) => Ok(Observed::Errno(e)),
+            Err(SysError::Fault(f)) => Err(EvalError::Fault(f)),
+        }
+    }
+
+    fn eval(&mut self, fact: &Fact) -> Result<(String, Verdict), EvalError> {
+        let t = &fact.task;
+        let judge = |ok: bool, why: String| {
+            if ok {
+                Verdict::Pass
+            } else {
+                Verdict::Fail(why)
+            }
+        };
+        if let FactCheck::State(want) = &fact.check {
+            let id = self.id(t)?;
+            let got = match self.machine.state(id) {
+                Ok(s) => s,
+                Err(SysError::Errno(e)) => {
+                    let o = format!("{t}.state={}", e.name());
+                    return Ok((o.clone(), Verdict::Fail(o)));
+                }
+                Err(SysError::Fault(f)) => return Err(EvalError::Fault(f)),
+            };
+            let wanted = match want {
+                StateWant::Running => TaskState::Running,
+                StateWant::Exited(c) => TaskState::Exited(*c),
+                StateWant::Killed(s) => TaskState::Killed(*s),
+            };
+            let o = format!("{t}.state={}", state_name(got));
+            return Ok((o.clone(), judge(got == wanted, o)));
+        }
+        let (view, canon) = match self.observe(t)? {
+            Observed::View(b) => *b,
+            Observed::Errno(e) => {
+                let o = format!("{t}: observe gave {}", e.name());
+                return Ok((o.clone(), Verdict::Fail(o)));
+            }
+        };
+        let ns_of = |c: &CanonView, e: NsEntry| {
+            c.ns.iter()
+                .find(|(x, _)| *x == e)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        Ok(match &fact.check {
+            FactCheck::SameNs {
+                entry,
+                equal,
+                other,
+                other_entry,
+            } => {
+                let mine = ns_of(&canon, *entry);
+                let theirs = match self.observe(other)? {
+                    Observed::View(b) => ns_of(&b.1, *other_entry),
+                    Observed::Errno(e) => format!("observe: {}", e.name()),
+                };
+                let o = format!(
+                    "{t}.ns.{}={mine} {other}.ns.{}={theirs}",
+                    entry.file_name(),
+                    other_entry.file_name()
+                );
+                let same = mine == theirs && mine.contains('#');
+                (o.clone(), judge(same == *equal, o))
+            }
+            FactCheck::NsErrno { entry, errno } => {
+                let got = ns_of(&canon, *entry);
+                let o = format!("{t}.ns.{}={got}", entry.file_name());
+                (o.clone(), judge(got == errno.name(), o))
+            }
+            FactCheck::Int { field, equal, rhs } => {
+                let lhs = int_field(&view, &canon, *field);
+                let rhs_v = match rhs {
+                    IntRhs::Lit(n) => Portable::Num(*n),
+                    IntRhs::Field(other, f) => match self.observe(other)? {
+                        Observed::View(b) => int_field(&b.0, &b.1, *f),
+                        Observed::Errno(e) => Portable::NotPortable(format!("observe: {e}")),
+                    },
+                };
+                let rhs_text = match rhs {
+                    IntRhs::Lit(_) => String::new(),
+                    IntRhs::Field(o, f) => format!(" {o}.{}={rhs_v}", f.name()),
+                };
+                let o = format!("{t}.{}={lhs}{rhs_text}", field.name());
+                match (&lhs, &rhs_v) {
+                    (Portable::Num(a), Portable::Num(b)) => {
+                        (o.clone(), judge((a == b) == *equal, o))
+                    }
+                    _ => (
+                        o.clone(),
+                        Verdict::Fail(format!(
+                            "{o}: a pid in the root task's pid namespace differs between machines; \
+                             compare pids only inside namespaces the scenario created"
+                        )),
+                    ),
+                }
+            }
+            FactCheck::CapsHas { caps, has } => {
+                let o = format!("{t}.caps={}", canon.caps);
+                let got = view.cap_eff & caps == *caps;
+                (o.clone(), judge(got == *has, o))
+            }
+            FactCheck::CapsEq(caps) => {
+                let o = format!("{t}.caps={}", canon.caps);
+                (
+                    o.clone(),
+                    judge(
+                        view.cap_eff == *caps,
+                        format!("{o}, expected {}", caps_name(*caps)),
+                    ),
+                )
+            }
+            FactCheck::Hostname { equal, rhs } => {
+                let (want, want_canon) = match rhs {
+                    StrRhs::Lit(s) => (s.clone(), format!("\"{s}\"")),
+                    StrRhs::Task(other) => match self.observe(other)? {
+                        Observed::View(b) => (b.0.hostname.clone(), b.1.hostname.clone()),
+                        Observed::Errno(e) => (String::new(), format!("observe: {}", e.name())),
+                    },
+                };
+                let o = format!("{t}.hostname={} vs {want_canon}", canon.hostname);
+                (o.clone(), judge((view.hostname == want) == *equal, o))
+            }
+            FactCheck::Link { ifname, want } => {
+                let got = match view.interfaces.iter().find(|i| i.name == *ifname) {
+                    Some(i) if i.up => LinkState::Up,
+                    Some(_) => LinkState::Down,
+                    None => LinkState::Absent,
+                };
+                let o = format!("{t}.link.{ifname}={got:?}").to_lowercase();
+                (o.clone(), judge(got == *want, o))
+            }
+            FactCheck::Interfaces(names) => {
+                let got: Vec<String> = view.interfaces.iter().map(|i| i.name.clone()).collect();
+                let o = if canon.interfaces == "<root>" {
+                    format!("{t}.interfaces=<root>")
+                } else {
+                    format!("{t}.interfaces={}", got.join(","))
+                };
+                (o.clone(), judge(got == *names, o))
+            }
+            FactCheck::State(_) => unreachable!("handled above"),
+        })
+    }
+}
+
+fn missing(label: &str) -> (Outcome, Verdict) {
+    let why = format!("no task is named {label} (a clone that failed, or a typo)");
+    (Outcome::NotRun(why.clone()), Verdict::Fail(why))
+}
+
+fn gone_view(state: &str) -> CanonView {
+    CanonView {
+        state: state.to_string(),
+        ns: Vec::new(),
+        pids: Vec::new(),
+        ppid: String::new(),
+        uid: 0,
+        gid: 0,
+        caps: String::new(),
+        hostname: String::new(),
+        interfaces: String::new(),
+    }
+}
+
+enum Observed {
+    View(Box<(nslab_sim::machine::TaskView, CanonView)>),
+    Errno(Errno),
+}
+
+enum EvalError {
+    Missing(String),
+    Fault(String),
+}
+
+/// A number that is the same on every machine, or why it is not.
+enum Portable {
+    Num(i64),
+    NotPortable(String),
+}
+
+impl fmt::Display for Portable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Portable::Num(n) => write!(f, "{n}"),
+            Portable::NotPortable(s) => f.write_str(s),
+        }
+    }
+}
+
+fn int_field(v: &nslab_sim::machine::TaskView, c: &CanonView, f: IntField) -> Portable {
+    let in_root_pid_ns = v.nspid.len() <= 1;
+    match f {
+        IntField::Pid if in_root_pid_ns => Portable::NotPortable("<root>".into()),
+        IntField::Pid => Portable::Num(v.pid() as i64),
+        IntField::Level => Portable::Num(v.nspid.len().saturating_sub(1) as i64),
+        IntField::Ppid if c.ppid == "<root>" => Portable::NotPortable("<root>".into()),
+        IntField::Ppid => Portable::Num(v.ppid as i64),
+        IntField::Uid => Portable::Num(v.uid as i64),
+        IntField::Gid => Portable::Num(v.gid as i64),
+    }
+}
