@@ -24,7 +24,10 @@ fn every_scenario_parses_and_is_named_after_its_file() {
     assert!(files.len() >= 50, "only {} scenarios", files.len());
     for path in files {
         let s = parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         assert_eq!(s.name, stem, "{}", path.display());
         assert!(
             s.explanation.contains(".c") || s.explanation.contains(".h"),
@@ -40,7 +43,10 @@ fn every_scenario_parses_and_is_named_after_its_file() {
 fn the_readme_has_a_paragraph_per_scenario() {
     let readme = std::fs::read_to_string(scenario_dir().join("README.md")).expect("README.md");
     for path in scenario_files() {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         assert!(
             readme.contains(&format!("**[{stem}]({stem}.scn)**")),
             "scenarios/README.md has no paragraph for {stem}"
