@@ -1,1 +1,24 @@
-pub fn placeholder() {}
+//! nslab-real: the operations of the model done with genuine system calls on the running
+//! Linux kernel, observed through `/proc`, behind the same [`nslab_sim::Machine`] trait.
+//!
+//! The calling process (a test or the CLI, usually multithreaded) never creates a namespace:
+//! every task of a scenario is a single-threaded helper process that makes its calls on
+//! command. See `ARCHITECTURE-real.md` beside this crate's manifest for the design.
+//!
+//! Invariants, written as absences: the real backend never mounts anything; it never changes
+//! the host's hostname, interfaces or namespace limits (those calls are refused with a fault
+//! while a task is still in the starting namespaces); no helper outlives its machine.
+
+pub mod helper;
+pub mod machine;
+mod observe;
+mod protocol;
+pub mod start;
+mod sys;
+
+pub use helper::enter_helper_if_requested;
+pub use machine::{RealMachine, StartOptions, DEFAULT_TIMEOUT};
+pub use start::StartError;
+
+/// The argv\[1\] that starts a binary as a helper (for callers that build their own command).
+pub const HELPER_ARG: &str = protocol::HELPER_ARG;

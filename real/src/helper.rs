@@ -1,0 +1,441 @@
+//! The helper: a single-threaded process that makes one task's system calls on command.
+//!
+//! A binary calls [`enter_helper_if_requested`] first thing in `main`; when it was started as
+//! `<exe> __nslab-helper <controller pid>` it becomes the root helper and never returns.
+//! Every other helper is a fork-like raw `clone(2)`/`clone3(2)` child of a helper and runs the
+//! same loop in the copied address space. A helper waits in poll(2) on its channel, a
+//! signalfd(2) for `SIGCHLD` and a pidfd of each child, reaps every exited child at once
+//! (`waitpid(-1, WNOHANG | __WALL)`, since an exit signal may not be `SIGCHLD`), and exits
+//! when its channel reaches end of file, which is how the whole tree follows a controller that
+//! died. The root helper is also a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`) and has
+//! `PR_SET_PDEATHSIG(SIGKILL)`; no other helper has a death signal, so that an orphan
+//! reparents to its reaper as in the model.
+
+use crate::observe;
+use crate::protocol::{
+    self, Hello, Reply, Request, RootInfo, StartFailure, CHANNEL_FD, HELPER_ARG,
+};
+use crate::sys::{self, Forked};
+use nslab_sim::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
+use nslab_sim::{CloneVia, Errno, IdMapKind, NsEntry, Origin};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+
+/// If this process was started as a helper, runs the helper and never returns; otherwise
+/// returns at once. Call it first thing in `main`, before any thread is started.
+pub fn enter_helper_if_requested() {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() != Some(std::ffi::OsStr::new(HELPER_ARG)) {
+        return;
+    }
+    let controller: i32 = args
+        .next()
+        .and_then(|a| a.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(-1);
+    root_helper_main(controller)
+}
+
+/// The identities of the root helper's starting namespaces, which the host-protection rules
+/// compare against (every helper inherits them by the fork-like clone).
+#[derive(Clone, Copy)]
+struct Starting {
+    uts: Option<(u64, u64)>,
+    net: Option<(u64, u64)>,
+    user: Option<(u64, u64)>,
+}
+
+/// One helper's state: its channel, its `SIGCHLD` signalfd and a pidfd per child.
+struct Helper {
+    chan: OwnedFd,
+    sigchld: OwnedFd,
+    children: Vec<(i32, OwnedFd)>,
+    starting: Starting,
+    proc_ok: bool,
+    buf: Vec<u8>,
+}
+
+/// What handling one request leads to.
+enum Next {
+    Reply(Reply, Option<OwnedFd>),
+    /// This process is the new child of a clone: introduce itself on its new channel.
+    BecameChild,
+}
+
+fn root_helper_main(controller: i32) -> ! {
+    // The death signal goes first, then the check that the controller did not die before it
+    // was set (prctl(2): the signal is armed only for a parent that is still there).
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
+    // SAFETY: getppid takes no arguments.
+    if unsafe { libc::getppid() } != controller {
+        // SAFETY: _exit ends this process without running anything else.
+        unsafe { libc::_exit(1) };
+    }
+    // Only the channel at fd 3 and the standard streams stay open in a helper.
+    sys::close_from(CHANNEL_FD as u32 + 1);
+    // SAFETY: the controller placed our end of the channel at CHANNEL_FD before exec.
+    let chan = unsafe { OwnedFd::from_raw_fd(CHANNEL_FD) };
+    let proc_ok = observe::proc_is_procfs();
+    let root = setup_root(proc_ok);
+    let failed = root.is_err();
+    let hello = Hello {
+        proc_nspid: own_proc_nspid(),
+        root: Some(root),
+    };
+    if protocol::send(chan.as_fd(), &Reply::Hello(hello), None).is_err() || failed {
+        // SAFETY: as above.
+        unsafe { libc::_exit(1) };
+    }
+    let sigchld = match sys::sigchld_fd() {
+        Ok(fd) => fd,
+        // SAFETY: as above; without a signalfd the helper could not reap.
+        Err(_) => unsafe { libc::_exit(1) },
+    };
+    let mut helper = Helper {
+        chan,
+        sigchld,
+        children: Vec::new(),
+        starting: Starting {
+            uts: observe::own_ns_identity(NsEntry::Uts),
+            net: observe::own_ns_identity(NsEntry::Net),
+            user: observe::own_ns_identity(NsEntry::User),
+        },
+        proc_ok,
+        buf: vec![0; protocol::MAX_MESSAGE],
+    };
+    helper.run()
+}
+
+/// Puts the root helper where it runs: in a user namespace of its own if it is not root,
+/// then a subreaper; and says where it stands.
+fn setup_root(proc_ok: bool) -> Result<RootInfo, StartFailure> {
+    // SAFETY: these calls take no arguments and cannot fail.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let own_user_ns = euid != 0;
+    if own_user_ns {
+        become_root_in_new_user_ns(euid, egid, proc_ok)?;
+        // The credential change of unshare keeps the euid, but arm the signal again so the
+        // rule does not depend on that.
+        let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
+    }
+    sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map_err(|e| StartFailure {
+        step: "prctl(PR_SET_CHILD_SUBREAPER)".into(),
+        errno: e.as_raw(),
+    })?;
+    let (origin, pid_level_method) = origin();
+    Ok(RootInfo {
+        origin,
+        own_user_ns,
+        pid_level_method,
+    })
+}
+
+/// Like `unshare -r`: a new user namespace with the caller's uid and gid mapped to 0.
+fn become_root_in_new_user_ns(uid: u32, gid: u32, proc_ok: bool) -> Result<(), StartFailure> {
+    let fail = |step: &str, e: Errno| StartFailure {
+        step: step.to_string(),
+        errno: e.as_raw(),
+    };
+    sys::unshare(nslab_sim::sched::CLONE_NEWUSER).map_err(|e| fail("unshare(CLONE_NEWUSER)", e))?;
+    if !proc_ok {
+        return Err(fail("statfs(/proc) is not procfs", Errno::EINVAL));
+    }
+    match write_proc("/proc/self/setgroups", "deny") {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(fail("write /proc/self/setgroups", e)),
+    }
+    write_proc("/proc/self/uid_map", &format!("0 {uid} 1\n"))
+        .map_err(|e| fail("write /proc/self/uid_map", e))?;
+    write_proc("/proc/self/gid_map", &format!("0 {gid} 1\n"))
+        .map_err(|e| fail("write /proc/self/gid_map", e))?;
+    Ok(())
+}
+
+/// The initial pid namespace's fixed inode (`PROC_PID_INIT_INO`).
+const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+
+/// Where the caller stands, and how its pid namespace level was found.
+///
+/// The user namespace level is exact: `NS_GET_PARENT` walks up to the initial namespace,
+/// which answers `EPERM`. A pid namespace cannot be walked above one's own, so its level is
+/// the length of `NSpid` (levels below the /proc mount's pid namespace) plus the level of that
+/// namespace: 0 when it is the initial one (its inode is `PROC_PID_INIT_INO`), else assumed 1
+/// (a container's /proc directly below the host), and the method says so.
+fn origin() -> (Origin, String) {
+    let status = observe::own_status().unwrap_or_default();
+    let below_proc = observe::parse_nspid(&status).len().saturating_sub(1) as u32;
+    let own_pid_ns = observe::own_ns(NsEntry::Pid).ok();
+    let (proc_level, method) = if own_pid_ns == Some(PROC_PID_INIT_INO) {
+        (0, "own pid namespace is the initial one")
+    } else {
+        match std::fs::read_link("/proc/1/ns/pid")
+            .ok()
+            .and_then(|l| observe::parse_ns_link(&l.to_string_lossy()))
+        {
+            Some(PROC_PID_INIT_INO) => (0, "NSpid length under a /proc of the initial pid namespace"),
+            Some(_) => (1, "NSpid length plus 1: /proc belongs to a non-initial pid namespace, assumed level 1"),
+            None => (0, "NSpid length: /proc/1/ns/pid unreadable, /proc assumed to be the initial pid namespace's"),
+        }
+    };
+    let mut user_level = 0;
+    if let Ok(f) = std::fs::File::open("/proc/self/ns/user") {
+        let mut cur: OwnedFd = f.into();
+        while let Ok(parent) = sys::ns_get_parent(cur.as_fd()) {
+            user_level += 1;
+            cur = parent;
+        }
+    }
+    // SAFETY: these calls take no arguments and cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let origin = Origin {
+        pid_ns_level: proc_level + below_proc,
+        user_ns_level: user_level,
+        uid,
+        gid,
+        cap_eff: observe::parse_cap_eff(&status),
+    };
+    (origin, method.to_string())
+}
+
+/// The caller's `NSpid`, from the /proc mount's pid namespace down.
+fn own_proc_nspid() -> Vec<i32> {
+    observe::own_status()
+        .map(|s| observe::parse_nspid(&s))
+        .unwrap_or_default()
+}
+
+/// Writes a whole /proc file in one write(2), as the id map files require.
+fn write_proc(path: &str, text: &str) -> Result<(), Errno> {
+    let io = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let n = f.write(text.as_bytes()).map_err(io)?;
+    if n != text.len() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+impl Helper {
+    fn run(&mut self) -> ! {
+        loop {
+            let mut fds = Vec::with_capacity(2 + self.children.len());
+            fds.push(pollfd(self.chan.as_raw_fd()));
+            fds.push(pollfd(self.sigchld.as_raw_fd()));
+            fds.extend(self.children.iter().map(|(_, fd)| pollfd(fd.as_raw_fd())));
+            // A timeout makes the helper reap now and then even without a wakeup (a
+            // CLONE_PARENT sibling with an unusual exit signal sends neither).
+            // SAFETY: `fds` is a valid array of pollfds of its length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+            if n < 0 {
+                continue;
+            }
+            if n == 0 || fds[1..].iter().any(|p| p.revents != 0) {
+                self.reap_all();
+            }
+            if fds[0].revents == 0 {
+                continue;
+            }
+            let msg = protocol::recv::<Request>(self.chan.as_fd(), &mut self.buf);
+            let (req, fd) = match msg {
+                Ok(m) => m,
+                // End of file: the controller closed the channel or died. Leave.
+                // SAFETY: _exit ends this process; its children get EOF in turn.
+                Err(_) => unsafe { libc::_exit(0) },
+            };
+            self.reap_all();
+            let out = match self.handle(req, fd) {
+                Next::Reply(reply, fd) => {
+                    protocol::send(self.chan.as_fd(), &reply, fd.as_ref().map(|f| f.as_fd()))
+                }
+                Next::BecameChild => {
+                    let hello = Hello {
+                        proc_nspid: own_proc_nspid(),
+                        root: None,
+                    };
+                    protocol::send(self.chan.as_fd(), &Reply::Hello(hello), None)
+                }
+            };
+            if out.is_err() {
+                // SAFETY: the controller is gone; so are we.
+                unsafe { libc::_exit(0) };
+            }
+        }
+    }
+
+    /// Reaps every exited child (and reparented orphan) and forgets its pidfd.
+    fn reap_all(&mut self) {
+        sys::drain(self.sigchld.as_fd());
+        while let Some((pid, _status)) = sys::reap_one() {
+            self.children.retain(|(p, _)| *p != pid);
+        }
+    }
+
+    fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Next {
+        let done = |r: Result<(), Errno>| {
+            Next::Reply(
+                match r {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => Reply::Errno(e.as_raw()),
+                },
+                None,
+            )
+        };
+        match req {
+            Request::Clone { flags, via } => self.clone(flags, via),
+            Request::Unshare { flags } => done(sys::unshare(flags)),
+            Request::Setns { nstype } => match fd {
+                Some(fd) => done(sys::setns(fd.as_fd(), nstype)),
+                None => Next::Reply(
+                    Reply::Refused("setns without a file descriptor".into()),
+                    None,
+                ),
+            },
+            Request::Exit { code } => {
+                // SAFETY: exit_group(2): this task ends here, as the scenario asked.
+                unsafe { libc::_exit(code) }
+            }
+            Request::Setresuid { uid } => done(sys::setresuid(uid)),
+            Request::Setresgid { gid } => done(sys::setresgid(gid)),
+            Request::DropCaps { caps } => done(sys::drop_caps(caps)),
+            Request::WriteIdMap {
+                proc_pid,
+                kind,
+                map,
+            } => {
+                if !self.proc_ok {
+                    return refused("/proc is not procfs; no id map is written");
+                }
+                let mut text = String::new();
+                for e in &map {
+                    text.push_str(&format!("{} {} {}\n", e.first, e.lower_first, e.count));
+                }
+                let r = match kind {
+                    IdMapKind::Uid => write_proc(&format!("/proc/{proc_pid}/uid_map"), &text),
+                    IdMapKind::Gid => write_proc(&format!("/proc/{proc_pid}/setgroups"), "deny")
+                        .and_then(|()| write_proc(&format!("/proc/{proc_pid}/gid_map"), &text)),
+                };
+                done(r)
+            }
+            Request::Sethostname { name } => {
+                if observe::own_ns_identity(NsEntry::Uts) == self.starting.uts {
+                    return refused("refused: sethostname in the starting uts namespace would change the host name");
+                }
+                done(nix::unistd::sethostname(&name).map_err(|e| Errno::from_raw(e as i32)))
+            }
+            Request::LinkUp { ifname } => {
+                if observe::own_ns_identity(NsEntry::Net) == self.starting.net {
+                    return refused("refused: bringing up an interface of the starting network namespace would change the host");
+                }
+                done(sys::link_up(&ifname))
+            }
+            Request::SetMaxNamespaces { sysctl, max } => {
+                if observe::own_ns_identity(NsEntry::User) == self.starting.user {
+                    return refused("refused: writing a limit of the starting user namespace would change the host");
+                }
+                if !self.proc_ok {
+                    return refused("/proc is not procfs; no limit is written");
+                }
+                done(write_proc(
+                    &format!("/proc/sys/user/{sysctl}"),
+                    &format!("{max}\n"),
+                ))
+            }
+            Request::Observe => match observe::view() {
+                Ok(v) => Next::Reply(Reply::View(v), None),
+                Err(e) => Next::Reply(Reply::Errno(e.as_raw()), None),
+            },
+        }
+    }
+
+    /// The clone request: the genuine call, then the child becomes a helper on a new channel
+    /// and the parent hands the controller's end of it back.
+    fn clone(&mut self, flags: u64, via: CloneVia) -> Next {
+        if flags & (CLONE_VM | CLONE_VFORK) != 0 {
+            return refused(
+                "refused: CLONE_VM and CLONE_VFORK are not run: a helper cannot continue in a shared address space or with its parent suspended",
+            );
+        }
+        let (ours, theirs) = match protocol::channel_pair() {
+            Ok(p) => p,
+            Err(e) => return Next::Reply(Reply::Errno(e as i32), None),
+        };
+        // With CLONE_FILES the child shares our fd table until it unshares it; the parent
+        // must not close anything before that, so it waits for a byte on this pipe.
+        let sync = if flags & CLONE_FILES != 0 {
+            match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+                Ok(p) => Some(p),
+                Err(e) => return Next::Reply(Reply::Errno(e as i32), None),
+            }
+        } else {
+            None
+        };
+        let forked = match via {
+            CloneVia::Clone => sys::clone(flags),
+            CloneVia::Clone3 => sys::clone3(flags),
+        };
+        match forked {
+            Err(e) => Next::Reply(Reply::Errno(e.as_raw()), None),
+            Ok(Forked::Child) => {
+                if let Some((r, w)) = sync {
+                    let _ = sys::unshare(CLONE_FILES);
+                    let _ = nix::unistd::write(&w, &[1]);
+                    // Closed by become_child's close_range with the rest.
+                    std::mem::forget(r);
+                    std::mem::forget(w);
+                }
+                // The parent's end of the new channel is closed by close_range too.
+                std::mem::forget(ours);
+                self.become_child(theirs);
+                Next::BecameChild
+            }
+            Ok(Forked::Parent { pid, pidfd }) => {
+                let pidfd = pidfd.or_else(|| sys::pidfd_open(pid).ok());
+                if let (Some((r, _)), Some(pfd)) = (&sync, &pidfd) {
+                    let mut p = [pollfd(r.as_raw_fd()), pollfd(pfd.as_raw_fd())];
+                    // SAFETY: a valid array of two pollfds.
+                    unsafe { libc::poll(p.as_mut_ptr(), 2, 10_000) };
+                }
+                drop(sync);
+                drop(theirs);
+                if let Some(pfd) = pidfd {
+                    self.children.push((pid, pfd));
+                }
+                Next::Reply(Reply::Cloned { pid }, Some(ours))
+            }
+        }
+    }
+
+    /// Turns the copied state of the parent into a fresh helper on `chan`.
+    fn become_child(&mut self, chan: OwnedFd) {
+        let raw = chan.into_raw_fd();
+        // SAFETY: every helper keeps its channel at CHANNEL_FD, so `self.chan` already names
+        // that number; dup2 replaces the copy of the parent's channel there with ours (the
+        // parent's own table is separate, so it keeps its channel).
+        unsafe { libc::dup2(raw, CHANNEL_FD) };
+        // The parent's signalfd and children's pidfds are closed below by close_range (with
+        // `raw` itself); forget them so that no Drop closes a number that may be reused.
+        for (_, fd) in self.children.drain(..) {
+            std::mem::forget(fd);
+        }
+        sys::close_from(CHANNEL_FD as u32 + 1);
+        match sys::sigchld_fd() {
+            Ok(fd) => std::mem::forget(std::mem::replace(&mut self.sigchld, fd)),
+            // SAFETY: a helper that cannot learn of its children's exits must not run.
+            Err(_) => unsafe { libc::_exit(1) },
+        }
+    }
+}
+
+fn refused(msg: &str) -> Next {
+    Next::Reply(Reply::Refused(msg.to_string()), None)
+}
+
+fn pollfd(fd: i32) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}

@@ -1,0 +1,680 @@
+//! [`RealMachine`]: the controller side, which implements [`Machine`] with helpers.
+//!
+//! The controller never creates a namespace itself (it may be multithreaded). It starts the
+//! root helper with `std::process::Command`, keeps one channel and one pidfd (pidfd_open(2))
+//! per helper, opens namespace files and pidfds for `setns` with its own privileges and hands
+//! them over with `SCM_RIGHTS`, and learns how a task ended from the pidfd: the
+//! `PIDFD_GET_INFO` ioctl with `PIDFD_INFO_EXIT` (Linux 6.15) gives the wait status once the
+//! task has been reaped, whoever reaped it. Every request has a timeout; a helper that dies or
+//! hangs while asked something is a fault, and the whole tree is torn down.
+
+use crate::protocol::{self, Hello, RecvError, Reply, Request, CHANNEL_FD, HELPER_ARG};
+use crate::start::StartError;
+use crate::sys;
+use nslab_sim::sched::CLONE_PARENT;
+use nslab_sim::{
+    CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Origin, SysError, SysResult,
+    TaskId, TaskState, TaskView,
+};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a request may take by default before its helper is declared hung.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to start a real machine.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    /// Start the root helper with these uid and gid (the controller must be root to ask):
+    /// a non-root helper stands in a user namespace of its own, as without root.
+    pub run_as: Option<(u32, u32)>,
+    /// The timeout of every request.
+    pub timeout: Duration,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            run_as: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// One helper as the controller knows it.
+struct Task {
+    /// The channel; `None` once the task has ended.
+    chan: Option<OwnedFd>,
+    /// A pidfd of the helper, opened by the controller; `None` once the task has ended.
+    pidfd: Option<OwnedFd>,
+    /// `NSpid` from the /proc mount's pid namespace down.
+    proc_nspid: Vec<i32>,
+    state: TaskState,
+    /// The controller itself is the parent (a `CLONE_PARENT` child of the root helper), so
+    /// the controller must reap it.
+    controller_reaps: bool,
+}
+
+/// The real kernel behind the [`Machine`] trait: each task is a helper process.
+///
+/// Dropping it kills, reaps and closes everything, synchronously. The root helper has
+/// `PR_SET_PDEATHSIG`, which fires when the *thread* that started the machine exits: start
+/// and drop a machine on the same thread (or on a thread that outlives it).
+pub struct RealMachine {
+    tasks: Vec<Task>,
+    root_child: Option<Child>,
+    origin: Origin,
+    own_user_ns: bool,
+    pid_level_method: String,
+    timeout: Duration,
+    /// Why the machine was torn down, once it has been.
+    torn_down: Option<String>,
+    /// The index in `proc_nspid` of the controller's pid namespace (for pidfd_open).
+    controller_level: usize,
+    /// The index in `proc_nspid` of the root helper's pid namespace (for `TaskView::nspid`).
+    root_level: usize,
+    buf: Vec<u8>,
+}
+
+impl RealMachine {
+    /// Starts the root helper from `helper_exe` (a binary whose `main` calls
+    /// [`crate::enter_helper_if_requested`] first), as root if the caller is root, else in a
+    /// user namespace of its own with the caller mapped to root.
+    pub fn start(helper_exe: &Path) -> Result<RealMachine, StartError> {
+        RealMachine::start_with(helper_exe, StartOptions::default())
+    }
+
+    /// [`RealMachine::start`] with options.
+    pub fn start_with(helper_exe: &Path, opts: StartOptions) -> Result<RealMachine, StartError> {
+        let (ours, theirs) = protocol::channel_pair().map_err(StartError::Channel)?;
+        let mut cmd = Command::new(helper_exe);
+        cmd.arg(HELPER_ARG)
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if let Some((uid, gid)) = opts.run_as {
+            cmd.uid(uid).gid(gid);
+        }
+        let raw = theirs.as_raw_fd();
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // async-signal-safe calls (dup2, fcntl) on an fd that is open in the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                if raw == CHANNEL_FD {
+                    if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(raw, CHANNEL_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|source| StartError::Spawn {
+            exe: helper_exe.to_path_buf(),
+            source,
+        })?;
+        drop(theirs);
+        let mut buf = vec![0; protocol::MAX_MESSAGE];
+        let hello = match recv_reply(ours.as_fd(), &mut buf, opts.timeout) {
+            Ok((Reply::Hello(h), _)) => h,
+            other => {
+                let _ = child.kill();
+                let status = child.wait();
+                return Err(StartError::Handshake(match other {
+                    Ok((r, _)) => format!("unexpected first message {r:?}"),
+                    Err(e) => format!("{e}; helper ended with {status:?}"),
+                }));
+            }
+        };
+        let Hello { proc_nspid, root } = hello;
+        let info = match root {
+            Some(Ok(info)) => info,
+            Some(Err(failure)) => {
+                let _ = child.wait();
+                let errno = Errno::from_raw(failure.errno);
+                return Err(
+                    if failure.step.contains("CLONE_NEWUSER")
+                        || failure.step.contains("_map")
+                        || failure.step.contains("setgroups")
+                    {
+                        StartError::UserNamespaces {
+                            step: failure.step,
+                            errno,
+                        }
+                    } else {
+                        StartError::Setup {
+                            step: failure.step,
+                            errno,
+                        }
+                    },
+                );
+            }
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(StartError::Handshake(
+                    "no starting position in hello".into(),
+                ));
+            }
+        };
+        let controller_level = crate::observe::own_status()
+            .map(|s| crate::observe::parse_nspid(&s).len().saturating_sub(1))
+            .unwrap_or(0);
+        let pidfd = sys::pidfd_open(child.id() as i32).ok();
+        let root_level = proc_nspid.len().saturating_sub(1);
+        Ok(RealMachine {
+            tasks: vec![Task {
+                chan: Some(ours),
+                pidfd,
+                proc_nspid,
+                state: TaskState::Running,
+                controller_reaps: false,
+            }],
+            root_child: Some(child),
+            origin: info.origin,
+            own_user_ns: info.own_user_ns,
+            pid_level_method: info.pid_level_method,
+            timeout: opts.timeout,
+            torn_down: None,
+            controller_level,
+            root_level,
+            buf,
+        })
+    }
+
+    /// Whether the root helper made a user namespace of its own (the caller was not root).
+    pub fn own_user_ns(&self) -> bool {
+        self.own_user_ns
+    }
+
+    /// How the root helper's pid namespace level was found.
+    pub fn pid_level_method(&self) -> &str {
+        &self.pid_level_method
+    }
+
+    /// The pid of a task as the /proc of this machine shows it (for host-side checks).
+    pub fn host_pid(&self, task: TaskId) -> Option<i32> {
+        self.tasks
+            .get(task.0 as usize)
+            .and_then(|t| t.proc_nspid.first().copied())
+    }
+
+    /// Every task handle this machine gave out, the root first.
+    pub fn task_ids(&self) -> Vec<TaskId> {
+        (0..self.tasks.len() as u32).map(TaskId).collect()
+    }
+
+    /// Changes the timeout of every later request.
+    pub fn set_request_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Why the machine was torn down after a fault, if it was.
+    pub fn torn_down(&self) -> Option<&str> {
+        self.torn_down.as_deref()
+    }
+
+    /// Tears everything down now and says what, if anything, could not be cleaned up.
+    pub fn shutdown(mut self) -> Result<(), String> {
+        self.teardown("shut down")
+    }
+
+    fn task(&self, task: TaskId) -> SysResult<&Task> {
+        self.tasks
+            .get(task.0 as usize)
+            .ok_or(SysError::Errno(Errno::ESRCH))
+    }
+
+    /// Sends one request to a live task and waits for its answer.
+    fn call(
+        &mut self,
+        task: TaskId,
+        req: Request,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> SysResult<(Reply, Option<OwnedFd>)> {
+        if let Some(why) = &self.torn_down {
+            return Err(SysError::Fault(format!("machine torn down: {why}")));
+        }
+        let t = self.task(task)?;
+        let chan = match (&t.state, &t.chan) {
+            (TaskState::Running, Some(c)) => c.as_raw_fd(),
+            _ => return Err(SysError::Errno(Errno::ESRCH)),
+        };
+        // SAFETY: `chan` stays open in self.tasks for the duration of this call.
+        let chan = unsafe { BorrowedFd::borrow_raw(chan) };
+        if let Err(e) = protocol::send(chan, &req, fd) {
+            return Err(self.fault(task, &req, &format!("could not send: {e}")));
+        }
+        if let Request::Exit { .. } = req {
+            return Ok((Reply::Ok, None));
+        }
+        match recv_reply(chan, &mut self.buf, self.timeout) {
+            Ok((Reply::Refused(msg), _)) => Err(SysError::Fault(msg)),
+            Ok((Reply::Errno(n), _)) => Err(SysError::Errno(Errno::from_raw(n))),
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.fault(task, &req, &e)),
+        }
+    }
+
+    /// A helper died or hung while doing `req`: say so, and tear the whole tree down.
+    fn fault(&mut self, task: TaskId, req: &Request, what: &str) -> SysError {
+        let pid = self.host_pid(task).unwrap_or(0);
+        // A helper killed a moment ago may still be on its way out: give its exit and its
+        // reaper a short while, so that the message says how it ended.
+        let how = match self.tasks[task.0 as usize].pidfd.as_ref() {
+            Some(p) if sys::pidfd_exited(p.as_fd(), 200) => {
+                let deadline = Instant::now() + Duration::from_millis(200);
+                let mut status = sys::pidfd_exit_status(p.as_fd());
+                while matches!(status, Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                    status = sys::pidfd_exit_status(p.as_fd());
+                }
+                match status {
+                    Ok(Some(st)) => format!("it ended: {}", describe_status(st)),
+                    _ => "it has exited".to_string(),
+                }
+            }
+            Some(_) => format!("it is still there in state {}", proc_state(pid)),
+            None => "its pidfd is closed".to_string(),
+        };
+        let msg = format!(
+            "helper {task} (pid {pid}) failed while doing {}: {what}; {how}; the machine is torn down",
+            req.describe()
+        );
+        let _ = self.teardown(&msg);
+        SysError::Fault(msg)
+    }
+
+    /// Waits until a task that has exited is reaped, and records how it ended.
+    fn wait_reaped(&mut self, task: TaskId, deadline: Instant) -> Result<TaskState, String> {
+        let t = &mut self.tasks[task.0 as usize];
+        let Some(pidfd) = t.pidfd.as_ref() else {
+            return Ok(t.state);
+        };
+        let mut pause = Duration::from_micros(20);
+        loop {
+            if t.controller_reaps {
+                reap_own_child(pidfd.as_fd());
+            }
+            match sys::pidfd_exit_status(pidfd.as_fd()) {
+                Ok(Some(status)) => {
+                    t.state = state_of(status);
+                    t.pidfd = None;
+                    t.chan = None;
+                    return Ok(t.state);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "PIDFD_GET_INFO failed with {e}: this kernel does not report exit statuses by pidfd (Linux 6.15 or later is needed)"
+                    ))
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{task} was not reaped in time"));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
+        }
+    }
+
+    /// Records the end of every task that has exited (after an exit, the others that a dying
+    /// pid-namespace init took with it).
+    fn settle(&mut self) -> SysResult<()> {
+        let deadline = Instant::now() + self.timeout;
+        for i in 0..self.tasks.len() {
+            let t = &self.tasks[i];
+            let exited = t.state == TaskState::Running
+                && t.pidfd
+                    .as_ref()
+                    .is_some_and(|p| sys::pidfd_exited(p.as_fd(), 0));
+            if exited {
+                self.wait_reaped(TaskId(i as u32), deadline)
+                    .map_err(SysError::Fault)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills every helper, waits until each is reaped, closes every fd.
+    fn teardown(&mut self, why: &str) -> Result<(), String> {
+        if self.torn_down.is_some() {
+            return Ok(());
+        }
+        self.torn_down = Some(why.to_string());
+        let mut problems = Vec::new();
+        // The root helper, a subreaper, stays alive while the others die, so that it reaps
+        // them (and orphans reparent to it rather than to the host's init).
+        for t in self.tasks.iter().skip(1) {
+            if let (TaskState::Running, Some(p)) = (t.state, &t.pidfd) {
+                let _ = sys::pidfd_send_signal(p.as_fd(), libc::SIGKILL);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for i in 1..self.tasks.len() {
+            if self.tasks[i].state == TaskState::Running {
+                if let Err(e) = self.wait_reaped(TaskId(i as u32), deadline) {
+                    problems.push(e);
+                }
+            }
+        }
+        if let Some(mut child) = self.root_child.take() {
+            let _ = child.kill();
+            match child.wait() {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    if self.tasks[0].state == TaskState::Running {
+                        self.tasks[0].state = match (st.code(), st.signal()) {
+                            (Some(c), _) => TaskState::Exited(c),
+                            (_, Some(s)) => TaskState::Killed(s),
+                            _ => TaskState::Killed(libc::SIGKILL),
+                        };
+                    }
+                }
+                Err(e) => problems.push(format!("cannot reap the root helper: {e}")),
+            }
+        }
+        for t in &mut self.tasks {
+            t.chan = None;
+            t.pidfd = None;
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// Waits for one helper's first message on its new channel.
+    fn hello(&mut self, chan: &OwnedFd) -> Result<Hello, String> {
+        match recv_reply(chan.as_fd(), &mut self.buf, self.timeout) {
+            Ok((Reply::Hello(h), _)) => Ok(h),
+            Ok((r, _)) => Err(format!("unexpected first message {r:?}")),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for RealMachine {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown("dropped") {
+            eprintln!("nslab-real: teardown incomplete: {e}");
+        }
+    }
+}
+
+impl Machine for RealMachine {
+    fn backend_name(&self) -> &'static str {
+        "real"
+    }
+
+    fn root(&self) -> TaskId {
+        TaskId(0)
+    }
+
+    fn origin(&self) -> Origin {
+        self.origin.clone()
+    }
+
+    fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+        let req = Request::Clone {
+            flags: args.flags,
+            via: args.via,
+        };
+        let describe = req.describe();
+        let (reply, fd) = self.call(task, req, None)?;
+        let (Reply::Cloned { .. }, Some(chan)) = (reply, fd) else {
+            let msg = format!("helper {task} answered {describe} without a child channel");
+            let _ = self.teardown(&msg);
+            return Err(SysError::Fault(msg));
+        };
+        let hello = match self.hello(&chan) {
+            Ok(h) => h,
+            Err(e) => {
+                let msg = format!("the child of {describe} by {task} did not start: {e}");
+                let _ = self.teardown(&msg);
+                return Err(SysError::Fault(msg));
+            }
+        };
+        let pid = hello
+            .proc_nspid
+            .get(self.controller_level)
+            .copied()
+            .unwrap_or(0);
+        let pidfd = sys::pidfd_open(pid).ok();
+        self.tasks.push(Task {
+            chan: Some(chan),
+            pidfd,
+            proc_nspid: hello.proc_nspid,
+            state: TaskState::Running,
+            controller_reaps: task == TaskId(0) && args.flags & CLONE_PARENT != 0,
+        });
+        Ok(TaskId(self.tasks.len() as u32 - 1))
+    }
+
+    fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
+        self.call(task, Request::Unshare { flags }, None).map(drop)
+    }
+
+    fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
+        let (target, gone) = match fd {
+            NsFd::File { task, .. } => (task, Errno::ENOENT),
+            NsFd::Pidfd { task } => (task, Errno::ESRCH),
+        };
+        // A task known to be gone has no /proc entry and no pid: answer as opening would,
+        // without opening a pid that may have been reused by another process.
+        let alive = self
+            .tasks
+            .get(target.0 as usize)
+            .filter(|t| t.state == TaskState::Running);
+        let Some(t) = alive else {
+            return Err(SysError::Errno(gone));
+        };
+        let opened: Result<OwnedFd, Errno> = match fd {
+            NsFd::File { entry, .. } => {
+                let path = format!("/proc/{}/ns/{}", t.proc_nspid[0], entry.file_name());
+                std::fs::File::open(path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+            }
+            NsFd::Pidfd { .. } => sys::pidfd_open(t.proc_nspid[self.controller_level]),
+        };
+        let nsfd = opened?;
+        self.call(task, Request::Setns { nstype }, Some(nsfd.as_fd()))
+            .map(drop)
+    }
+
+    fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
+        self.call(task, Request::Exit { code }, None)?;
+        let ms = self.timeout.as_millis().min(i32::MAX as u128) as i32;
+        let exited = self.tasks[task.0 as usize]
+            .pidfd
+            .as_ref()
+            .is_some_and(|p| sys::pidfd_exited(p.as_fd(), ms));
+        if !exited {
+            let req = Request::Exit { code };
+            return Err(self.fault(task, &req, "it did not exit"));
+        }
+        if task == TaskId(0) {
+            if let Some(mut child) = self.root_child.take() {
+                let _ = child.wait();
+            }
+        }
+        let deadline = Instant::now() + self.timeout;
+        if let Err(e) = self.wait_reaped(task, deadline) {
+            let req = Request::Exit { code };
+            return Err(self.fault(task, &req, &e));
+        }
+        self.settle()
+    }
+
+    fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
+        self.call(task, Request::Setresuid { uid }, None).map(drop)
+    }
+
+    fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
+        self.call(task, Request::Setresgid { gid }, None).map(drop)
+    }
+
+    fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
+        self.call(task, Request::DropCaps { caps }, None).map(drop)
+    }
+
+    fn write_id_map(
+        &mut self,
+        writer: TaskId,
+        target: TaskId,
+        kind: IdMapKind,
+        map: &[IdMapExtent],
+    ) -> SysResult<()> {
+        let t = self.task(target)?;
+        if t.state != TaskState::Running {
+            return Err(SysError::Errno(Errno::ESRCH));
+        }
+        let req = Request::WriteIdMap {
+            proc_pid: t.proc_nspid[0],
+            kind,
+            map: map.to_vec(),
+        };
+        self.call(writer, req, None).map(drop)
+    }
+
+    fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
+        let req = Request::Sethostname {
+            name: name.to_string(),
+        };
+        self.call(task, req, None).map(drop)
+    }
+
+    fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
+        let req = Request::LinkUp {
+            ifname: ifname.to_string(),
+        };
+        self.call(task, req, None).map(drop)
+    }
+
+    fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
+        let req = Request::SetMaxNamespaces {
+            sysctl: ns.max_sysctl(),
+            max,
+        };
+        self.call(task, req, None).map(drop)
+    }
+
+    fn observe(&mut self, task: TaskId) -> SysResult<TaskView> {
+        let (reply, _) = self.call(task, Request::Observe, None)?;
+        match reply {
+            Reply::View(mut v) => {
+                v.nspid.drain(..self.root_level.min(v.nspid.len()));
+                Ok(v)
+            }
+            other => Err(SysError::Fault(format!(
+                "unexpected answer to observe: {other:?}"
+            ))),
+        }
+    }
+
+    fn state(&mut self, task: TaskId) -> SysResult<TaskState> {
+        let t = self.task(task)?;
+        if t.state != TaskState::Running || self.torn_down.is_some() {
+            return Ok(t.state);
+        }
+        let exited = t
+            .pidfd
+            .as_ref()
+            .is_some_and(|p| sys::pidfd_exited(p.as_fd(), 0));
+        if !exited {
+            return Ok(TaskState::Running);
+        }
+        if task == TaskId(0) {
+            if let Some(mut child) = self.root_child.take() {
+                let _ = child.wait();
+            }
+        }
+        let deadline = Instant::now() + self.timeout;
+        self.wait_reaped(task, deadline).map_err(SysError::Fault)
+    }
+}
+
+/// Waits for one message with a timeout.
+fn recv_reply(
+    chan: BorrowedFd<'_>,
+    buf: &mut [u8],
+    timeout: Duration,
+) -> Result<(Reply, Option<OwnedFd>), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd {
+            fd: chan.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 && sys::last_errno() == Errno::EINTR {
+            continue;
+        }
+        if n == 0 {
+            return Err(format!("no answer within {} ms", timeout.as_millis()));
+        }
+        return match protocol::recv::<Reply>(chan, buf) {
+            Ok(m) => Ok(m),
+            Err(RecvError::Eof) | Err(RecvError::Sys(nix::Error::ECONNRESET)) => {
+                Err("its channel closed".to_string())
+            }
+            Err(RecvError::Sys(e)) => Err(format!("cannot receive: {e}")),
+            Err(RecvError::Garbled(s)) => Err(format!("garbled answer: {s}")),
+        };
+    }
+}
+
+/// `waitid(P_PIDFD, WEXITED | __WALL | WNOHANG)` for a child of the controller itself.
+fn reap_own_child(pidfd: BorrowedFd<'_>) {
+    // SAFETY: siginfo_t is plain data; waitid fills it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pidfd and out pointer.
+    unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::__WALL | libc::WNOHANG,
+        )
+    };
+}
+
+/// The task state of a wait status.
+fn state_of(status: i32) -> TaskState {
+    if libc::WIFEXITED(status) {
+        TaskState::Exited(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        TaskState::Killed(libc::WTERMSIG(status))
+    } else {
+        TaskState::Killed(0)
+    }
+}
+
+fn describe_status(status: i32) -> String {
+    match state_of(status) {
+        TaskState::Exited(c) => format!("exit code {c}"),
+        TaskState::Killed(s) => format!("killed by signal {s}"),
+        TaskState::Running => "running".into(),
+    }
+}
+
+/// The one-letter state of `/proc/<pid>/stat` (`T` for a stopped helper).
+fn proc_state(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into())
+}

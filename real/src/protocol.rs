@@ -1,0 +1,232 @@
+//! The messages between the controller and its helpers, and how they travel.
+//!
+//! Each helper has its own `SOCK_SEQPACKET` unix socketpair (unix(7)): one message is one
+//! JSON document (serde_json, chosen because the messages are tiny, the bytes can be read in
+//! a failing test's output, and the crate is already a workspace dependency), and a file
+//! descriptor rides along as `SCM_RIGHTS` (a new helper's socket from its parent to the
+//! controller; a namespace file or pidfd from the controller to a helper for `setns`).
+//! Sends use `MSG_NOSIGNAL`, so a peer that died gives `EPIPE` rather than a signal.
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType, UnixAddr,
+};
+use nslab_sim::{CloneVia, IdMapExtent, IdMapKind, TaskView};
+use serde::{Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// The largest message either side sends (a view of a host namespace with many interfaces
+/// is the largest).
+pub const MAX_MESSAGE: usize = 256 * 1024;
+
+/// The argv[1] that turns a binary into a helper.
+pub const HELPER_ARG: &str = "__nslab-helper";
+
+/// The fd number at which every helper keeps its channel to the controller.
+pub const CHANNEL_FD: i32 = 3;
+
+/// What the controller asks one helper to do.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    Clone {
+        flags: u64,
+        via: CloneVia,
+    },
+    Unshare {
+        flags: u64,
+    },
+    /// `setns` on the fd that comes with the message.
+    Setns {
+        nstype: u64,
+    },
+    Exit {
+        code: i32,
+    },
+    Setresuid {
+        uid: u32,
+    },
+    Setresgid {
+        gid: u32,
+    },
+    DropCaps {
+        caps: u64,
+    },
+    /// Write `/proc/<proc_pid>/{uid,gid}_map` (`setgroups` = `deny` first for gid).
+    WriteIdMap {
+        proc_pid: i32,
+        kind: IdMapKind,
+        map: Vec<IdMapExtent>,
+    },
+    Sethostname {
+        name: String,
+    },
+    LinkUp {
+        ifname: String,
+    },
+    SetMaxNamespaces {
+        sysctl: String,
+        max: u32,
+    },
+    Observe,
+}
+
+impl Request {
+    /// A short description for fault messages: what the helper was doing.
+    pub fn describe(&self) -> String {
+        match self {
+            Request::Clone { flags, via } => format!(
+                "{}({})",
+                match via {
+                    CloneVia::Clone => "clone",
+                    CloneVia::Clone3 => "clone3",
+                },
+                nslab_sim::sched::flags_to_string(*flags)
+            ),
+            Request::Unshare { flags } => {
+                format!("unshare({})", nslab_sim::sched::flags_to_string(*flags))
+            }
+            Request::Setns { nstype } => {
+                format!("setns({})", nslab_sim::sched::flags_to_string(*nstype))
+            }
+            Request::Exit { code } => format!("exit({code})"),
+            Request::Setresuid { uid } => format!("setresuid({uid})"),
+            Request::Setresgid { gid } => format!("setresgid({gid})"),
+            Request::DropCaps { caps } => format!("capset(drop {caps:#x})"),
+            Request::WriteIdMap { proc_pid, kind, .. } => {
+                format!("write {kind:?} map of pid {proc_pid}")
+            }
+            Request::Sethostname { name } => format!("sethostname({name:?})"),
+            Request::LinkUp { ifname } => format!("link up {ifname}"),
+            Request::SetMaxNamespaces { sysctl, max } => format!("write {sysctl} = {max}"),
+            Request::Observe => "observe".to_string(),
+        }
+    }
+}
+
+/// What a helper answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// The call succeeded.
+    Ok,
+    /// The kernel refused the call with this errno.
+    Errno(i32),
+    /// nslab refused the call without making it (it would change the host).
+    Refused(String),
+    /// The clone succeeded; the child's pid in the caller's pid namespace. The controller's
+    /// end of the child's channel comes with the message.
+    Cloned { pid: i32 },
+    /// The observation (`nspid` from the /proc mount's pid namespace down).
+    View(TaskView),
+    /// The first message of every new helper.
+    Hello(Hello),
+}
+
+/// A new helper introduces itself.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
+    /// `NSpid:` of `/proc/self/status`: from the /proc mount's pid namespace down.
+    pub proc_nspid: Vec<i32>,
+    /// Only from the root helper: where it stands, or why it could not start.
+    pub root: Option<Result<RootInfo, StartFailure>>,
+}
+
+/// Where the root helper stands once it is set up.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RootInfo {
+    pub origin: nslab_sim::Origin,
+    /// It made a user namespace of its own (the caller was not root).
+    pub own_user_ns: bool,
+    /// How `origin.pid_ns_level` was found, for the notes and the CLI.
+    pub pid_level_method: String,
+}
+
+/// A step of the root helper's setup that the kernel refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartFailure {
+    pub step: String,
+    pub errno: i32,
+}
+
+/// A new `SOCK_SEQPACKET` socketpair, close-on-exec.
+pub fn channel_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+}
+
+/// Sends one message with an optional fd.
+pub fn send<T: Serialize>(
+    sock: BorrowedFd<'_>,
+    msg: &T,
+    fd: Option<BorrowedFd<'_>>,
+) -> nix::Result<()> {
+    let bytes = serde_json::to_vec(msg).expect("protocol messages always serialise");
+    let iov = [IoSlice::new(&bytes)];
+    let raw;
+    let cmsgs: &[ControlMessage<'_>] = match fd {
+        Some(fd) => {
+            raw = [fd.as_raw_fd()];
+            &[ControlMessage::ScmRights(&raw)]
+        }
+        None => &[],
+    };
+    sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+    Ok(())
+}
+
+/// Why a receive gave no message.
+#[derive(Debug)]
+pub enum RecvError {
+    /// The peer closed its end (it exited).
+    Eof,
+    /// A socket error.
+    Sys(nix::Error),
+    /// Bytes that are not a message of this protocol.
+    Garbled(String),
+}
+
+/// Receives one message (blocking) and the fd that came with it, if any.
+pub fn recv<T: for<'de> Deserialize<'de>>(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<(T, Option<OwnedFd>), RecvError> {
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
+    let (len, fd) = {
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = loop {
+            match recvmsg::<UnixAddr>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r.map_err(RecvError::Sys)?,
+            }
+        };
+        let mut fd = None;
+        for c in msg.cmsgs().map_err(RecvError::Sys)? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for raw in fds {
+                    // SAFETY: SCM_RIGHTS installed these fds in our table; we own them now.
+                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                    if fd.is_none() {
+                        fd = Some(owned);
+                    }
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    if len == 0 {
+        return Err(RecvError::Eof);
+    }
+    let msg = serde_json::from_slice(&buf[..len]).map_err(|e| {
+        RecvError::Garbled(format!("{e}: {:?}", String::from_utf8_lossy(&buf[..len])))
+    })?;
+    Ok((msg, fd))
+}

@@ -1,0 +1,438 @@
+//! Thin wrappers over the raw system calls the helpers and the controller make.
+//!
+//! Each function is named like its system call (see clone(2), clone3(2), unshare(2),
+//! setns(2), pidfd_open(2), pidfd_send_signal(2), capget(2), ioctl_ns(2) and the pidfd
+//! `PIDFD_GET_INFO` ioctl) and returns the kernel's errno untouched, so that the answer a
+//! scenario sees is the kernel's own. Nothing here allocates between a clone and its return
+//! in the child, which keeps the fork-like raw clone safe in a single-threaded helper.
+
+use nslab_sim::sched::{CLONE_PIDFD, CLONE_SETTLS};
+use nslab_sim::Errno;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The errno of the last failed call of this thread.
+pub fn last_errno() -> Errno {
+    Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// Turns a raw syscall return value into the kernel's answer.
+fn check(ret: libc::c_long) -> Result<libc::c_long, Errno> {
+    if ret < 0 {
+        Err(last_errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// What a clone gave back in the process that made it.
+pub enum Forked {
+    /// This is the new child.
+    Child,
+    /// This is the parent; the child has this pid (in the caller's pid namespace) and, if
+    /// `CLONE_PIDFD` was asked for, this pidfd.
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+}
+
+/// The thread pointer the child must keep when `CLONE_SETTLS` is passed: the caller's own,
+/// so that the child's Rust thread-locals stay where they are (a fork-like clone).
+#[cfg(target_arch = "x86_64")]
+fn current_tls() -> Option<u64> {
+    let mut base: u64 = 0;
+    // SAFETY: ARCH_GET_FS writes one u64 to the pointer we pass, which is valid.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            0x1003 as libc::c_long,
+            &mut base as *mut u64,
+        )
+    };
+    (r == 0).then_some(base)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn current_tls() -> Option<u64> {
+    None
+}
+
+/// Legacy `clone(2)` with a NULL stack, fork-like: the child continues from this call.
+///
+/// All 64 bits of `flags` are passed as the kernel's `unsigned long` argument; the kernel
+/// itself keeps the low 32 and takes the low byte as the exit signal. The caller must be
+/// single-threaded and must have refused `CLONE_VM`, `CLONE_VFORK` and `CLONE_THREAD`.
+pub fn clone(flags: u64) -> Result<Forked, Errno> {
+    let mut parent_word: libc::c_int = -1;
+    let mut child_word: libc::c_int = 0;
+    let tls = if flags & CLONE_SETTLS != 0 {
+        current_tls().ok_or(Errno::EOPNOTSUPP)?
+    } else {
+        0
+    };
+    let parent_ptr = &mut parent_word as *mut libc::c_int;
+    let child_ptr = &mut child_word as *mut libc::c_int;
+    // SAFETY: the caller is single-threaded and CLONE_VM is not set, so the child gets a
+    // copy of this address space and returns here on its own copy of the stack, exactly as
+    // after fork(2). The tid pointers point at live locals of this frame (valid in both
+    // copies); the tls value is the current one, so the child's thread pointer is unchanged.
+    #[cfg(any(target_arch = "x86_64", target_arch = "s390x"))]
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0 as libc::c_ulong,
+            parent_ptr,
+            child_ptr,
+            tls as libc::c_ulong,
+        )
+    };
+    // SAFETY: as above; these architectures take tls before the child tid pointer.
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "s390x")))]
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0 as libc::c_ulong,
+            parent_ptr,
+            tls as libc::c_ulong,
+            child_ptr,
+        )
+    };
+    let pid = check(ret)?;
+    if pid == 0 {
+        return Ok(Forked::Child);
+    }
+    let pidfd = (flags & CLONE_PIDFD != 0 && parent_word >= 0).then(|| {
+        // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd that nobody else owns.
+        unsafe { OwnedFd::from_raw_fd(parent_word) }
+    });
+    Ok(Forked::Parent {
+        pid: pid as i32,
+        pidfd,
+    })
+}
+
+/// `struct clone_args` of include/uapi/linux/sched.h (`CLONE_ARGS_SIZE_VER2`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs3 {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `clone3(2)` with no stack (fork-like), `SIGCHLD` as the exit signal and the given flags.
+///
+/// `CLONE_INTO_CGROUP` is passed with cgroup fd 0, so the kernel answers it as it would any
+/// caller that names a descriptor that is not a cgroup directory.
+pub fn clone3(flags: u64) -> Result<Forked, Errno> {
+    let mut pidfd: libc::c_int = -1;
+    let mut parent_word: libc::c_int = 0;
+    let mut child_word: libc::c_int = 0;
+    let tls = if flags & CLONE_SETTLS != 0 {
+        current_tls().ok_or(Errno::EOPNOTSUPP)?
+    } else {
+        0
+    };
+    let args = CloneArgs3 {
+        flags,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        child_tid: &mut child_word as *mut libc::c_int as u64,
+        parent_tid: &mut parent_word as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        tls,
+        ..CloneArgs3::default()
+    };
+    // SAFETY: same reasoning as `clone`: a fork-like clone (no CLONE_VM, no new stack) in a
+    // single-threaded caller; every pointer in `args` points at a live local.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs3,
+            std::mem::size_of::<CloneArgs3>(),
+        )
+    };
+    let pid = check(ret)?;
+    if pid == 0 {
+        return Ok(Forked::Child);
+    }
+    let pidfd = (flags & CLONE_PIDFD != 0 && pidfd >= 0).then(|| {
+        // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd that nobody else owns.
+        unsafe { OwnedFd::from_raw_fd(pidfd) }
+    });
+    Ok(Forked::Parent {
+        pid: pid as i32,
+        pidfd,
+    })
+}
+
+/// `unshare(2)` with the full `unsigned long` flag word.
+pub fn unshare(flags: u64) -> Result<(), Errno> {
+    // SAFETY: unshare takes a plain integer and touches no memory of ours.
+    check(unsafe { libc::syscall(libc::SYS_unshare, flags as libc::c_ulong) }).map(drop)
+}
+
+/// `setns(2)` with a namespace file or pidfd.
+pub fn setns(fd: BorrowedFd<'_>, nstype: u64) -> Result<(), Errno> {
+    // SAFETY: setns takes an fd we keep open for the call and an integer.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_setns,
+            fd.as_raw_fd() as libc::c_long,
+            nstype as libc::c_long,
+        )
+    })
+    .map(drop)
+}
+
+/// `pidfd_open(2)` of a pid in the caller's pid namespace.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes two integers; on success the new fd is ours alone.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0) })?;
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_send_signal(2)` without siginfo.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
+    // SAFETY: a NULL siginfo is allowed and means "as kill(2) would send it".
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd() as libc::c_long,
+            sig as libc::c_long,
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_long,
+        )
+    })
+    .map(drop)
+}
+
+/// `struct pidfd_info` up to `exit_code` (`PIDFD_INFO_SIZE_VER0`, 64 bytes), from
+/// include/uapi/linux/pidfd.h (v6.15+).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    pid: u32,
+    tgid: u32,
+    ppid: u32,
+    ruid: u32,
+    rgid: u32,
+    euid: u32,
+    egid: u32,
+    suid: u32,
+    sgid: u32,
+    fsuid: u32,
+    fsgid: u32,
+    exit_code: i32,
+}
+
+/// `PIDFD_INFO_EXIT`: the exit status, filled in by the kernel when the task is reaped.
+const PIDFD_INFO_EXIT: u64 = 0x8;
+
+/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` with the 64-byte version.
+const PIDFD_GET_INFO: libc::c_ulong =
+    (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xFF << 8) | 11;
+
+/// The wait status of a reaped task, or `None` while it has not been reaped.
+///
+/// Linux 6.15 and later record the status at `release_task` (the reap) for every task that
+/// a pidfd refers to, so this is what the reaper's `waitpid` saw, even when the reaper was
+/// the kernel itself (a dying pid-namespace init reaps its own children).
+pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the ioctl reads and writes at most size_of::<PidfdInfo>() bytes, the size
+    // encoded in the request number.
+    let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
+    if r < 0 {
+        let e = last_errno();
+        // A live task whose exit is asked for answers ESRCH on some versions only when it
+        // is gone; while it runs, the mask simply lacks PIDFD_INFO_EXIT.
+        return Err(e);
+    }
+    Ok((info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code))
+}
+
+/// Whether the task of this pidfd has exited (the pidfd polls readable), waiting up to
+/// `timeout_ms` (0 = just look).
+pub fn pidfd_exited(pidfd: BorrowedFd<'_>, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP) != 0
+}
+
+/// `close_range(2)`: closes every fd from `first` up.
+pub fn close_from(first: u32) {
+    // SAFETY: closing fds this process owns; callers hold no borrowed fd above `first`.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if r < 0 {
+        // Kernels before 5.9 lack close_range: close one by one up to the soft limit.
+        for fd in first..1024 {
+            // SAFETY: as above; EBADF for unused numbers is harmless.
+            unsafe { libc::close(fd as i32) };
+        }
+    }
+}
+
+/// `struct __user_cap_header_struct` of include/uapi/linux/capability.h.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// `struct __user_cap_data_struct`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `capget` then `capset` with `caps` cleared from the effective and permitted sets.
+pub fn drop_caps(caps: u64) -> Result<(), Errno> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: version 3 uses two data structs, which `data` provides.
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) })?;
+    for (i, d) in data.iter_mut().enumerate() {
+        let mask = (caps >> (32 * i)) as u32;
+        d.effective &= !mask;
+        d.permitted &= !mask;
+    }
+    // SAFETY: as above, reading two data structs.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) }).map(drop)
+}
+
+/// `setresuid(uid, uid, uid)` as the raw syscall (the helper is single-threaded, so the
+/// libc wrapper's broadcast to other threads is not needed).
+pub fn setresuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: integers only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
+/// `setresgid(gid, gid, gid)` as the raw syscall.
+pub fn setresgid(gid: u32) -> Result<(), Errno> {
+    // SAFETY: integers only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+}
+
+/// `NS_GET_PARENT` (ioctl_ns(2)): the parent namespace of a user or pid namespace fd.
+pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    const NS_GET_PARENT: libc::c_ulong = 0xb7 << 8 | 0x2;
+    // SAFETY: this ioctl takes no argument and returns a new fd.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_PARENT as _) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// `waitpid(-1, WNOHANG | __WALL)`: one reaped child and its wait status, if any.
+pub fn reap_one() -> Option<(i32, i32)> {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+    (pid > 0).then_some((pid, status))
+}
+
+/// `SIOCGIFFLAGS` then `SIOCSIFFLAGS` with `IFF_UP` added, on a datagram socket of the
+/// caller's network namespace.
+pub fn link_up(ifname: &str) -> Result<(), Errno> {
+    let bytes = ifname.as_bytes();
+    if bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(Errno::ENODEV);
+    }
+    // SAFETY: plain socket creation; the fd is owned below.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `s` is a new fd that nobody else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of a valid ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: the union member written by SIOCGIFFLAGS is ifru_flags.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// Blocks `SIGCHLD` and returns a signalfd that reads it, so that a helper learns of every
+/// exited child (including orphans reparented to it) in its poll loop.
+pub fn sigchld_fd() -> Result<OwnedFd, Errno> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset before use.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sigset pointers; SIGCHLD is a valid signal.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+    }
+    // SAFETY: valid sigset; the old mask is not needed.
+    if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: valid sigset; the new fd is owned below.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads and discards what a nonblocking fd holds (the signalfd's queued SIGCHLDs).
+pub fn drain(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 128 * 4];
+    loop {
+        // SAFETY: reading into a local buffer of the given length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+    }
+}
+
+/// `prctl(option, arg)` with one integer argument.
+pub fn prctl(option: i32, arg: u64) -> Result<(), Errno> {
+    // SAFETY: the options we pass take one integer argument and no pointers.
+    let r = unsafe { libc::prctl(option, arg as libc::c_ulong, 0, 0, 0) };
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,311 @@
+//! A small test runner for real-kernel tests: parallel, with loud, counted skips and a host
+//! snapshot taken before and after the whole run.
+//!
+//! Each test returns [`Outcome::Pass`] or [`Outcome::Skip`] with a reason, or panics to fail.
+//! A skip prints `SKIPPED: <test>: <reason>`; the run ends with `N passed, N failed, N
+//! skipped` and `N real tests skipped`. Every machine a test starts goes through [`Lab`],
+//! whose drop checks that none of its helper processes (nor zombies) is left.
+
+use nslab_real::{RealMachine, StartError, StartOptions};
+use nslab_sim::{Interface, NsEntry, TaskId};
+use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How a test ended, when it did not fail.
+pub enum Outcome {
+    Pass,
+    Skip(String),
+}
+
+/// One test: a name and a body.
+pub struct Test {
+    pub name: &'static str,
+    pub run: fn() -> Outcome,
+}
+
+/// The helper binary of this crate.
+pub fn helper_exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_nslab-real-helper"))
+}
+
+/// The probe binary (a controller in a process of its own).
+pub fn probe_exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_nslab-real-probe"))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A machine whose drop checks that every helper it ever had is gone.
+pub struct Lab {
+    machine: Option<RealMachine>,
+}
+
+impl Lab {
+    /// Starts a machine, or says why this test must be skipped.
+    pub fn start() -> Result<Lab, Outcome> {
+        Lab::start_with(StartOptions::default())
+    }
+
+    pub fn start_with(opts: StartOptions) -> Result<Lab, Outcome> {
+        match RealMachine::start_with(helper_exe(), opts) {
+            Ok(m) => Ok(Lab { machine: Some(m) }),
+            Err(e @ StartError::UserNamespaces { .. }) if !is_root() => {
+                Err(Outcome::Skip(format!("not root and {e}")))
+            }
+            Err(e) => panic!("cannot start a real machine: {e}"),
+        }
+    }
+
+    /// The helper processes of this machine that exist now: (pid, start time).
+    fn living(&self) -> Vec<(i32, u64)> {
+        let m = self.machine.as_ref().expect("machine present until drop");
+        m.task_ids()
+            .into_iter()
+            .filter_map(|t| m.host_pid(t))
+            .filter_map(|pid| helper_process(pid).map(|st| (pid, st)))
+            .collect()
+    }
+}
+
+impl Deref for Lab {
+    type Target = RealMachine;
+    fn deref(&self) -> &RealMachine {
+        self.machine.as_ref().expect("machine present until drop")
+    }
+}
+
+impl DerefMut for Lab {
+    fn deref_mut(&mut self) -> &mut RealMachine {
+        self.machine.as_mut().expect("machine present until drop")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let before = self.living();
+        let result = self.machine.take().expect("dropped once").shutdown();
+        if std::thread::panicking() {
+            return;
+        }
+        result.unwrap_or_else(|e| panic!("teardown incomplete: {e}"));
+        let left: Vec<_> = before
+            .iter()
+            .filter(|(pid, st)| helper_process(*pid) == Some(*st))
+            .collect();
+        assert!(left.is_empty(), "helpers left after teardown: {left:?}");
+    }
+}
+
+/// The start time of a helper process (running or zombie) with this pid, if there is one.
+pub fn helper_process(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    if !head.contains("nslab-real-") {
+        return None;
+    }
+    // Field 22 (starttime) is the 20th after the comm's closing parenthesis.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Waits until none of these processes exists any more (the host's init may reap them).
+pub fn wait_gone(procs: &[(i32, u64)], within: Duration) -> Vec<(i32, u64)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left: Vec<_> = procs
+            .iter()
+            .copied()
+            .filter(|(pid, st)| helper_process(*pid) == Some(*st))
+            .collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the host looks like from the test process.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostSnapshot {
+    mounts: BTreeSet<String>,
+    hostname: String,
+    interfaces: Vec<Interface>,
+    run_netns: BTreeSet<String>,
+    fds: usize,
+    namespaces: Vec<(NsEntry, Option<String>)>,
+    children: Vec<String>,
+}
+
+impl HostSnapshot {
+    pub fn take() -> HostSnapshot {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        // Mount point, then filesystem type and source: not the mount ids, which change.
+        let mounts = mountinfo
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let after = l.split(" - ").nth(1).unwrap_or("");
+                format!("{} {}", f.get(4).unwrap_or(&""), after)
+            })
+            .collect();
+        let hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut interfaces: Vec<Interface> = Vec::new();
+        for a in nix::ifaddrs::getifaddrs().expect("getifaddrs") {
+            if interfaces.iter().any(|i| i.name == a.interface_name) {
+                continue;
+            }
+            interfaces.push(Interface {
+                ifindex: nix::net::if_::if_nametoindex(a.interface_name.as_str()).unwrap_or(0),
+                up: a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP),
+                name: a.interface_name,
+            });
+        }
+        interfaces.sort();
+        let run_netns = std::fs::read_dir("/run/netns")
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fds = std::fs::read_dir("/proc/self/fd")
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let namespaces = NsEntry::ALL
+            .iter()
+            .map(|e| {
+                let link = std::fs::read_link(format!("/proc/thread-self/ns/{}", e.file_name()));
+                (*e, link.ok().map(|l| l.to_string_lossy().into_owned()))
+            })
+            .collect();
+        HostSnapshot {
+            mounts,
+            hostname,
+            interfaces,
+            run_netns,
+            fds,
+            namespaces,
+            children: own_children(),
+        }
+    }
+}
+
+/// Processes (running or zombie) whose parent is this process, as `pid state comm`.
+pub fn own_children() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.get(1) == Some(&me.as_str()) {
+            out.push(format!(
+                "{name} {} {}",
+                f[0],
+                head.split_once('(').map(|x| x.1).unwrap_or("")
+            ));
+        }
+    }
+    out
+}
+
+/// The pid of a task in its own pid namespace's numbering, from a fresh observation.
+pub fn own_pid(m: &mut Lab, t: TaskId) -> i32 {
+    use nslab_sim::Machine;
+    m.observe(t).expect("observe").pid()
+}
+
+/// Runs the tests on a pool of threads, prints each result and the summary, and returns
+/// (passed, failed, skipped).
+pub fn run_all(tests: &[Test], filter: Option<&str>, threads: usize) -> (usize, usize, usize) {
+    let chosen: Vec<&Test> = tests
+        .iter()
+        .filter(|t| match filter {
+            None => true,
+            Some(f) => t.name.contains(f),
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(test) = chosen.get(i) else { break };
+                let started = Instant::now();
+                // Each test runs on a thread of its own, which starts and drops its machines:
+                // the root helper's death signal is tied to the starting thread.
+                let outcome = std::thread::spawn(test.run).join();
+                let took = started.elapsed();
+                let line = match &outcome {
+                    Ok(Outcome::Pass) => format!("test {} ... ok ({took:.1?})", test.name),
+                    Ok(Outcome::Skip(why)) => format!("SKIPPED: {}: {why}", test.name),
+                    Err(_) => format!("test {} ... FAILED", test.name),
+                };
+                eprintln!("{line}");
+                results
+                    .lock()
+                    .unwrap()
+                    .push((test.name, outcome.map_err(|_| ())));
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    let passed = results
+        .iter()
+        .filter(|r| matches!(r.1, Ok(Outcome::Pass)))
+        .count();
+    let skipped = results
+        .iter()
+        .filter(|r| matches!(r.1, Ok(Outcome::Skip(_))))
+        .count();
+    let failed = results.iter().filter(|r| r.1.is_err()).count();
+    (passed, failed, skipped)
+}
+
+/// Starts a [`Lab`] or returns the skip from the test.
+macro_rules! start_lab {
+    () => {
+        match $crate::harness::Lab::start() {
+            Ok(l) => l,
+            Err(o) => return o,
+        }
+    };
+}
+pub(crate) use start_lab;
+
+/// Returns a skip from the test unless the tests run as root.
+macro_rules! need_root {
+    ($why:expr) => {
+        if !$crate::harness::is_root() {
+            return $crate::harness::Outcome::Skip(format!("not root: {}", $why));
+        }
+    };
+}
+pub(crate) use need_root;
+
+/// The list of tests of a module, each named after its function.
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn tests() -> Vec<$crate::harness::Test> {
+            vec![$($crate::harness::Test { name: concat!(module_path!(), "::", stringify!($name)), run: $name }),*]
+        }
+    };
+}
+pub(crate) use tests;

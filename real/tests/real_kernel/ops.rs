@@ -1,0 +1,569 @@
+//! One test per operation, each checking an observation against kernel-facts.md.
+
+use crate::harness::{own_pid, start_lab, tests, Outcome};
+use nslab_sim::capability::{cap_bit, CAP_FULL_SET, CAP_SYS_ADMIN};
+use nslab_sim::sched::*;
+use nslab_sim::{
+    CloneArgs, CloneVia, Errno, IdMapExtent, IdMapKind, Interface, Machine, NsEntry, NsFd, NsType,
+    SysError, TaskState,
+};
+
+tests![
+    origin_matches_the_test_process,
+    observe_lists_all_ten_entries,
+    clone_newpid_child_is_pid_1,
+    pids_in_a_new_namespace_are_1_2_3,
+    clone_newnet_holds_only_lo_down,
+    link_up_brings_lo_up,
+    unshare_newpid_changes_only_pid_for_children,
+    unshare_newnet_moves_the_caller,
+    setns_file_joins_a_network_namespace,
+    setns_pidfd_joins_several_at_once,
+    setns_type_mismatch_is_einval,
+    setns_into_ancestor_pid_namespace_is_einval,
+    uid_65534_unshare_is_eperm_but_clone_newuser_works,
+    id_maps_are_written_once,
+    setresgid_changes_gid,
+    drop_caps_removes_sys_admin,
+    sethostname_in_a_new_uts_namespace,
+    set_max_namespaces_limits_the_child_user_namespace,
+    clone3_newtime_makes_a_time_namespace,
+    unshare_newtime_changes_only_time_for_children,
+    exit_reports_the_code_and_the_parent_reaps,
+    orphans_reparent_to_the_pid_namespace_init,
+    orphans_outside_pid_namespaces_reparent_to_the_root_helper,
+    multi_flag_unshare_gives_consecutive_inodes,
+];
+
+fn errno(e: SysError) -> Errno {
+    match e {
+        SysError::Errno(e) => e,
+        SysError::Fault(f) => panic!("expected an errno, got a fault: {f}"),
+    }
+}
+
+fn origin_matches_the_test_process() -> Outcome {
+    let m = start_lab!();
+    let o = m.origin();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let cap_line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap();
+    let caps = u64::from_str_radix(cap_line.trim(), 16).unwrap();
+    let in_initial_user_ns = std::fs::read_link("/proc/self/ns/user")
+        .unwrap()
+        .to_string_lossy()
+        .ends_with("[4026531837]");
+    let in_initial_pid_ns = std::fs::read_link("/proc/self/ns/pid")
+        .unwrap()
+        .to_string_lossy()
+        .ends_with("[4026531836]");
+    if m.own_user_ns() {
+        assert_eq!((o.uid, o.gid, o.cap_eff), (0, 0, CAP_FULL_SET));
+        assert!(o.user_ns_level >= 1, "{o:?}");
+    } else {
+        // SAFETY: getuid takes no arguments.
+        assert_eq!(o.uid, unsafe { libc::getuid() });
+        assert_eq!(o.cap_eff, caps);
+        assert_eq!(o.user_ns_level == 0, in_initial_user_ns, "{o:?}");
+    }
+    assert_eq!(
+        o.pid_ns_level == 0,
+        in_initial_pid_ns,
+        "{o:?} ({})",
+        m.pid_level_method()
+    );
+    Outcome::Pass
+}
+
+fn observe_lists_all_ten_entries() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let v = m.observe(root).unwrap();
+    let names: Vec<NsEntry> = v.ns.iter().map(|(e, _)| *e).collect();
+    assert_eq!(names, NsEntry::ALL.to_vec());
+    for (e, r) in &v.ns {
+        let want = std::fs::read_link(format!(
+            "/proc/{}/ns/{}",
+            m.host_pid(root).unwrap(),
+            e.file_name()
+        ))
+        .map(|l| l.to_string_lossy().into_owned());
+        assert_eq!(r.map(|i| e.readlink(i)).ok(), want.ok(), "{e:?}");
+    }
+    assert_eq!(
+        v.nspid.len(),
+        1,
+        "the root task is at the top of its own view"
+    );
+    assert_eq!(v.uid, m.origin().uid);
+    Outcome::Pass
+}
+
+fn clone_newpid_child_is_pid_1() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let parent = m.observe(root).unwrap();
+    let c = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let v = m.observe(c).unwrap();
+    assert_eq!(v.nspid.len(), 2, "{:?}", v.nspid);
+    assert_eq!(v.pid(), 1);
+    assert_eq!(
+        v.nspid[0],
+        m.host_pid(c).unwrap(),
+        "the first level is the root task's (here /proc's)"
+    );
+    assert_ne!(v.ns(NsEntry::Pid), parent.ns(NsEntry::Pid));
+    assert_eq!(v.ns(NsEntry::PidForChildren), v.ns(NsEntry::Pid));
+    assert_eq!(v.ppid, 0, "the parent is outside the child's pid namespace");
+    assert_eq!(v.ns(NsEntry::Net), parent.ns(NsEntry::Net));
+    Outcome::Pass
+}
+
+fn pids_in_a_new_namespace_are_1_2_3() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let a = m.clone(init, CloneArgs::new(0)).unwrap();
+    let b = m.clone(init, CloneArgs::new(0)).unwrap();
+    assert_eq!(
+        [
+            own_pid(&mut m, init),
+            own_pid(&mut m, a),
+            own_pid(&mut m, b)
+        ],
+        [1, 2, 3]
+    );
+    assert_eq!(m.observe(a).unwrap().ppid, 1);
+    Outcome::Pass
+}
+
+fn clone_newnet_holds_only_lo_down() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let host = m.observe(root).unwrap();
+    let c = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let v = m.observe(c).unwrap();
+    assert_ne!(v.ns(NsEntry::Net), host.ns(NsEntry::Net));
+    assert_eq!(
+        v.interfaces,
+        vec![Interface {
+            name: "lo".into(),
+            ifindex: 1,
+            up: false
+        }]
+    );
+    Outcome::Pass
+}
+
+fn link_up_brings_lo_up() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let c = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    m.link_up(c, "lo").unwrap();
+    assert!(m.observe(c).unwrap().interfaces[0].up);
+    assert_eq!(errno(m.link_up(c, "nslab0").unwrap_err()), Errno::ENODEV);
+    // The host's namespace is protected: the call is refused before it is made.
+    match m.link_up(root, "lo") {
+        Err(SysError::Fault(f)) => assert!(f.starts_with("refused:"), "{f}"),
+        other => panic!("link_up in the host network namespace gave {other:?}"),
+    }
+    Outcome::Pass
+}
+
+fn unshare_newpid_changes_only_pid_for_children() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let before = m.observe(t).unwrap();
+    m.unshare(t, CLONE_NEWPID).unwrap();
+    let after = m.observe(t).unwrap();
+    assert_eq!(after.ns(NsEntry::Pid), before.ns(NsEntry::Pid));
+    assert_eq!(after.nspid, before.nspid);
+    assert_eq!(after.ns(NsEntry::PidForChildren), Err(Errno::ENOENT));
+    let c = m.clone(t, CloneArgs::new(0)).unwrap();
+    let cv = m.observe(c).unwrap();
+    assert_eq!(cv.pid(), 1);
+    assert_eq!(
+        m.observe(t).unwrap().ns(NsEntry::PidForChildren),
+        cv.ns(NsEntry::Pid)
+    );
+    // A second new pid namespace from a task whose children already go elsewhere.
+    assert_eq!(
+        errno(m.unshare(t, CLONE_NEWPID).unwrap_err()),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        errno(m.clone(t, CloneArgs::new(CLONE_NEWPID)).unwrap_err()),
+        Errno::EINVAL
+    );
+    Outcome::Pass
+}
+
+fn unshare_newnet_moves_the_caller() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let before = m.observe(t).unwrap();
+    m.unshare(t, CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
+        .unwrap();
+    let after = m.observe(t).unwrap();
+    for e in [NsEntry::Net, NsEntry::Uts, NsEntry::Ipc] {
+        assert_ne!(after.ns(e), before.ns(e), "{e:?}");
+    }
+    for e in [
+        NsEntry::Pid,
+        NsEntry::User,
+        NsEntry::Mnt,
+        NsEntry::Cgroup,
+        NsEntry::Time,
+    ] {
+        assert_eq!(after.ns(e), before.ns(e), "{e:?}");
+    }
+    assert_eq!(
+        after.hostname, before.hostname,
+        "a new uts namespace copies the name"
+    );
+    assert_eq!(after.interfaces.len(), 1);
+    Outcome::Pass
+}
+
+fn setns_file_joins_a_network_namespace() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let a = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let b = m.clone(root, CloneArgs::new(0)).unwrap();
+    m.setns(
+        b,
+        NsFd::File {
+            task: a,
+            entry: NsEntry::Net,
+        },
+        CLONE_NEWNET,
+    )
+    .unwrap();
+    let (va, vb) = (m.observe(a).unwrap(), m.observe(b).unwrap());
+    assert_eq!(vb.ns(NsEntry::Net), va.ns(NsEntry::Net));
+    // nstype 0 accepts any namespace file.
+    m.setns(
+        b,
+        NsFd::File {
+            task: root,
+            entry: NsEntry::Net,
+        },
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        m.observe(b).unwrap().ns(NsEntry::Net),
+        m.observe(root).unwrap().ns(NsEntry::Net)
+    );
+    Outcome::Pass
+}
+
+fn setns_pidfd_joins_several_at_once() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let a = m
+        .clone(
+            root,
+            CloneArgs::new(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC),
+        )
+        .unwrap();
+    let b = m.clone(root, CloneArgs::new(0)).unwrap();
+    m.setns(b, NsFd::Pidfd { task: a }, CLONE_NEWNET | CLONE_NEWUTS)
+        .unwrap();
+    let (va, vb) = (m.observe(a).unwrap(), m.observe(b).unwrap());
+    assert_eq!(vb.ns(NsEntry::Net), va.ns(NsEntry::Net));
+    assert_eq!(vb.ns(NsEntry::Uts), va.ns(NsEntry::Uts));
+    assert_ne!(
+        vb.ns(NsEntry::Ipc),
+        va.ns(NsEntry::Ipc),
+        "ipc was not asked for"
+    );
+    assert_eq!(
+        errno(m.setns(b, NsFd::Pidfd { task: a }, 0).unwrap_err()),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        errno(m.setns(b, NsFd::Pidfd { task: a }, CLONE_VM).unwrap_err()),
+        Errno::EINVAL
+    );
+    Outcome::Pass
+}
+
+fn setns_type_mismatch_is_einval() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let a = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let r = m.setns(
+        root,
+        NsFd::File {
+            task: a,
+            entry: NsEntry::Net,
+        },
+        CLONE_NEWUTS,
+    );
+    assert_eq!(errno(r.unwrap_err()), Errno::EINVAL);
+    Outcome::Pass
+}
+
+fn setns_into_ancestor_pid_namespace_is_einval() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let r = m.setns(
+        init,
+        NsFd::File {
+            task: root,
+            entry: NsEntry::Pid,
+        },
+        CLONE_NEWPID,
+    );
+    assert_eq!(errno(r.unwrap_err()), Errno::EINVAL);
+    // Into a descendant it works, and changes only pid_for_children.
+    let other = m.clone(root, CloneArgs::new(0)).unwrap();
+    let before = m.observe(other).unwrap();
+    m.setns(
+        other,
+        NsFd::File {
+            task: init,
+            entry: NsEntry::Pid,
+        },
+        CLONE_NEWPID,
+    )
+    .unwrap();
+    let after = m.observe(other).unwrap();
+    assert_eq!(after.ns(NsEntry::Pid), before.ns(NsEntry::Pid));
+    assert_eq!(
+        after.ns(NsEntry::PidForChildren),
+        m.observe(init).unwrap().ns(NsEntry::Pid)
+    );
+    let c = m.clone(other, CloneArgs::new(0)).unwrap();
+    assert_eq!(
+        own_pid(&mut m, c),
+        2,
+        "the second pid of the init's namespace"
+    );
+    Outcome::Pass
+}
+
+fn uid_65534_unshare_is_eperm_but_clone_newuser_works() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    m.setresuid(t, 65534).unwrap();
+    let v = m.observe(t).unwrap();
+    assert_eq!(
+        (v.uid, v.cap_eff),
+        (65534, 0),
+        "leaving uid 0 clears the capabilities"
+    );
+    assert_eq!(errno(m.unshare(t, CLONE_NEWNET).unwrap_err()), Errno::EPERM);
+    let c = m
+        .clone(t, CloneArgs::new(CLONE_NEWUSER | CLONE_NEWNET))
+        .unwrap();
+    let cv = m.observe(c).unwrap();
+    assert_eq!(
+        cv.cap_eff, CAP_FULL_SET,
+        "the creator has every capability in the new user namespace"
+    );
+    assert_eq!(cv.uid, 65534, "unmapped ids read as the overflow id");
+    assert_ne!(cv.ns(NsEntry::User), v.ns(NsEntry::User));
+    assert_ne!(cv.ns(NsEntry::Net), v.ns(NsEntry::Net));
+    Outcome::Pass
+}
+
+fn id_maps_are_written_once() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let c = m.clone(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
+    // The child's own ids are 0 in the parent namespace; map them, and a range beside them.
+    let map = [
+        IdMapExtent {
+            first: 0,
+            lower_first: 0,
+            count: 1,
+        },
+        IdMapExtent {
+            first: 1,
+            lower_first: 100_000,
+            count: 65535,
+        },
+    ];
+    m.write_id_map(root, c, IdMapKind::Uid, &map).unwrap();
+    m.write_id_map(root, c, IdMapKind::Gid, &map).unwrap();
+    let v = m.observe(c).unwrap();
+    assert_eq!((v.uid, v.gid), (0, 0));
+    m.setresuid(c, 1).unwrap();
+    assert_eq!(
+        m.observe(c).unwrap().uid,
+        1,
+        "uid 1 inside is 100000 outside, mapped"
+    );
+    let again = m.write_id_map(root, c, IdMapKind::Uid, &map).unwrap_err();
+    assert_eq!(errno(again), Errno::EPERM);
+    Outcome::Pass
+}
+
+fn setresgid_changes_gid() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    m.setresgid(t, 65534).unwrap();
+    assert_eq!(m.observe(t).unwrap().gid, 65534);
+    m.setresuid(t, 65534).unwrap();
+    assert_eq!(errno(m.setresgid(t, 0).unwrap_err()), Errno::EPERM);
+    Outcome::Pass
+}
+
+fn drop_caps_removes_sys_admin() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    m.drop_caps(t, cap_bit(CAP_SYS_ADMIN)).unwrap();
+    let v = m.observe(t).unwrap();
+    assert_eq!(v.cap_eff & cap_bit(CAP_SYS_ADMIN), 0);
+    assert_eq!(v.uid, m.origin().uid);
+    assert_eq!(errno(m.unshare(t, CLONE_NEWNET).unwrap_err()), Errno::EPERM);
+    Outcome::Pass
+}
+
+fn sethostname_in_a_new_uts_namespace() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let host = m.observe(root).unwrap().hostname;
+    let c = m.clone(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
+    assert_eq!(m.observe(c).unwrap().hostname, host);
+    m.sethostname(c, "nslab-test").unwrap();
+    assert_eq!(m.observe(c).unwrap().hostname, "nslab-test");
+    assert_eq!(m.observe(root).unwrap().hostname, host);
+    match m.sethostname(root, "nslab-test") {
+        Err(SysError::Fault(f)) => assert!(f.starts_with("refused:") && f.contains("host"), "{f}"),
+        other => panic!("sethostname in the host uts namespace gave {other:?}"),
+    }
+    Outcome::Pass
+}
+
+fn set_max_namespaces_limits_the_child_user_namespace() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let c = m.clone(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
+    let map = [IdMapExtent {
+        first: 0,
+        lower_first: 0,
+        count: 1,
+    }];
+    m.write_id_map(root, c, IdMapKind::Uid, &map).unwrap();
+    m.write_id_map(root, c, IdMapKind::Gid, &map).unwrap();
+    m.set_max_namespaces(c, NsType::Net, 0).unwrap();
+    assert_eq!(
+        errno(m.unshare(c, CLONE_NEWNET).unwrap_err()),
+        Errno::ENOSPC
+    );
+    m.unshare(c, CLONE_NEWUTS).unwrap();
+    match m.set_max_namespaces(root, NsType::Net, 0) {
+        Err(SysError::Fault(f)) => assert!(f.starts_with("refused:"), "{f}"),
+        other => panic!("a host limit write gave {other:?}"),
+    }
+    Outcome::Pass
+}
+
+fn clone3_newtime_makes_a_time_namespace() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let parent = m.observe(root).unwrap();
+    let args = CloneArgs::new(CLONE_NEWTIME);
+    assert_eq!(args.via, CloneVia::Clone3);
+    let c = m.clone(root, args).unwrap();
+    let v = m.observe(c).unwrap();
+    assert_ne!(v.ns(NsEntry::Time), parent.ns(NsEntry::Time));
+    assert_eq!(v.ns(NsEntry::TimeForChildren), v.ns(NsEntry::Time));
+    Outcome::Pass
+}
+
+fn unshare_newtime_changes_only_time_for_children() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let before = m.observe(t).unwrap();
+    m.unshare(t, CLONE_NEWTIME).unwrap();
+    let after = m.observe(t).unwrap();
+    assert_eq!(after.ns(NsEntry::Time), before.ns(NsEntry::Time));
+    assert_ne!(after.ns(NsEntry::TimeForChildren), before.ns(NsEntry::Time));
+    // A fork-like child enters time_for_children at once.
+    let c = m.clone(t, CloneArgs::new(0)).unwrap();
+    assert_eq!(
+        m.observe(c).unwrap().ns(NsEntry::Time),
+        after.ns(NsEntry::TimeForChildren)
+    );
+    Outcome::Pass
+}
+
+fn exit_reports_the_code_and_the_parent_reaps() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let pid = m.host_pid(t).unwrap();
+    m.exit(t, 7).unwrap();
+    assert_eq!(m.state(t).unwrap(), TaskState::Exited(7));
+    assert!(
+        crate::harness::helper_process(pid).is_none(),
+        "reaped, not a zombie"
+    );
+    assert_eq!(m.state(root).unwrap(), TaskState::Running);
+    Outcome::Pass
+}
+
+fn orphans_reparent_to_the_pid_namespace_init() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let mid = m.clone(init, CloneArgs::new(0)).unwrap();
+    let leaf = m.clone(mid, CloneArgs::new(0)).unwrap();
+    assert_eq!(m.observe(leaf).unwrap().ppid, 2);
+    m.exit(mid, 0).unwrap();
+    assert_eq!(m.observe(leaf).unwrap().ppid, 1);
+    let leaf_pid = m.host_pid(leaf).unwrap();
+    m.exit(leaf, 3).unwrap();
+    assert_eq!(m.state(leaf).unwrap(), TaskState::Exited(3));
+    assert!(
+        crate::harness::helper_process(leaf_pid).is_none(),
+        "the init reaped it"
+    );
+    Outcome::Pass
+}
+
+fn orphans_outside_pid_namespaces_reparent_to_the_root_helper() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let mid = m.clone(root, CloneArgs::new(0)).unwrap();
+    let leaf = m.clone(mid, CloneArgs::new(0)).unwrap();
+    m.exit(mid, 0).unwrap();
+    let root_pid = own_pid(&mut m, root);
+    assert_eq!(
+        m.observe(leaf).unwrap().ppid,
+        root_pid,
+        "the root helper is a subreaper"
+    );
+    Outcome::Pass
+}
+
+fn multi_flag_unshare_gives_consecutive_inodes() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    m.unshare(t, CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+        .unwrap();
+    let v = m.observe(t).unwrap();
+    let (uts, ipc, net) = (
+        v.ns(NsEntry::Uts).unwrap(),
+        v.ns(NsEntry::Ipc).unwrap(),
+        v.ns(NsEntry::Net).unwrap(),
+    );
+    // create_new_namespaces order: uts, ipc, then net. Other tests run in parallel and take
+    // numbers too, so only the order is asserted, not adjacency.
+    assert!(uts < ipc && ipc < net, "uts {uts} ipc {ipc} net {net}");
+    Outcome::Pass
+}
