@@ -8,6 +8,8 @@ pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
 /// `CAP_NET_ADMIN`: configure interfaces.
 pub const CAP_NET_ADMIN: u32 = 12;
+/// `CAP_SETFCAP`: set file capabilities; needed to map the parent's root.
+pub const CAP_SETFCAP: u32 = 31;
 /// `CAP_SYS_CHROOT`: chroot, and joining a mount namespace.
 pub const CAP_SYS_CHROOT: u32 = 18;
 /// `CAP_SYS_PTRACE`: ptrace any process (and read its `/proc/<pid>/ns`).

@@ -160,7 +160,6 @@ impl std::fmt::Display for FlagParseError {
 
 impl std::error::Error for FlagParseError {}
 
-
 /// Parses `CLONE_NEWPID|CLONE_NEWNET`, `NEWPID,newnet`, `0`, or a number (`0x20000000`).
 /// Words are joined by `|` or `,`; each is a kernel name with or without `CLONE_`, in any case.
 pub fn parse_flags(s: &str) -> Result<u64, FlagParseError> {
@@ -189,10 +188,7 @@ pub fn parse_flags(s: &str) -> Result<u64, FlagParseError> {
 }
 
 fn parse_number(word: &str) -> Option<u64> {
-    if let Some(hex) = word
-        .strip_prefix("0x")
-        .or_else(|| word.strip_prefix("0X"))
-    {
+    if let Some(hex) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
         u64::from_str_radix(hex, 16).ok()
     } else if word.bytes().all(|b| b.is_ascii_digit()) {
         word.parse().ok()
@@ -227,7 +223,10 @@ mod tests {
     #[test]
     fn parses_every_spelling() {
         let want = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET;
-        assert_eq!(parse_flags("CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET"), Ok(want));
+        assert_eq!(
+            parse_flags("CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET"),
+            Ok(want)
+        );
         assert_eq!(parse_flags("NEWNS,NEWPID,NEWNET"), Ok(want));
         assert_eq!(parse_flags("newns | newpid , newnet"), Ok(want));
         assert_eq!(parse_flags("0"), Ok(0));
@@ -240,7 +239,10 @@ mod tests {
         assert_eq!(e.word, "NEWFOO");
         let msg = e.to_string();
         assert!(msg.contains("'NEWFOO'"), "{msg}");
-        assert!(msg.contains("CLONE_NEWPID") && msg.contains("CLONE_NEWTIME"), "{msg}");
+        assert!(
+            msg.contains("CLONE_NEWPID") && msg.contains("CLONE_NEWTIME"),
+            "{msg}"
+        );
     }
 
     #[test]

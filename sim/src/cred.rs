@@ -1,0 +1,147 @@
+//! Task credentials: copying them at fork, preparing and committing changes.
+//!
+//! Mirrors kernel/cred.c (v6.18): `prepare_creds`, `copy_creds`, `commit_creds`,
+//! `put_cred`/`__put_cred`.
+
+use crate::errno::Errno;
+use crate::kernel::{CredRef, Kernel, TaskRef, UserNsRef};
+use crate::sched::{CLONE_NEWUSER, CLONE_THREAD};
+use crate::trace::Step;
+
+const FILE: &str = "kernel/cred.c";
+
+/// `struct cred`: ids are kernel ids (`kuid_t`), as in the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cred {
+    /// `usage`: references from tasks (`cred` and `real_cred` count separately) and from
+    /// in-flight changes.
+    pub usage: u64,
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    pub cap_inheritable: u64,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
+    pub cap_bset: u64,
+    /// `user_ns`: the user namespace of these credentials (one reference held).
+    pub user_ns: UserNsRef,
+}
+
+impl Kernel {
+    pub(crate) fn cred_name(&self, c: CredRef) -> String {
+        format!("cred#{}", c.0)
+    }
+
+    /// `get_cred`: takes `n` references.
+    pub(crate) fn get_cred_many(&mut self, c: CredRef, n: u64) {
+        let usage = {
+            let cred = self.creds.get_mut(c.0);
+            cred.usage += n;
+            cred.usage
+        };
+        self.note(|k| Step::Get {
+            object: k.cred_name(c),
+            count: usage,
+        });
+    }
+
+    /// `put_cred`: drops a reference; the last one frees the cred and puts its user namespace
+    /// (`__put_cred` -> `put_cred_rcu`).
+    pub(crate) fn put_cred(&mut self, c: CredRef) {
+        let usage = {
+            let cred = self.creds.get_mut(c.0);
+            cred.usage -= 1;
+            cred.usage
+        };
+        self.note(|k| Step::Put {
+            object: k.cred_name(c),
+            count: usage,
+        });
+        if usage == 0 {
+            self.note(|k| Step::Free {
+                object: k.cred_name(c),
+            });
+            let cred = self.creds.remove(c.0);
+            self.put_user_ns(cred.user_ns);
+        }
+    }
+
+    /// `prepare_creds`: a private copy of the task's credentials, usage 1, with its own
+    /// reference on the user namespace.
+    pub(crate) fn prepare_creds(&mut self, task: TaskRef) -> CredRef {
+        let old = self.tasks.get(task.0).cred;
+        let mut new = self.creds.get(old.0).clone();
+        new.usage = 1;
+        let user_ns = new.user_ns;
+        let c = CredRef(self.creds.insert(new));
+        self.note(|k| Step::Alloc {
+            object: format!("{} (prepare_creds)", k.cred_name(c)),
+        });
+        self.get_user_ns(user_ns);
+        c
+    }
+
+    /// `copy_creds(p, clone_flags)`: a thread shares its creator's credentials; anything else
+    /// gets a copy, and `CLONE_NEWUSER` creates the new user namespace in that copy.
+    pub(crate) fn copy_creds(
+        &mut self,
+        current: TaskRef,
+        p: TaskRef,
+        clone_flags: u64,
+    ) -> Result<(), Errno> {
+        self.call("copy_creds", FILE, |k| {
+            if clone_flags & CLONE_THREAD != 0 {
+                let c = k.tasks.get(current.0).cred;
+                k.get_cred_many(c, 2);
+                let t = k.tasks.get_mut(p.0);
+                t.cred = c;
+                t.real_cred = c;
+                return Ok(());
+            }
+            let new = k.prepare_creds(current);
+            if clone_flags & CLONE_NEWUSER != 0 {
+                if let Err(e) = k.create_user_ns(current, new) {
+                    k.put_cred(new);
+                    return Err(e);
+                }
+            }
+            // `p->cred = p->real_cred = get_cred(new)`: two references, one per pointer.
+            k.get_cred_many(new, 1);
+            let t = k.tasks.get_mut(p.0);
+            t.cred = new;
+            t.real_cred = new;
+            k.note(|k| Step::Set {
+                what: format!("p->cred = p->real_cred = {}", k.cred_name(new)),
+            });
+            Ok(())
+        })
+    }
+
+    /// `commit_creds(new)`: installs prepared credentials on the task and drops the old ones.
+    pub(crate) fn commit_creds(&mut self, task: TaskRef, new: CredRef) {
+        self.call("commit_creds", FILE, |k| {
+            k.get_cred_many(new, 1);
+            let (old_real, old) = {
+                let t = k.tasks.get_mut(task.0);
+                let o = (t.real_cred, t.cred);
+                t.real_cred = new;
+                t.cred = new;
+                o
+            };
+            k.put_cred(old_real);
+            k.put_cred(old);
+            Ok(())
+        })
+        .expect("commit_creds cannot fail");
+    }
+
+    /// `abort_creds`: drops credentials that were prepared but not committed.
+    pub(crate) fn abort_creds(&mut self, new: CredRef) {
+        self.put_cred(new);
+    }
+}

@@ -1,0 +1,468 @@
+//! Creating tasks and unsharing: the clone path from the system call to a running child.
+//!
+//! Mirrors kernel/fork.c (v6.18): `sys_clone`/`sys_clone3` with `clone3_args_valid`,
+//! `kernel_clone`, `copy_process` (flag checks, `dup_task_struct`, `copy_creds`, `copy_fs`,
+//! `copy_namespaces`, `alloc_pid`, attaching under `tasklist_lock`), `ksys_unshare` with
+//! `check_unshare_flags`, `unshare_fs`; and `unshare_userns` from kernel/user_namespace.c.
+
+use crate::errno::Errno;
+use crate::kernel::{FsRef, Kernel, PidRef, TaskRef};
+use crate::machine::{CloneArgs, CloneVia, TaskState};
+use crate::pid_namespace::PIDNS_ADDING;
+use crate::sched::*;
+use crate::task::{FsStruct, TaskStruct};
+use crate::trace::Step;
+
+const FILE: &str = "kernel/fork.c";
+
+/// `struct kernel_clone_args`, reduced to what the model uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelCloneArgs {
+    pub flags: u64,
+    pub exit_signal: u64,
+    /// Legacy `clone` passes one pointer as both `pidfd` and `parent_tid`.
+    pub pidfd_is_parent_tid: bool,
+}
+
+/// Every flag `unshare` accepts (`check_unshare_flags`).
+pub const UNSHARE_VALID: u64 = CLONE_THREAD
+    | CLONE_FS
+    | CLONE_NEWNS
+    | CLONE_SIGHAND
+    | CLONE_VM
+    | CLONE_FILES
+    | CLONE_SYSVSEM
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWNET
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWCGROUP
+    | CLONE_NEWTIME;
+
+impl Kernel {
+    /// The `clone` or `clone3` system call made by `current`: decodes the arguments as the
+    /// entry points do, then `kernel_clone`.
+    pub fn sys_clone(&mut self, current: TaskRef, args: CloneArgs) -> Result<TaskRef, Errno> {
+        match args.via {
+            CloneVia::Clone => {
+                // `SYSCALL_DEFINE5(clone)`: 32-bit flags; the low byte is the exit signal.
+                let low = args.flags & 0xffff_ffff;
+                let exit_signal = if low & CSIGNAL == 0 {
+                    SIGCHLD
+                } else {
+                    low & CSIGNAL
+                };
+                self.call("sys_clone", FILE, |k| {
+                    k.kernel_clone(
+                        current,
+                        KernelCloneArgs {
+                            flags: low & !CSIGNAL,
+                            exit_signal,
+                            pidfd_is_parent_tid: true,
+                        },
+                    )
+                })
+            }
+            CloneVia::Clone3 => self.call("sys_clone3", FILE, |k| {
+                let kargs = KernelCloneArgs {
+                    flags: args.flags,
+                    exit_signal: SIGCHLD,
+                    pidfd_is_parent_tid: false,
+                };
+                k.call("clone3_args_valid", FILE, |k| {
+                    let f = kargs.flags;
+                    k.rule(
+                        "flags & ~(CLONE_LEGACY_FLAGS | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)",
+                        f & !CLONE3_VALID != 0,
+                        Errno::EINVAL,
+                    )?;
+                    k.rule(
+                        "flags & (CLONE_DETACHED | (CSIGNAL & ~CLONE_NEWTIME))",
+                        f & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0,
+                        Errno::EINVAL,
+                    )?;
+                    k.rule(
+                        "CLONE_SIGHAND together with CLONE_CLEAR_SIGHAND",
+                        f & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND)
+                            == (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND),
+                        Errno::EINVAL,
+                    )?;
+                    k.rule(
+                        "(CLONE_THREAD | CLONE_PARENT) with an exit signal",
+                        f & (CLONE_THREAD | CLONE_PARENT) != 0 && kargs.exit_signal != 0,
+                        Errno::EINVAL,
+                    )
+                })?;
+                k.kernel_clone(current, kargs)
+            }),
+        }
+    }
+
+    /// `kernel_clone(args)`.
+    pub fn kernel_clone(
+        &mut self,
+        current: TaskRef,
+        args: KernelCloneArgs,
+    ) -> Result<TaskRef, Errno> {
+        self.call("kernel_clone", FILE, |k| {
+            k.rule(
+                "CLONE_PIDFD and CLONE_PARENT_SETTID share one pointer",
+                args.flags & CLONE_PIDFD != 0
+                    && args.flags & CLONE_PARENT_SETTID != 0
+                    && args.pidfd_is_parent_tid,
+                Errno::EINVAL,
+            )?;
+            let p = k.copy_process(current, args)?;
+            k.note(|k| Step::Set {
+                what: format!("wake_up_new_task({})", k.task_name(p)),
+            });
+            Ok(p)
+        })
+    }
+
+    /// `copy_process(NULL, trace, node, args)`.
+    fn copy_process(&mut self, current: TaskRef, args: KernelCloneArgs) -> Result<TaskRef, Errno> {
+        self.call("copy_process", FILE, |k| {
+            let f = args.flags;
+            let both = |a: u64, b: u64| f & (a | b) == (a | b);
+            k.rule(
+                "CLONE_NEWNS together with CLONE_FS",
+                both(CLONE_NEWNS, CLONE_FS),
+                Errno::EINVAL,
+            )?;
+            k.rule(
+                "CLONE_NEWUSER together with CLONE_FS",
+                both(CLONE_NEWUSER, CLONE_FS),
+                Errno::EINVAL,
+            )?;
+            k.rule(
+                "CLONE_THREAD without CLONE_SIGHAND",
+                f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0,
+                Errno::EINVAL,
+            )?;
+            k.rule(
+                "CLONE_SIGHAND without CLONE_VM",
+                f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0,
+                Errno::EINVAL,
+            )?;
+            let unkillable = k.tasks.get(current.0).signal_unkillable;
+            k.rule(
+                "CLONE_PARENT from an init (SIGNAL_UNKILLABLE)",
+                f & CLONE_PARENT != 0 && unkillable,
+                Errno::EINVAL,
+            )?;
+            if f & CLONE_THREAD != 0 {
+                let nsp = k
+                    .tasks
+                    .get(current.0)
+                    .nsproxy
+                    .expect("a running task has an nsproxy");
+                let for_children = k.nsproxies.get(nsp.0).pid_ns_for_children;
+                let active = k.task_active_pid_ns(current);
+                k.rule(
+                    "CLONE_THREAD with CLONE_NEWUSER|CLONE_NEWPID, or after unshare(CLONE_NEWPID)",
+                    f & (CLONE_NEWUSER | CLONE_NEWPID) != 0 || active != for_children,
+                    Errno::EINVAL,
+                )?;
+            }
+            k.rule(
+                "CLONE_PIDFD together with CLONE_DETACHED",
+                both(CLONE_PIDFD, CLONE_DETACHED),
+                Errno::EINVAL,
+            )?;
+
+            let p = k.dup_task_struct(current);
+            if let Err(e) = k.copy_creds(current, p, f) {
+                k.free_task_struct(p);
+                return Err(e);
+            }
+            k.copy_fs(current, p, f);
+            if let Err(e) = k.copy_namespaces(current, f, p) {
+                k.exit_fs(p);
+                k.exit_creds(p);
+                k.free_task_struct(p);
+                return Err(e);
+            }
+            let nsp = k.tasks.get(p.0).nsproxy.expect("set by copy_namespaces");
+            let pid_ns = k.nsproxies.get(nsp.0).pid_ns_for_children;
+            let pid = match k.alloc_pid(pid_ns) {
+                Ok(pid) => pid,
+                Err(e) => {
+                    k.exit_task_namespaces(p);
+                    k.exit_fs(p);
+                    k.exit_creds(p);
+                    k.free_task_struct(p);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = k.rule(
+                "CLONE_INTO_CGROUP: the cgroup fd (0) is not a cgroup directory",
+                f & CLONE_INTO_CGROUP != 0,
+                Errno::EBADF,
+            ) {
+                k.free_pid(pid);
+                k.exit_task_namespaces(p);
+                k.exit_fs(p);
+                k.exit_creds(p);
+                k.free_task_struct(p);
+                return Err(e);
+            }
+            // Under tasklist_lock.
+            let adding = k.pid_namespaces.get(pid_ns.0).pid_allocated & PIDNS_ADDING != 0;
+            if let Err(e) = k.rule(
+                "!(ns_of_pid(pid)->pid_allocated & PIDNS_ADDING) (re-checked under tasklist_lock)",
+                !adding,
+                Errno::ENOMEM,
+            ) {
+                k.free_pid(pid);
+                k.exit_task_namespaces(p);
+                k.exit_fs(p);
+                k.exit_creds(p);
+                k.free_task_struct(p);
+                return Err(e);
+            }
+            k.attach_new_task(current, p, pid, args);
+            Ok(p)
+        })
+    }
+
+    /// `dup_task_struct(current)`: a copy of the caller whose links are filled in later.
+    fn dup_task_struct(&mut self, current: TaskRef) -> TaskRef {
+        let c = self.tasks.get(current.0);
+        let t = TaskStruct {
+            pid: PidRef(u32::MAX),
+            group_leader: TaskRef(u32::MAX),
+            nr_threads: 0,
+            real_parent: None,
+            children: Vec::new(),
+            real_cred: c.real_cred,
+            cred: c.cred,
+            nsproxy: None,
+            fs: None,
+            exit_signal: 0,
+            signal_unkillable: false,
+            is_child_subreaper: false,
+            has_child_subreaper: c.has_child_subreaper || c.is_child_subreaper,
+            state: TaskState::Running,
+            handle: None,
+        };
+        let p = TaskRef(self.tasks.insert(t));
+        self.tasks.get_mut(p.0).group_leader = p;
+        self.note(|_| Step::Alloc {
+            object: "task_struct (dup_task_struct)".to_string(),
+        });
+        p
+    }
+
+    /// Frees a task struct that never ran (`free_task`).
+    fn free_task_struct(&mut self, p: TaskRef) {
+        self.tasks.remove(p.0);
+        self.note(|_| Step::Free {
+            object: "task_struct (free_task)".to_string(),
+        });
+    }
+
+    /// `copy_fs`: `CLONE_FS` shares the fs_struct; otherwise the child gets a copy.
+    fn copy_fs(&mut self, current: TaskRef, p: TaskRef, flags: u64) {
+        let fs = self.tasks.get(current.0).fs;
+        let new = match fs {
+            Some(fs) if flags & CLONE_FS != 0 => {
+                self.fs_structs.get_mut(fs.0).users += 1;
+                fs
+            }
+            _ => FsRef(self.fs_structs.insert(FsStruct { users: 1 })),
+        };
+        self.tasks.get_mut(p.0).fs = Some(new);
+    }
+
+    /// `exit_fs`: drop the task's use of its fs_struct.
+    pub(crate) fn exit_fs(&mut self, p: TaskRef) {
+        if let Some(fs) = self.tasks.get_mut(p.0).fs.take() {
+            let users = {
+                let f = self.fs_structs.get_mut(fs.0);
+                f.users -= 1;
+                f.users
+            };
+            if users == 0 {
+                self.fs_structs.remove(fs.0);
+            }
+        }
+    }
+
+    /// `exit_creds`: drop both credential pointers.
+    pub(crate) fn exit_creds(&mut self, p: TaskRef) {
+        let (real, cred) = {
+            let t = self.tasks.get(p.0);
+            (t.real_cred, t.cred)
+        };
+        self.put_cred(real);
+        self.put_cred(cred);
+    }
+
+    /// The end of `copy_process`, under `tasklist_lock`: parent, thread group, pid links; the
+    /// first task of a pid namespace becomes its `child_reaper` and unkillable from inside.
+    fn attach_new_task(
+        &mut self,
+        current: TaskRef,
+        p: TaskRef,
+        pid: PidRef,
+        args: KernelCloneArgs,
+    ) {
+        let f = args.flags;
+        let parent = if f & (CLONE_PARENT | CLONE_THREAD) != 0 {
+            self.tasks.get(current.0).real_parent.unwrap_or(current)
+        } else {
+            current
+        };
+        let leader = if f & CLONE_THREAD != 0 {
+            self.tasks.get(current.0).group_leader
+        } else {
+            p
+        };
+        {
+            let t = self.tasks.get_mut(p.0);
+            t.pid = pid;
+            t.real_parent = Some(parent);
+            t.group_leader = leader;
+            t.exit_signal = if f & CLONE_THREAD != 0 {
+                0
+            } else {
+                args.exit_signal
+            };
+        }
+        self.tasks.get_mut(leader.0).nr_threads += 1;
+        self.tasks.get_mut(parent.0).children.push(p);
+        self.pids.get_mut(pid.0).task = Some(p);
+        let ns = self.task_active_pid_ns(p);
+        if self.pids.get(pid.0).nr_own() == 1 && leader == p {
+            self.pid_namespaces.get_mut(ns.0).child_reaper = Some(p);
+            self.tasks.get_mut(p.0).signal_unkillable = true;
+            self.note(|k| Step::Set {
+                what: format!(
+                    "is_child_reaper: {}->child_reaper = the new task; SIGNAL_UNKILLABLE",
+                    k.pid_ns_name(ns)
+                ),
+            });
+        }
+        self.note(|k| Step::Set {
+            what: format!(
+                "attach_pid: {} is {}",
+                k.task_name(p),
+                k.pid_numbers_text(pid)
+            ),
+        });
+    }
+
+    /// `ksys_unshare(unshare_flags)` made by `current`.
+    pub fn ksys_unshare(&mut self, current: TaskRef, unshare_flags: u64) -> Result<(), Errno> {
+        self.call("ksys_unshare", FILE, |k| {
+            let mut f = unshare_flags;
+            if f & CLONE_NEWUSER != 0 {
+                f |= CLONE_THREAD | CLONE_FS;
+            }
+            if f & CLONE_VM != 0 {
+                f |= CLONE_SIGHAND;
+            }
+            if f & CLONE_SIGHAND != 0 {
+                f |= CLONE_THREAD;
+            }
+            if f & CLONE_NEWNS != 0 {
+                f |= CLONE_FS;
+            }
+            if f != unshare_flags {
+                k.note(|_| Step::Set {
+                    what: format!("implied flags: {}", flags_to_string(f)),
+                });
+            }
+            k.check_unshare_flags(current, f)?;
+            let new_fs = k.unshare_fs(current, f);
+            let new_cred = match k.unshare_userns(current, f) {
+                Ok(c) => c,
+                Err(e) => {
+                    if let Some(fs) = new_fs {
+                        k.fs_structs.remove(fs.0);
+                    }
+                    return Err(e);
+                }
+            };
+            let new_nsproxy = match k.unshare_nsproxy_namespaces(current, f, new_cred) {
+                Ok(n) => n,
+                Err(e) => {
+                    if let Some(c) = new_cred {
+                        k.put_cred(c);
+                    }
+                    if let Some(fs) = new_fs {
+                        k.fs_structs.remove(fs.0);
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(n) = new_nsproxy {
+                k.switch_task_namespaces(current, Some(n));
+            }
+            if let Some(fs) = new_fs {
+                k.exit_fs(current);
+                k.tasks.get_mut(current.0).fs = Some(fs);
+            }
+            if let Some(c) = new_cred {
+                k.commit_creds(current, c);
+            }
+            Ok(())
+        })
+    }
+
+    /// `check_unshare_flags`: only the known flags; the thread-group ones only in a
+    /// single-threaded process.
+    fn check_unshare_flags(&mut self, current: TaskRef, f: u64) -> Result<(), Errno> {
+        self.call("check_unshare_flags", FILE, |k| {
+            k.rule(
+                "a flag unshare does not know",
+                f & !UNSHARE_VALID != 0,
+                Errno::EINVAL,
+            )?;
+            let threads = k
+                .tasks
+                .get(k.tasks.get(current.0).group_leader.0)
+                .nr_threads;
+            k.rule(
+                "CLONE_THREAD|CLONE_SIGHAND|CLONE_VM in a multithreaded process",
+                f & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && threads > 1,
+                Errno::EINVAL,
+            )
+        })
+    }
+
+    /// `unshare_fs`: a private copy of the fs_struct when `CLONE_FS` is asked and it is shared.
+    fn unshare_fs(&mut self, current: TaskRef, f: u64) -> Option<FsRef> {
+        if f & CLONE_FS == 0 {
+            return None;
+        }
+        let fs = self.tasks.get(current.0).fs?;
+        if self.fs_structs.get(fs.0).users == 1 {
+            return None;
+        }
+        Some(FsRef(self.fs_structs.insert(FsStruct { users: 1 })))
+    }
+
+    /// `unshare_userns` (kernel/user_namespace.c): new credentials in a new user namespace.
+    fn unshare_userns(
+        &mut self,
+        current: TaskRef,
+        f: u64,
+    ) -> Result<Option<crate::kernel::CredRef>, Errno> {
+        if f & CLONE_NEWUSER == 0 {
+            return Ok(None);
+        }
+        self.call("unshare_userns", "kernel/user_namespace.c", |k| {
+            let cred = k.prepare_creds(current);
+            match k.create_user_ns(current, cred) {
+                Ok(()) => Ok(Some(cred)),
+                Err(e) => {
+                    k.put_cred(cred);
+                    Err(e)
+                }
+            }
+        })
+    }
+}

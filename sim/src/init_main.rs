@@ -1,0 +1,294 @@
+//! Booting the simulated machine.
+//!
+//! Mirrors init/main.c (`start_kernel` -> `rest_init` -> `kernel_init`) and init/init_task.c
+//! (`init_task`, `init_cred`, `init_nsproxy`) (v6.18), with `net_ns_init` and
+//! `net_dev_init` (net/core/net_namespace.c, net/core/dev.c) in their order: `init_net` is
+//! set up first with an empty `pernet_list`, then net/core/dev.c registers
+//! `netdev_net_ops`, `loopback_net_ops` and `default_device_ops`, and each registration runs
+//! its init for `init_net`, which is how `init_net` gets its `lo`.
+//!
+//! The idle task (pid 0) is not modelled, but its references are: every initial object
+//! carries one reference more than its visible holders (as the static objects of the kernel
+//! are never freed).
+
+use crate::capability::CAP_FULL_SET;
+use crate::cgroup_namespace::CgroupNamespace;
+use crate::cred::Cred;
+use crate::dev::{default_device_ops, netdev_net_ops};
+use crate::ipc_namespace::IpcNamespace;
+use crate::kernel::*;
+use crate::loopback::loopback_net_ops;
+use crate::machine::{CloneArgs, IdMapExtent, IdMapKind, Origin, TaskState};
+use crate::mnt_namespace::{initial_mounts, MntNamespace};
+use crate::net_namespace::Net;
+use crate::nsproxy::Nsproxy;
+use crate::pid_namespace::{PidNamespace, PIDNS_ADDING, PID_MAX_DEFAULT};
+use crate::proc_generic::*;
+use crate::sched::*;
+use crate::task::{FsStruct, TaskStruct};
+use crate::time_namespace::{TimeNamespace, TimensOffsets};
+use crate::user_namespace::{identity_map, UserNamespace};
+use crate::utsname::UtsNamespace;
+use std::collections::HashMap;
+
+/// `UTS_NODENAME`: the hostname the kernel boots with.
+pub const UTS_NODENAME: &str = "(none)";
+
+/// Boots the machine; with an origin, places the scenario root where it says.
+pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
+    let mut k = Kernel {
+        tasks: Slab::default(),
+        creds: Slab::default(),
+        fs_structs: Slab::default(),
+        nsproxies: Slab::default(),
+        pids: Slab::default(),
+        user_namespaces: Slab::default(),
+        pid_namespaces: Slab::default(),
+        uts_namespaces: Slab::default(),
+        ipc_namespaces: Slab::default(),
+        mnt_namespaces: Slab::default(),
+        cgroup_namespaces: Slab::default(),
+        nets: Slab::default(),
+        time_namespaces: Slab::default(),
+        ucounts: HashMap::new(),
+        proc_inum: ProcInumIda::default(),
+        pernet_list: Vec::new(),
+        first_device: None,
+        net_namespace_list: Vec::new(),
+        init_task: TaskRef(0),
+        init_nsproxy: NsproxyRef(0),
+        init_user_ns: UserNsRef(0),
+        init_pid_ns: PidNsRef(0),
+        init_net: NetRef(0),
+        root_task: TaskRef(0),
+        init_ucount_max: DEFAULT_UCOUNT_MAX,
+        handles: Vec::new(),
+        origin: origin.cloned().unwrap_or_default(),
+        rec: None,
+    };
+
+    // The static initial namespaces; counts start at 1 for the idle task's references.
+    let user = UserNsRef(k.user_namespaces.insert(UserNamespace {
+        ns: NsCommon {
+            inum: PROC_USER_INIT_INO,
+            count: 1,
+        },
+        parent: None,
+        level: 0,
+        owner: 0,
+        group: 0,
+        uid_map: identity_map(),
+        gid_map: identity_map(),
+        setgroups_allowed: true,
+        parent_could_setfcap: true,
+        ucount_max: [DEFAULT_UCOUNT_MAX; 8],
+        ucounts_key: None,
+    }));
+    let owned = |inum| NsCommon { inum, count: 1 };
+    let pid_ns = PidNsRef(k.pid_namespaces.insert(PidNamespace {
+        ns: owned(PROC_PID_INIT_INO),
+        idr: HashMap::new(),
+        last_pid: 0,
+        pid_max: PID_MAX_DEFAULT,
+        pid_allocated: PIDNS_ADDING,
+        child_reaper: None,
+        level: 0,
+        parent: None,
+        user_ns: user,
+        ucounts_key: None,
+    }));
+    let uts = UtsNsRef(k.uts_namespaces.insert(UtsNamespace {
+        ns: owned(PROC_UTS_INIT_INO),
+        user_ns: user,
+        nodename: UTS_NODENAME.to_string(),
+        domainname: "(none)".to_string(),
+        ucounts_key: None,
+    }));
+    let ipc = IpcNsRef(k.ipc_namespaces.insert(IpcNamespace {
+        ns: owned(PROC_IPC_INIT_INO),
+        user_ns: user,
+        sysv_keys: Vec::new(),
+        mqueues: Vec::new(),
+        ucounts_key: None,
+    }));
+    let cgroup = CgroupNsRef(k.cgroup_namespaces.insert(CgroupNamespace {
+        ns: owned(PROC_CGROUP_INIT_INO),
+        user_ns: user,
+        root_cgroup: "/".to_string(),
+        ucounts_key: None,
+    }));
+    let time = TimeNsRef(k.time_namespaces.insert(TimeNamespace {
+        ns: owned(PROC_TIME_INIT_INO),
+        user_ns: user,
+        offsets: TimensOffsets::default(),
+        frozen_offsets: true,
+        ucounts_key: None,
+    }));
+    // `init_mount_tree` runs before the first task: `init_nsproxy.mnt_ns` is NULL only
+    // until then, so the model creates it here.
+    let mnt = MntNsRef(k.mnt_namespaces.insert(MntNamespace {
+        ns: owned(PROC_MNT_INIT_INO),
+        user_ns: user,
+        mounts: initial_mounts(),
+        ucounts_key: None,
+    }));
+    // `net_ns_init`: `init_net` is set up while `pernet_list` is still empty.
+    let net = NetRef(k.nets.insert(Net {
+        ns: owned(PROC_NET_INIT_INO),
+        passive: 1,
+        user_ns: user,
+        ucounts_key: None,
+        dev_base: Vec::new(),
+        ifindex: 0,
+        loopback_dev: None,
+        generic: Vec::new(),
+        listed: false,
+    }));
+    // Every namespace holds its owner.
+    k.user_namespaces.get_mut(user.0).ns.count += 7;
+    k.setup_net(net)
+        .expect("setup_net(&init_net) with no ops cannot fail");
+    // `net_dev_init`.
+    k.register_pernet_subsys(netdev_net_ops())
+        .expect("netdev_init cannot fail");
+    k.register_pernet_device(loopback_net_ops())
+        .expect("loopback_net_init in init_net");
+    k.register_pernet_device(default_device_ops())
+        .expect("default_device_ops has no init");
+
+    // `init_nsproxy`: the idle task's reference, and init's below.
+    let nsproxy = NsproxyRef(k.nsproxies.insert(Nsproxy {
+        count: 1,
+        uts_ns: uts,
+        ipc_ns: ipc,
+        mnt_ns: mnt,
+        pid_ns_for_children: pid_ns,
+        net_ns: net,
+        time_ns: time,
+        time_ns_for_children: time,
+        cgroup_ns: cgroup,
+    }));
+    for c in [
+        &mut k.uts_namespaces.get_mut(uts.0).ns,
+        &mut k.ipc_namespaces.get_mut(ipc.0).ns,
+        &mut k.mnt_namespaces.get_mut(mnt.0).ns,
+        &mut k.pid_namespaces.get_mut(pid_ns.0).ns,
+        &mut k.nets.get_mut(net.0).ns,
+        &mut k.cgroup_namespaces.get_mut(cgroup.0).ns,
+    ] {
+        c.count += 1;
+    }
+    k.time_namespaces.get_mut(time.0).ns.count += 2;
+
+    // pid 1: `kernel_init`, forked from the idle task without flags. Its credentials are a
+    // copy of `init_cred`: root with every capability.
+    let cred = CredRef(k.creds.insert(Cred {
+        usage: 2,
+        uid: 0,
+        euid: 0,
+        suid: 0,
+        fsuid: 0,
+        gid: 0,
+        egid: 0,
+        sgid: 0,
+        fsgid: 0,
+        cap_inheritable: 0,
+        cap_permitted: CAP_FULL_SET,
+        cap_effective: CAP_FULL_SET,
+        cap_bset: CAP_FULL_SET,
+        user_ns: user,
+    }));
+    k.user_namespaces.get_mut(user.0).ns.count += 1;
+    k.nsproxies.get_mut(nsproxy.0).count += 1;
+    let fs = FsRef(k.fs_structs.insert(FsStruct { users: 1 }));
+    let pid = k.alloc_pid(pid_ns).expect("pid 1 in the initial namespace");
+    let init = TaskRef(k.tasks.insert(TaskStruct {
+        pid,
+        group_leader: TaskRef(0),
+        nr_threads: 1,
+        real_parent: None,
+        children: Vec::new(),
+        real_cred: cred,
+        cred,
+        nsproxy: Some(nsproxy),
+        fs: Some(fs),
+        exit_signal: SIGCHLD,
+        signal_unkillable: true,
+        is_child_subreaper: false,
+        has_child_subreaper: false,
+        state: TaskState::Running,
+        handle: None,
+    }));
+    k.tasks.get_mut(init.0).group_leader = init;
+    k.pids.get_mut(pid.0).task = Some(init);
+    k.pid_namespaces.get_mut(pid_ns.0).child_reaper = Some(init);
+
+    k.init_task = init;
+    k.init_nsproxy = nsproxy;
+    k.init_user_ns = user;
+    k.init_pid_ns = pid_ns;
+    k.init_net = net;
+    k.root_task = init;
+
+    match origin {
+        None => {
+            k.new_handle(init);
+        }
+        Some(o) => place_root(&mut k, o),
+    }
+    k
+}
+
+/// Replays what a container runtime did to put a process where `origin` says: nested user
+/// and pid namespaces (with full identity id maps written by each parent), and, when the
+/// root is in a user namespace of its own, new namespaces of every other type owned by it.
+/// The root is then a plain child of the last of these tasks, a child subreaper, with the
+/// origin's ids and capabilities.
+fn place_root(k: &mut Kernel, o: &Origin) {
+    let depth = o.pid_ns_level.max(o.user_ns_level);
+    let mut prev = k.init_task;
+    for i in 0..depth {
+        let mut flags = 0;
+        if i < o.user_ns_level {
+            flags |= CLONE_NEWUSER;
+        }
+        if i < o.pid_ns_level {
+            flags |= CLONE_NEWPID;
+        }
+        if i + 1 == o.user_ns_level {
+            flags |= CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+        }
+        let child = k
+            .sys_clone(prev, CloneArgs::new(flags))
+            .expect("placing the root: a container level");
+        if flags & CLONE_NEWUSER != 0 {
+            let full = [IdMapExtent {
+                first: 0,
+                lower_first: 0,
+                count: u32::MAX,
+            }];
+            k.map_write(prev, child, IdMapKind::Uid, &full)
+                .expect("placing the root: uid_map");
+            k.map_write(prev, child, IdMapKind::Gid, &full)
+                .expect("placing the root: gid_map");
+        }
+        prev = child;
+    }
+    let root = k
+        .sys_clone(prev, CloneArgs::new(0))
+        .expect("placing the root: the root task");
+    k.tasks.get_mut(root.0).is_child_subreaper = true;
+    k.root_task = root;
+    if o.gid != 0 {
+        k.sys_setresgid(root, o.gid).expect("placing the root: gid");
+    }
+    if o.uid != 0 {
+        k.sys_setresuid(root, o.uid).expect("placing the root: uid");
+    }
+    let drop = k.creds.get(k.tasks.get(root.0).cred.0).cap_effective & !o.cap_eff;
+    if drop != 0 {
+        k.capset_drop(root, drop)
+            .expect("placing the root: capabilities");
+    }
+    k.new_handle(root);
+}

@@ -1,0 +1,571 @@
+//! The nsproxy: the set of namespaces a task uses, shared until one of them changes.
+//!
+//! Mirrors kernel/nsproxy.c (v6.18): `create_nsproxy`, `create_new_namespaces`,
+//! `copy_namespaces`, `free_nsproxy`, `unshare_nsproxy_namespaces`,
+//! `switch_task_namespaces`, `exit_task_namespaces`, and `setns` with `prepare_nsset`,
+//! `validate_ns`, `validate_nsset`, `commit_nsset`, `put_nsset`.
+
+use crate::capability::{CAP_SYS_ADMIN, CAP_SYS_PTRACE};
+use crate::errno::Errno;
+use crate::kernel::{
+    CgroupNsRef, CredRef, IpcNsRef, Kernel, MntNsRef, NetRef, NsproxyRef, PidNsRef, TaskRef,
+    TimeNsRef, UserNsRef, UtsNsRef,
+};
+use crate::machine::{NsEntry, NsFd, NsType};
+use crate::sched::*;
+use crate::trace::Step;
+
+const FILE: &str = "kernel/nsproxy.c";
+
+/// `struct nsproxy` (6.18 layout). The user namespace is not here (it is in the
+/// credentials), nor is the active pid namespace (it comes from the task's `struct pid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nsproxy {
+    /// `count`: tasks using this nsproxy, plus temporary holders.
+    pub count: u64,
+    pub uts_ns: UtsNsRef,
+    pub ipc_ns: IpcNsRef,
+    pub mnt_ns: MntNsRef,
+    pub pid_ns_for_children: PidNsRef,
+    pub net_ns: NetRef,
+    pub time_ns: TimeNsRef,
+    pub time_ns_for_children: TimeNsRef,
+    pub cgroup_ns: CgroupNsRef,
+}
+
+/// `struct nsset`: what `setns` builds before committing.
+#[derive(Debug)]
+pub struct Nsset {
+    /// The `CLONE_NEW*` flags being joined.
+    pub flags: u64,
+    /// A private copy of the caller's nsproxy that the installs modify.
+    pub nsproxy: NsproxyRef,
+    /// New credentials, prepared only when a user namespace is joined.
+    pub cred: Option<CredRef>,
+    /// The fs_struct is the caller's own (only `CLONE_NEWNS` alone); otherwise a private copy.
+    pub fs_shared: bool,
+}
+
+impl Nsset {
+    /// `nsset->cred`: the prepared credentials, or the caller's.
+    pub fn cred(&self, k: &Kernel, current: TaskRef) -> CredRef {
+        self.cred.unwrap_or_else(|| k.tasks.get(current.0).cred)
+    }
+
+    /// `nsset_cred(nsset)`: the prepared credentials, which a user namespace install edits.
+    pub fn cred_for_write(&mut self, k: &mut Kernel, current: TaskRef) -> CredRef {
+        match self.cred {
+            Some(c) => c,
+            None => {
+                let c = k.prepare_creds(current);
+                self.cred = Some(c);
+                c
+            }
+        }
+    }
+}
+
+/// A namespace object of any type, as `setns` finds it behind a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NsObject {
+    Mnt(MntNsRef),
+    Uts(UtsNsRef),
+    Ipc(IpcNsRef),
+    Pid(PidNsRef),
+    Net(NetRef),
+    User(UserNsRef),
+    Cgroup(CgroupNsRef),
+    Time(TimeNsRef),
+}
+
+impl NsObject {
+    /// `ns->ops->type`.
+    pub fn ns_type(self) -> NsType {
+        match self {
+            NsObject::Mnt(_) => NsType::Mnt,
+            NsObject::Uts(_) => NsType::Uts,
+            NsObject::Ipc(_) => NsType::Ipc,
+            NsObject::Pid(_) => NsType::Pid,
+            NsObject::Net(_) => NsType::Net,
+            NsObject::User(_) => NsType::User,
+            NsObject::Cgroup(_) => NsType::Cgroup,
+            NsObject::Time(_) => NsType::Time,
+        }
+    }
+}
+
+impl Kernel {
+    pub(crate) fn nsproxy_name(&self, n: NsproxyRef) -> String {
+        format!("nsproxy#{}", n.0)
+    }
+
+    /// `get_nsproxy`.
+    pub(crate) fn get_nsproxy(&mut self, n: NsproxyRef) {
+        let count = {
+            let p = self.nsproxies.get_mut(n.0);
+            p.count += 1;
+            p.count
+        };
+        self.note(|k| Step::Get {
+            object: k.nsproxy_name(n),
+            count,
+        });
+    }
+
+    /// `put_nsproxy`: the last reference frees it.
+    pub(crate) fn put_nsproxy(&mut self, n: NsproxyRef) {
+        let count = {
+            let p = self.nsproxies.get_mut(n.0);
+            p.count -= 1;
+            p.count
+        };
+        self.note(|k| Step::Put {
+            object: k.nsproxy_name(n),
+            count,
+        });
+        if count == 0 {
+            self.free_nsproxy(n);
+        }
+    }
+
+    /// `free_nsproxy`: puts every namespace in the 6.18 order (mnt, uts, ipc,
+    /// pid_for_children, time, time_for_children, cgroup, net) and frees the nsproxy.
+    pub(crate) fn free_nsproxy(&mut self, n: NsproxyRef) {
+        let _ = self.call("free_nsproxy", FILE, |k| {
+            let p = k.nsproxies.remove(n.0);
+            k.note(|k| Step::Free {
+                object: k.nsproxy_name(n),
+            });
+            k.put_mnt_ns(p.mnt_ns);
+            k.put_uts_ns(p.uts_ns);
+            k.put_ipc_ns(p.ipc_ns);
+            k.put_pid_ns(p.pid_ns_for_children);
+            k.put_time_ns(p.time_ns);
+            k.put_time_ns(p.time_ns_for_children);
+            k.put_cgroup_ns(p.cgroup_ns);
+            k.put_net(p.net_ns);
+            Ok(())
+        });
+    }
+
+    /// `create_new_namespaces(flags, tsk, user_ns, new_fs)`: a new nsproxy whose members are
+    /// copied (with `flags`) or shared from `tsk`'s, in kernel order; on failure everything
+    /// made so far is put back in reverse and the nsproxy freed.
+    pub(crate) fn create_new_namespaces(
+        &mut self,
+        flags: u64,
+        tsk: TaskRef,
+        old: NsproxyRef,
+        user_ns: UserNsRef,
+    ) -> Result<NsproxyRef, Errno> {
+        self.call("create_new_namespaces", FILE, |k| {
+            let o = k.nsproxies.get(old.0).clone();
+            // `create_nsproxy()`: the new nsproxy exists from here, count 1; the model fills
+            // its fields as the copies succeed.
+            k.note(|_| Step::Alloc {
+                object: "nsproxy (create_nsproxy, count 1)".to_string(),
+            });
+            let mnt = k.copy_mnt_ns(flags, o.mnt_ns, user_ns, tsk)?;
+            let uts = match k.copy_utsname(flags, user_ns, o.uts_ns, tsk) {
+                Ok(v) => v,
+                Err(e) => {
+                    k.put_mnt_ns(mnt);
+                    return Err(e);
+                }
+            };
+            let ipc = match k.copy_ipcs(flags, user_ns, o.ipc_ns, tsk) {
+                Ok(v) => v,
+                Err(e) => {
+                    k.put_uts_ns(uts);
+                    k.put_mnt_ns(mnt);
+                    return Err(e);
+                }
+            };
+            let pid = match k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, tsk) {
+                Ok(v) => v,
+                Err(e) => {
+                    k.put_ipc_ns(ipc);
+                    k.put_uts_ns(uts);
+                    k.put_mnt_ns(mnt);
+                    return Err(e);
+                }
+            };
+            let cgroup = match k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, tsk) {
+                Ok(v) => v,
+                Err(e) => {
+                    k.put_pid_ns(pid);
+                    k.put_ipc_ns(ipc);
+                    k.put_uts_ns(uts);
+                    k.put_mnt_ns(mnt);
+                    return Err(e);
+                }
+            };
+            let net = match k.copy_net_ns(flags, user_ns, o.net_ns, tsk) {
+                Ok(v) => v,
+                Err(e) => {
+                    k.put_cgroup_ns(cgroup);
+                    k.put_pid_ns(pid);
+                    k.put_ipc_ns(ipc);
+                    k.put_uts_ns(uts);
+                    k.put_mnt_ns(mnt);
+                    return Err(e);
+                }
+            };
+            let time_for_children =
+                match k.copy_time_ns(flags, user_ns, o.time_ns_for_children, tsk) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        k.put_net(net);
+                        k.put_cgroup_ns(cgroup);
+                        k.put_pid_ns(pid);
+                        k.put_ipc_ns(ipc);
+                        k.put_uts_ns(uts);
+                        k.put_mnt_ns(mnt);
+                        return Err(e);
+                    }
+                };
+            k.get_time_ns(o.time_ns);
+            let r = NsproxyRef(k.nsproxies.insert(Nsproxy {
+                count: 1,
+                uts_ns: uts,
+                ipc_ns: ipc,
+                mnt_ns: mnt,
+                pid_ns_for_children: pid,
+                net_ns: net,
+                time_ns: o.time_ns,
+                time_ns_for_children: time_for_children,
+                cgroup_ns: cgroup,
+            }));
+            k.note(|k| Step::Set {
+                what: format!("{} filled", k.nsproxy_name(r)),
+            });
+            Ok(r)
+        })
+    }
+
+    /// `copy_namespaces(flags, tsk)` at clone. `user_ns` is the child's credential user
+    /// namespace, already replaced by `copy_creds` after `CLONE_NEWUSER`.
+    pub(crate) fn copy_namespaces(
+        &mut self,
+        current: TaskRef,
+        flags: u64,
+        tsk: TaskRef,
+    ) -> Result<(), Errno> {
+        self.call("copy_namespaces", FILE, |k| {
+            let old = k.tasks.get(current.0).nsproxy.expect("a running task has an nsproxy");
+            let user_ns = k.creds.get(k.tasks.get(tsk.0).cred.0).user_ns;
+            if flags & NSPROXY_FLAGS == 0 {
+                let o = k.nsproxies.get(old.0);
+                let same_time = o.time_ns_for_children == o.time_ns;
+                k.note(|_| Step::Check {
+                    rule: "no CLONE_NEW* flag and (CLONE_VM or time_ns_for_children == time_ns): share the nsproxy".to_string(),
+                    refused: false,
+                    errno: Errno::EINVAL,
+                });
+                if flags & CLONE_VM != 0 || same_time {
+                    k.get_nsproxy(old);
+                    k.tasks.get_mut(tsk.0).nsproxy = Some(old);
+                    return Ok(());
+                }
+            } else {
+                // The parent's credentials against the child's user namespace.
+                let capable = k.ns_capable(current, user_ns, CAP_SYS_ADMIN);
+                k.rule("!ns_capable(user_ns, CAP_SYS_ADMIN)", !capable, Errno::EPERM)?;
+            }
+            k.rule(
+                "CLONE_NEWIPC together with CLONE_SYSVSEM",
+                flags & (CLONE_NEWIPC | CLONE_SYSVSEM) == (CLONE_NEWIPC | CLONE_SYSVSEM),
+                Errno::EINVAL,
+            )?;
+            let new = k.create_new_namespaces(flags, tsk, old, user_ns)?;
+            if flags & CLONE_VM == 0 {
+                k.timens_on_fork(new);
+            }
+            k.tasks.get_mut(tsk.0).nsproxy = Some(new);
+            k.note(|k| Step::Set {
+                what: format!("tsk->nsproxy = {}", k.nsproxy_name(new)),
+            });
+            Ok(())
+        })
+    }
+
+    /// `unshare_nsproxy_namespaces`: nothing to do without a namespace flag; otherwise
+    /// `CAP_SYS_ADMIN` in the (possibly new) user namespace, then `create_new_namespaces`.
+    pub(crate) fn unshare_nsproxy_namespaces(
+        &mut self,
+        current: TaskRef,
+        flags: u64,
+        new_cred: Option<CredRef>,
+    ) -> Result<Option<NsproxyRef>, Errno> {
+        if flags & NSPROXY_FLAGS == 0 {
+            return Ok(None);
+        }
+        self.call("unshare_nsproxy_namespaces", FILE, |k| {
+            let cred = new_cred.unwrap_or_else(|| k.tasks.get(current.0).cred);
+            let user_ns = k.creds.get(cred.0).user_ns;
+            let capable = k.ns_capable(current, user_ns, CAP_SYS_ADMIN);
+            k.rule(
+                "!ns_capable(user_ns, CAP_SYS_ADMIN)",
+                !capable,
+                Errno::EPERM,
+            )?;
+            let old = k
+                .tasks
+                .get(current.0)
+                .nsproxy
+                .expect("a running task has an nsproxy");
+            k.create_new_namespaces(flags, current, old, user_ns)
+                .map(Some)
+        })
+    }
+
+    /// `switch_task_namespaces(p, new)`: swap the pointer, then put the old nsproxy.
+    pub(crate) fn switch_task_namespaces(&mut self, p: TaskRef, new: Option<NsproxyRef>) {
+        let _ = self.call("switch_task_namespaces", FILE, |k| {
+            let old = std::mem::replace(&mut k.tasks.get_mut(p.0).nsproxy, new);
+            k.note(|k| Step::Set {
+                what: match new {
+                    Some(n) => format!("p->nsproxy = {}", k.nsproxy_name(n)),
+                    None => "p->nsproxy = NULL".to_string(),
+                },
+            });
+            if let Some(old) = old {
+                k.put_nsproxy(old);
+            }
+            Ok(())
+        });
+    }
+
+    /// `exit_task_namespaces(p)`.
+    pub(crate) fn exit_task_namespaces(&mut self, p: TaskRef) {
+        let _ = self.call("exit_task_namespaces", FILE, |k| {
+            k.switch_task_namespaces(p, None);
+            Ok(())
+        });
+    }
+
+    /// The namespace behind `/proc/<pid>/ns/<entry>` of a live task: what opening the file
+    /// finds (`ENOENT` for `pid_for_children` before its namespace has an init).
+    pub fn ns_of_entry(&self, t: TaskRef, entry: NsEntry) -> Result<NsObject, Errno> {
+        let task = self.tasks.get(t.0);
+        let n = task.nsproxy.ok_or(Errno::ENOENT)?;
+        let p = self.nsproxies.get(n.0);
+        Ok(match entry {
+            NsEntry::Net => NsObject::Net(p.net_ns),
+            NsEntry::Uts => NsObject::Uts(p.uts_ns),
+            NsEntry::Ipc => NsObject::Ipc(p.ipc_ns),
+            NsEntry::Pid => NsObject::Pid(self.task_active_pid_ns(t)),
+            NsEntry::PidForChildren => {
+                let ns = p.pid_ns_for_children;
+                if self.pid_namespaces.get(ns.0).child_reaper.is_none() {
+                    return Err(Errno::ENOENT);
+                }
+                NsObject::Pid(ns)
+            }
+            NsEntry::User => NsObject::User(self.creds.get(task.cred.0).user_ns),
+            NsEntry::Mnt => NsObject::Mnt(p.mnt_ns),
+            NsEntry::Cgroup => NsObject::Cgroup(p.cgroup_ns),
+            NsEntry::Time => NsObject::Time(p.time_ns),
+            NsEntry::TimeForChildren => NsObject::Time(p.time_ns_for_children),
+        })
+    }
+
+    /// The inode number of a namespace object.
+    pub fn ns_inum(&self, ns: NsObject) -> u64 {
+        match ns {
+            NsObject::Mnt(r) => self.mnt_namespaces.get(r.0).ns.inum,
+            NsObject::Uts(r) => self.uts_namespaces.get(r.0).ns.inum,
+            NsObject::Ipc(r) => self.ipc_namespaces.get(r.0).ns.inum,
+            NsObject::Pid(r) => self.pid_namespaces.get(r.0).ns.inum,
+            NsObject::Net(r) => self.nets.get(r.0).ns.inum,
+            NsObject::User(r) => self.user_namespaces.get(r.0).ns.inum,
+            NsObject::Cgroup(r) => self.cgroup_namespaces.get(r.0).ns.inum,
+            NsObject::Time(r) => self.time_namespaces.get(r.0).ns.inum,
+        }
+    }
+
+    /// `ptrace_may_access(tsk, PTRACE_MODE_READ_REALCREDS)`, reduced to the credential rule:
+    /// same ids, or `CAP_SYS_PTRACE` over the target's user namespace.
+    pub fn ptrace_may_access(&self, current: TaskRef, tsk: TaskRef) -> bool {
+        if self.tasks.get(current.0).group_leader == self.tasks.get(tsk.0).group_leader {
+            return true;
+        }
+        let c = self.creds.get(self.tasks.get(current.0).real_cred.0);
+        let t = self.creds.get(self.tasks.get(tsk.0).real_cred.0);
+        let same_ids = c.uid == t.euid
+            && c.uid == t.suid
+            && c.uid == t.uid
+            && c.gid == t.egid
+            && c.gid == t.sgid
+            && c.gid == t.gid;
+        same_ids || self.ns_capable(current, t.user_ns, CAP_SYS_PTRACE)
+    }
+
+    /// `setns(fd, flags)` made by `current`. The fd is opened first, as the backend's
+    /// controller would open it: a namespace file of a task that is gone is `ENOENT`, a pidfd
+    /// of a task that is gone is `ESRCH`.
+    pub fn sys_setns(&mut self, current: TaskRef, fd: NsFd, nstype: u64) -> Result<(), Errno> {
+        // Opening the file happens before the syscall: a dead task has no /proc entry, and a
+        // pidfd cannot be opened for it.
+        let target = match fd {
+            NsFd::File { task, entry } => {
+                let t = self.task_of(task).map_err(|_| Errno::ENOENT)?;
+                Target::File(self.ns_of_entry(t, entry)?)
+            }
+            NsFd::Pidfd { task } => Target::Pidfd(self.task_of(task)?),
+        };
+        self.call("setns", FILE, |k| {
+            let flags = match target {
+                Target::File(ns) => {
+                    let ty = ns.ns_type().clone_flag();
+                    k.rule(
+                        "flags && ns->ops->type != flags",
+                        nstype != 0 && nstype != ty,
+                        Errno::EINVAL,
+                    )?;
+                    ty
+                }
+                Target::Pidfd(_) => {
+                    k.call("check_setns_flags", FILE, |k| {
+                        k.rule(
+                            "!flags || (flags & ~CLONE_NS_ALL)",
+                            nstype == 0 || nstype & !CLONE_NEW_ALL != 0,
+                            Errno::EINVAL,
+                        )
+                    })?;
+                    nstype
+                }
+            };
+            let mut nsset = k.prepare_nsset(current, flags)?;
+            let r = match target {
+                Target::File(ns) => k.validate_ns(current, &mut nsset, ns),
+                Target::Pidfd(t) => k.validate_nsset(current, &mut nsset, t),
+            };
+            if r.is_ok() {
+                k.commit_nsset(current, &mut nsset);
+            }
+            k.put_nsset(nsset);
+            r
+        })
+    }
+
+    /// `prepare_nsset`: a private copy of the caller's nsproxy (every member gets a
+    /// reference), and new credentials when a user namespace is being joined.
+    fn prepare_nsset(&mut self, current: TaskRef, flags: u64) -> Result<Nsset, Errno> {
+        self.call("prepare_nsset", FILE, |k| {
+            let old = k
+                .tasks
+                .get(current.0)
+                .nsproxy
+                .expect("a running task has an nsproxy");
+            let user_ns = k.creds.get(k.tasks.get(current.0).cred.0).user_ns;
+            let nsproxy = k.create_new_namespaces(0, current, old, user_ns)?;
+            let cred = (flags & CLONE_NEWUSER != 0).then(|| k.prepare_creds(current));
+            Ok(Nsset {
+                flags,
+                nsproxy,
+                cred,
+                fs_shared: flags == CLONE_NEWNS,
+            })
+        })
+    }
+
+    /// `validate_ns`: `ns->ops->install(nsset, ns)`.
+    fn validate_ns(
+        &mut self,
+        current: TaskRef,
+        nsset: &mut Nsset,
+        ns: NsObject,
+    ) -> Result<(), Errno> {
+        match ns {
+            NsObject::Mnt(r) => self.mntns_install(current, nsset, r),
+            NsObject::Uts(r) => self.utsns_install(current, nsset, r),
+            NsObject::Ipc(r) => self.ipcns_install(current, nsset, r),
+            NsObject::Pid(r) => self.pidns_install(current, nsset, r),
+            NsObject::Net(r) => self.netns_install(current, nsset, r),
+            NsObject::User(r) => self.userns_install(current, nsset, r),
+            NsObject::Cgroup(r) => self.cgroupns_install(current, nsset, r),
+            NsObject::Time(r) => self.timens_install(current, nsset, r),
+        }
+    }
+
+    /// `validate_nsset` for a pidfd: the target must be alive and ptrace-readable; then each
+    /// requested namespace of the target is installed, user first.
+    fn validate_nsset(
+        &mut self,
+        current: TaskRef,
+        nsset: &mut Nsset,
+        tsk: TaskRef,
+    ) -> Result<(), Errno> {
+        self.call("validate_nsset", FILE, |k| {
+            let may = k.ptrace_may_access(current, tsk);
+            k.rule(
+                "!ptrace_may_access(tsk, PTRACE_MODE_READ_REALCREDS)",
+                !may,
+                Errno::EPERM,
+            )?;
+            let nsp = k.tasks.get(tsk.0).nsproxy;
+            k.rule(
+                "tsk->nsproxy == NULL (exiting)",
+                nsp.is_none(),
+                Errno::ESRCH,
+            )?;
+            let flags = nsset.flags;
+            for ty in NsType::INSTALL_ORDER {
+                if flags & ty.clone_flag() == 0 {
+                    continue;
+                }
+                let entry = match ty {
+                    NsType::Mnt => NsEntry::Mnt,
+                    NsType::Uts => NsEntry::Uts,
+                    NsType::Ipc => NsEntry::Ipc,
+                    NsType::Pid => NsEntry::Pid,
+                    NsType::Net => NsEntry::Net,
+                    NsType::User => NsEntry::User,
+                    NsType::Cgroup => NsEntry::Cgroup,
+                    NsType::Time => NsEntry::Time,
+                };
+                let ns = k.ns_of_entry(tsk, entry)?;
+                k.validate_ns(current, nsset, ns)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// `commit_nsset`: new credentials first, then the nsproxy swap.
+    fn commit_nsset(&mut self, current: TaskRef, nsset: &mut Nsset) {
+        let _ = self.call("commit_nsset", FILE, |k| {
+            if nsset.flags & CLONE_NEWUSER != 0 {
+                if let Some(c) = nsset.cred.take() {
+                    // The prepared reference passes to the task.
+                    k.commit_creds(current, c);
+                }
+            }
+            if nsset.flags & CLONE_NEWTIME != 0 {
+                let t = k.nsproxies.get(nsset.nsproxy.0).time_ns;
+                k.time_namespaces.get_mut(t.0).frozen_offsets = true;
+            }
+            let new = nsset.nsproxy;
+            k.switch_task_namespaces(current, Some(new));
+            nsset.nsproxy = NsproxyRef(u32::MAX);
+            Ok(())
+        });
+    }
+
+    /// `put_nsset`: drops whatever was not committed.
+    fn put_nsset(&mut self, nsset: Nsset) {
+        if nsset.nsproxy.0 != u32::MAX {
+            self.free_nsproxy(nsset.nsproxy);
+        }
+        if let Some(c) = nsset.cred {
+            self.abort_creds(c);
+        }
+    }
+}
+
+/// What the fd given to `setns` refers to.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    File(NsObject),
+    Pidfd(TaskRef),
+}

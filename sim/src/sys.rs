@@ -1,0 +1,124 @@
+//! The uid, gid and hostname system calls.
+//!
+//! Mirrors kernel/sys.c (v6.18): `__sys_setresuid`, `__sys_setresgid`, `sethostname`.
+
+use crate::capability::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
+use crate::errno::Errno;
+use crate::kernel::{Kernel, TaskRef};
+use crate::trace::Step;
+use crate::utsname::NEW_UTS_LEN;
+
+const FILE: &str = "kernel/sys.c";
+
+impl Kernel {
+    /// `setresuid(uid, uid, uid)`: the id must be mapped in the caller's user namespace
+    /// (`EINVAL`); changing to an id the caller does not already hold needs `CAP_SETUID`
+    /// (`EPERM`); the capability sets follow `cap_emulate_setxuid`.
+    pub fn sys_setresuid(&mut self, task: TaskRef, uid: u32) -> Result<(), Errno> {
+        self.call("__sys_setresuid", FILE, |k| {
+            let old = k.tasks.get(task.0).cred;
+            let user_ns = k.creds.get(old.0).user_ns;
+            let kuid = k.make_kuid(user_ns, uid);
+            k.rule(
+                "!uid_valid(make_kuid(ns, uid))",
+                kuid.is_none(),
+                Errno::EINVAL,
+            )?;
+            let kuid = kuid.expect("checked above");
+            let o = k.creds.get(old.0).clone();
+            if o.uid == kuid && o.euid == kuid && o.suid == kuid {
+                return Ok(());
+            }
+            let new_id = kuid != o.uid && kuid != o.euid && kuid != o.suid;
+            let capable = k.ns_capable(task, user_ns, CAP_SETUID);
+            k.rule(
+                "a new id without ns_capable_setid(old->user_ns, CAP_SETUID)",
+                new_id && !capable,
+                Errno::EPERM,
+            )?;
+            let new = k.prepare_creds(task);
+            {
+                let c = k.creds.get_mut(new.0);
+                c.uid = kuid;
+                c.euid = kuid;
+                c.suid = kuid;
+                c.fsuid = kuid;
+            }
+            k.cap_emulate_setxuid(new, old);
+            k.commit_creds(task, new);
+            k.note(|_| Step::Set {
+                what: format!("uid = euid = suid = {uid}"),
+            });
+            Ok(())
+        })
+    }
+
+    /// `setresgid(gid, gid, gid)`: like `setresuid` with `CAP_SETGID`; capabilities stay.
+    pub fn sys_setresgid(&mut self, task: TaskRef, gid: u32) -> Result<(), Errno> {
+        self.call("__sys_setresgid", FILE, |k| {
+            let old = k.tasks.get(task.0).cred;
+            let user_ns = k.creds.get(old.0).user_ns;
+            let kgid = k.make_kgid(user_ns, gid);
+            k.rule(
+                "!gid_valid(make_kgid(ns, gid))",
+                kgid.is_none(),
+                Errno::EINVAL,
+            )?;
+            let kgid = kgid.expect("checked above");
+            let o = k.creds.get(old.0).clone();
+            if o.gid == kgid && o.egid == kgid && o.sgid == kgid {
+                return Ok(());
+            }
+            let new_id = kgid != o.gid && kgid != o.egid && kgid != o.sgid;
+            let capable = k.ns_capable(task, user_ns, CAP_SETGID);
+            k.rule(
+                "a new id without ns_capable_setid(old->user_ns, CAP_SETGID)",
+                new_id && !capable,
+                Errno::EPERM,
+            )?;
+            let new = k.prepare_creds(task);
+            {
+                let c = k.creds.get_mut(new.0);
+                c.gid = kgid;
+                c.egid = kgid;
+                c.sgid = kgid;
+                c.fsgid = kgid;
+            }
+            k.commit_creds(task, new);
+            Ok(())
+        })
+    }
+
+    /// `sethostname(name, len)`: `CAP_SYS_ADMIN` over the uts namespace's owner, then at most
+    /// 64 bytes.
+    pub fn sys_sethostname(&mut self, task: TaskRef, name: &str) -> Result<(), Errno> {
+        self.call("sethostname", FILE, |k| {
+            let nsp = k
+                .tasks
+                .get(task.0)
+                .nsproxy
+                .expect("a running task has an nsproxy");
+            let uts = k.nsproxies.get(nsp.0).uts_ns;
+            let owner = k.uts_namespaces.get(uts.0).user_ns;
+            let capable = k.ns_capable(task, owner, CAP_SYS_ADMIN);
+            k.rule(
+                "!ns_capable(current->nsproxy->uts_ns->user_ns, CAP_SYS_ADMIN)",
+                !capable,
+                Errno::EPERM,
+            )?;
+            k.rule(
+                "len > __NEW_UTS_LEN (64)",
+                name.len() > NEW_UTS_LEN,
+                Errno::EINVAL,
+            )?;
+            k.uts_namespaces.get_mut(uts.0).nodename = name.to_string();
+            k.note(|k| Step::Set {
+                what: format!(
+                    "uts:[{}] nodename = \"{name}\"",
+                    k.uts_namespaces.get(uts.0).ns.inum
+                ),
+            });
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,57 @@
+//! The task and the few per-task structures that namespace rules look at.
+//!
+//! Mirrors include/linux/sched.h (`struct task_struct`), include/linux/sched/signal.h
+//! (`SIGNAL_UNKILLABLE`, child subreapers) and include/linux/fs_struct.h (v6.18).
+
+use crate::kernel::{CredRef, FsRef, NsproxyRef, PidRef, TaskRef};
+use crate::machine::{TaskId, TaskState};
+
+/// `struct task_struct`, reduced to what the namespace paths read and write.
+#[derive(Clone, Debug)]
+pub struct TaskStruct {
+    /// `thread_pid`: the task's `struct pid`, with a number at every pid-namespace level.
+    pub pid: PidRef,
+    /// `group_leader`: itself for a process, the leader for a `CLONE_THREAD` child.
+    pub group_leader: TaskRef,
+    /// Live tasks in the thread group (kept on the leader; `signal->nr_threads`).
+    pub nr_threads: u32,
+    /// `real_parent`; `None` only for the init task.
+    pub real_parent: Option<TaskRef>,
+    /// `children`: the tasks whose `real_parent` this is.
+    pub children: Vec<TaskRef>,
+    /// `real_cred`: the objective credentials.
+    pub real_cred: CredRef,
+    /// `cred`: the subjective credentials (the same object outside overrides).
+    pub cred: CredRef,
+    /// `nsproxy`: `None` after `exit_task_namespaces`.
+    pub nsproxy: Option<NsproxyRef>,
+    /// `fs`: root, cwd and umask, shared with `CLONE_FS`.
+    pub fs: Option<FsRef>,
+    /// `exit_signal`: sent to the parent at exit (0 for threads).
+    pub exit_signal: u64,
+    /// `signal->flags & SIGNAL_UNKILLABLE`: set on a pid namespace's init.
+    pub signal_unkillable: bool,
+    /// `signal->is_child_subreaper` (`PR_SET_CHILD_SUBREAPER`).
+    pub is_child_subreaper: bool,
+    /// `signal->has_child_subreaper`: an ancestor is a subreaper.
+    pub has_child_subreaper: bool,
+    /// `exit_state`, as the observer sees it.
+    pub state: TaskState,
+    /// The handle given out through `Machine`, if any.
+    pub handle: Option<TaskId>,
+}
+
+impl TaskStruct {
+    /// `thread_group_leader(p)`.
+    pub fn is_group_leader(&self, me: TaskRef) -> bool {
+        self.group_leader == me
+    }
+}
+
+/// `struct fs_struct`: only its user count matters to the namespace rules (a shared
+/// fs_struct forbids joining a mount or user namespace).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FsStruct {
+    /// `users`: tasks sharing it.
+    pub users: u32,
+}

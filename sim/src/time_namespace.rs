@@ -1,0 +1,144 @@
+//! Time namespaces: offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME.
+//!
+//! Mirrors kernel/time/namespace.c (v6.18): `copy_time_ns`, `clone_time_ns`,
+//! `free_time_ns`, `timens_on_fork`, `timens_install`.
+
+use crate::capability::CAP_SYS_ADMIN;
+use crate::errno::Errno;
+use crate::kernel::{Kernel, NsCommon, NsproxyRef, TaskRef, TimeNsRef, UserNsRef};
+use crate::machine::NsType;
+use crate::ns_common::owned_ns_refcounting;
+use crate::nsproxy::Nsset;
+use crate::sched::CLONE_NEWTIME;
+use crate::trace::Step;
+
+const FILE: &str = "kernel/time/namespace.c";
+
+/// `struct timens_offsets`, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimensOffsets {
+    pub monotonic: i64,
+    pub boottime: i64,
+}
+
+/// `struct time_namespace`.
+#[derive(Clone, Debug)]
+pub struct TimeNamespace {
+    pub ns: NsCommon,
+    pub user_ns: UserNsRef,
+    pub offsets: TimensOffsets,
+    /// `frozen_offsets`: set once a task has entered; offsets can no longer be written.
+    pub frozen_offsets: bool,
+    pub ucounts_key: Option<(UserNsRef, u32)>,
+}
+
+owned_ns_refcounting!(
+    time_namespaces,
+    TimeNsRef,
+    NsType::Time,
+    get_time_ns,
+    put_time_ns,
+    "free_time_ns",
+    "kernel/time/namespace.c"
+);
+
+impl Kernel {
+    /// `copy_time_ns(flags, user_ns, old_ns)`: share without `CLONE_NEWTIME`; otherwise a
+    /// new namespace that starts with the old one's offsets (`clone_time_ns`).
+    pub(crate) fn copy_time_ns(
+        &mut self,
+        flags: u64,
+        user_ns: UserNsRef,
+        old: TimeNsRef,
+        current: TaskRef,
+    ) -> Result<TimeNsRef, Errno> {
+        self.call("copy_time_ns", FILE, |k| {
+            if flags & CLONE_NEWTIME == 0 {
+                k.get_time_ns(old);
+                return Ok(old);
+            }
+            k.call("clone_time_ns", FILE, |k| {
+                let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+                k.inc_ucount(user_ns, euid, NsType::Time)?;
+                let inum = k.proc_alloc_inum();
+                let offsets = k.time_namespaces.get(old.0).offsets;
+                let r = TimeNsRef(k.time_namespaces.insert(TimeNamespace {
+                    ns: NsCommon { inum, count: 1 },
+                    user_ns,
+                    offsets,
+                    frozen_offsets: false,
+                    ucounts_key: Some((user_ns, euid)),
+                }));
+                k.note(|_| Step::Alloc {
+                    object: format!(
+                        "time:[{inum}] (offsets copied: monotonic {}ns, boottime {}ns)",
+                        offsets.monotonic, offsets.boottime
+                    ),
+                });
+                k.get_user_ns(user_ns);
+                Ok(r)
+            })
+        })
+    }
+
+    /// `timens_on_fork(nsproxy, tsk)`: a child that does not share memory enters
+    /// `time_ns_for_children`, whose offsets freeze.
+    pub(crate) fn timens_on_fork(&mut self, nsproxy: NsproxyRef) {
+        let (cur, for_children) = {
+            let n = self.nsproxies.get(nsproxy.0);
+            (n.time_ns, n.time_ns_for_children)
+        };
+        if cur == for_children {
+            return;
+        }
+        let _ = self.call("timens_on_fork", FILE, |k| {
+            k.get_time_ns(for_children);
+            k.put_time_ns(cur);
+            k.nsproxies.get_mut(nsproxy.0).time_ns = for_children;
+            k.time_namespaces.get_mut(for_children.0).frozen_offsets = true;
+            k.note(|k| Step::Set {
+                what: format!(
+                    "nsproxy->time_ns = time:[{}] (timens_commit)",
+                    k.time_namespaces.get(for_children.0).ns.inum
+                ),
+            });
+            Ok(())
+        });
+    }
+
+    /// `timens_install`: joining sets both `time_ns` and `time_ns_for_children`.
+    pub(crate) fn timens_install(
+        &mut self,
+        current: TaskRef,
+        nsset: &mut Nsset,
+        ns: TimeNsRef,
+    ) -> Result<(), Errno> {
+        self.call("timens_install", FILE, |k| {
+            let threads = k.tasks.get(k.tasks.get(current.0).group_leader.0).nr_threads;
+            k.rule("!current_is_single_threaded()", threads > 1, Errno::EUSERS)?;
+            let owner = k.time_namespaces.get(ns.0).user_ns;
+            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
+            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
+            k.rule(
+                "!ns_capable(ns->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
+                !ok,
+                Errno::EPERM,
+            )?;
+            let (old, old_children) = {
+                let n = k.nsproxies.get(nsset.nsproxy.0);
+                (n.time_ns, n.time_ns_for_children)
+            };
+            k.get_time_ns(ns);
+            k.put_time_ns(old);
+            k.get_time_ns(ns);
+            k.put_time_ns(old_children);
+            let n = k.nsproxies.get_mut(nsset.nsproxy.0);
+            n.time_ns = ns;
+            n.time_ns_for_children = ns;
+            Ok(())
+        })
+    }
+}
+
+/// `CLONE_NEWTIME` is also the exit-signal bit 0x80: re-exported for callers that decode it.
+pub const TIME_FLAG: u64 = CLONE_NEWTIME;

@@ -1,0 +1,105 @@
+//! UTS namespaces: the hostname and domain name.
+//!
+//! Mirrors kernel/utsname.c (v6.18): `copy_utsname`, `clone_uts_ns`, `free_uts_ns`,
+//! `utsns_install`.
+
+use crate::capability::CAP_SYS_ADMIN;
+use crate::errno::Errno;
+use crate::kernel::{Kernel, NsCommon, TaskRef, UserNsRef, UtsNsRef};
+use crate::machine::NsType;
+use crate::ns_common::owned_ns_refcounting;
+use crate::nsproxy::Nsset;
+use crate::sched::CLONE_NEWUTS;
+use crate::trace::Step;
+
+const FILE: &str = "kernel/utsname.c";
+
+/// `__NEW_UTS_LEN`: the longest hostname.
+pub const NEW_UTS_LEN: usize = 64;
+
+/// `struct uts_namespace`.
+#[derive(Clone, Debug)]
+pub struct UtsNamespace {
+    pub ns: NsCommon,
+    pub user_ns: UserNsRef,
+    /// `name.nodename`: what `gethostname` returns.
+    pub nodename: String,
+    /// `name.domainname`.
+    pub domainname: String,
+    pub ucounts_key: Option<(UserNsRef, u32)>,
+}
+
+owned_ns_refcounting!(
+    uts_namespaces,
+    UtsNsRef,
+    NsType::Uts,
+    get_uts_ns,
+    put_uts_ns,
+    "free_uts_ns",
+    "kernel/utsname.c"
+);
+
+impl Kernel {
+    /// `copy_utsname(flags, user_ns, old_ns)`: share without `CLONE_NEWUTS`; otherwise a new
+    /// namespace owned by `user_ns` whose names are copied from the old one.
+    pub(crate) fn copy_utsname(
+        &mut self,
+        flags: u64,
+        user_ns: UserNsRef,
+        old: UtsNsRef,
+        current: TaskRef,
+    ) -> Result<UtsNsRef, Errno> {
+        self.call("copy_utsname", FILE, |k| {
+            if flags & CLONE_NEWUTS == 0 {
+                k.get_uts_ns(old);
+                return Ok(old);
+            }
+            k.call("clone_uts_ns", FILE, |k| {
+                let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+                k.inc_ucount(user_ns, euid, NsType::Uts)?;
+                let inum = k.proc_alloc_inum();
+                let o = k.uts_namespaces.get(old.0);
+                let ns = UtsNamespace {
+                    ns: NsCommon { inum, count: 1 },
+                    user_ns,
+                    nodename: o.nodename.clone(),
+                    domainname: o.domainname.clone(),
+                    ucounts_key: Some((user_ns, euid)),
+                };
+                let r = UtsNsRef(k.uts_namespaces.insert(ns));
+                k.note(|k| Step::Alloc {
+                    object: format!(
+                        "uts:[{inum}] (nodename \"{}\" copied)",
+                        k.uts_namespaces.get(r.0).nodename
+                    ),
+                });
+                k.get_user_ns(user_ns);
+                Ok(r)
+            })
+        })
+    }
+
+    /// `utsns_install`.
+    pub(crate) fn utsns_install(
+        &mut self,
+        current: TaskRef,
+        nsset: &mut Nsset,
+        ns: UtsNsRef,
+    ) -> Result<(), Errno> {
+        self.call("utsns_install", FILE, |k| {
+            let owner = k.uts_namespaces.get(ns.0).user_ns;
+            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
+            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
+            k.rule(
+                "!ns_capable(ns->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
+                !ok,
+                Errno::EPERM,
+            )?;
+            k.get_uts_ns(ns);
+            let old = k.nsproxies.get(nsset.nsproxy.0).uts_ns;
+            k.put_uts_ns(old);
+            k.nsproxies.get_mut(nsset.nsproxy.0).uts_ns = ns;
+            Ok(())
+        })
+    }
+}
