@@ -150,11 +150,12 @@ impl Kernel {
 
     /// `create_new_namespaces(flags, tsk, user_ns, new_fs)`: a new nsproxy whose members are
     /// copied (with `flags`) or shared from `tsk`'s, in kernel order; on failure everything
-    /// made so far is put back in reverse and the nsproxy freed.
+    /// made so far is put back in reverse and the nsproxy freed. `current` is the caller
+    /// (whose credentials the checks and ucounts use); `old` is the nsproxy being copied.
     pub(crate) fn create_new_namespaces(
         &mut self,
         flags: u64,
-        tsk: TaskRef,
+        current: TaskRef,
         old: NsproxyRef,
         user_ns: UserNsRef,
     ) -> Result<NsproxyRef, Errno> {
@@ -165,15 +166,15 @@ impl Kernel {
             k.note(|_| Step::Alloc {
                 object: "nsproxy (create_nsproxy, count 1)".to_string(),
             });
-            let mnt = k.copy_mnt_ns(flags, o.mnt_ns, user_ns, tsk)?;
-            let uts = match k.copy_utsname(flags, user_ns, o.uts_ns, tsk) {
+            let mnt = k.copy_mnt_ns(flags, o.mnt_ns, user_ns, current)?;
+            let uts = match k.copy_utsname(flags, user_ns, o.uts_ns, current) {
                 Ok(v) => v,
                 Err(e) => {
                     k.put_mnt_ns(mnt);
                     return Err(e);
                 }
             };
-            let ipc = match k.copy_ipcs(flags, user_ns, o.ipc_ns, tsk) {
+            let ipc = match k.copy_ipcs(flags, user_ns, o.ipc_ns, current) {
                 Ok(v) => v,
                 Err(e) => {
                     k.put_uts_ns(uts);
@@ -181,7 +182,7 @@ impl Kernel {
                     return Err(e);
                 }
             };
-            let pid = match k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, tsk) {
+            let pid = match k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, current) {
                 Ok(v) => v,
                 Err(e) => {
                     k.put_ipc_ns(ipc);
@@ -190,7 +191,7 @@ impl Kernel {
                     return Err(e);
                 }
             };
-            let cgroup = match k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, tsk) {
+            let cgroup = match k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, current) {
                 Ok(v) => v,
                 Err(e) => {
                     k.put_pid_ns(pid);
@@ -200,7 +201,7 @@ impl Kernel {
                     return Err(e);
                 }
             };
-            let net = match k.copy_net_ns(flags, user_ns, o.net_ns, tsk) {
+            let net = match k.copy_net_ns(flags, user_ns, o.net_ns, current) {
                 Ok(v) => v,
                 Err(e) => {
                     k.put_cgroup_ns(cgroup);
@@ -212,7 +213,7 @@ impl Kernel {
                 }
             };
             let time_for_children =
-                match k.copy_time_ns(flags, user_ns, o.time_ns_for_children, tsk) {
+                match k.copy_time_ns(flags, user_ns, o.time_ns_for_children, current) {
                     Ok(v) => v,
                     Err(e) => {
                         k.put_net(net);
@@ -277,7 +278,7 @@ impl Kernel {
                 flags & (CLONE_NEWIPC | CLONE_SYSVSEM) == (CLONE_NEWIPC | CLONE_SYSVSEM),
                 Errno::EINVAL,
             )?;
-            let new = k.create_new_namespaces(flags, tsk, old, user_ns)?;
+            let new = k.create_new_namespaces(flags, current, old, user_ns)?;
             if flags & CLONE_VM == 0 {
                 k.timens_on_fork(new);
             }
