@@ -155,8 +155,8 @@ const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
 
 /// Where the caller stands, and how its pid namespace level was found.
 ///
-/// The user namespace level is exact: `NS_GET_PARENT` walks up to the initial namespace,
-/// which answers `EPERM`. A pid namespace cannot be walked above one's own, so its level is
+/// The user namespace level is found by the controller: `NS_GET_PARENT` answers `EPERM` for
+/// any namespace above the caller's own, so only a process above can walk up. A pid namespace cannot be walked above one's own, so its level is
 /// the length of `NSpid` (levels below the /proc mount's pid namespace) plus the level of that
 /// namespace: 0 when it is the initial one (its inode is `PROC_PID_INIT_INO`), else assumed 1
 /// (a container's /proc directly below the host), and the method says so.
@@ -176,19 +176,12 @@ fn origin() -> (Origin, String) {
             None => (0, "NSpid length: /proc/1/ns/pid unreadable, /proc assumed to be the initial pid namespace's"),
         }
     };
-    let mut user_level = 0;
-    if let Ok(f) = std::fs::File::open("/proc/self/ns/user") {
-        let mut cur: OwnedFd = f.into();
-        while let Ok(parent) = sys::ns_get_parent(cur.as_fd()) {
-            user_level += 1;
-            cur = parent;
-        }
-    }
     // SAFETY: these calls take no arguments and cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let origin = Origin {
         pid_ns_level: proc_level + below_proc,
-        user_ns_level: user_level,
+        // Filled in by the controller, which can walk up from here (see machine.rs).
+        user_ns_level: 0,
         uid,
         gid,
         cap_eff: observe::parse_cap_eff(&status),

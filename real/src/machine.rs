@@ -68,6 +68,7 @@ pub struct RealMachine {
     root_child: Option<Child>,
     origin: Origin,
     own_user_ns: bool,
+    /// How the levels of `origin` were found.
     pid_level_method: String,
     timeout: Duration,
     /// Why the machine was torn down, once it has been.
@@ -166,6 +167,10 @@ impl RealMachine {
             .unwrap_or(0);
         let pidfd = sys::pidfd_open(child.id() as i32).ok();
         let root_level = proc_nspid.len().saturating_sub(1);
+        let mut origin = info.origin;
+        let (user_level, user_method) = user_ns_level(child.id() as i32);
+        origin.user_ns_level = user_level;
+        let pid_level_method = format!("pid: {}; user: {user_method}", info.pid_level_method);
         Ok(RealMachine {
             tasks: vec![Task {
                 chan: Some(ours),
@@ -175,9 +180,9 @@ impl RealMachine {
                 controller_reaps: false,
             }],
             root_child: Some(child),
-            origin: info.origin,
+            origin,
             own_user_ns: info.own_user_ns,
-            pid_level_method: info.pid_level_method,
+            pid_level_method,
             timeout: opts.timeout,
             torn_down: None,
             controller_level,
@@ -191,8 +196,8 @@ impl RealMachine {
         self.own_user_ns
     }
 
-    /// How the root helper's pid namespace level was found.
-    pub fn pid_level_method(&self) -> &str {
+    /// How the root helper's pid and user namespace levels were found.
+    pub fn level_method(&self) -> &str {
         &self.pid_level_method
     }
 
@@ -677,4 +682,44 @@ fn proc_state(pid: i32) -> String {
                 .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
         })
         .unwrap_or_else(|| "?".into())
+}
+
+/// The initial user namespace's fixed inode (`PROC_USER_INIT_INO`).
+const PROC_USER_INIT_INO: u64 = 0xEFFF_FFFD;
+
+/// The level of a helper's user namespace, and how it was found.
+///
+/// `NS_GET_PARENT` (ioctl_ns(2)) gives the parent only while it is the caller's own user
+/// namespace or below it, so the walk is done here, above the root helper: up from its
+/// namespace until the initial one (its inode is `PROC_USER_INIT_INO`, exact) or until
+/// `EPERM` at the controller's own, which is then assumed to be one level below the initial
+/// one (a container).
+fn user_ns_level(pid: i32) -> (u32, &'static str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(f) = std::fs::File::open(format!("/proc/{pid}/ns/user")) else {
+        return (0, "unreadable, assumed 0");
+    };
+    let mut cur: OwnedFd = f.into();
+    let mut level = 0;
+    loop {
+        let ino = std::fs::File::from(cur.try_clone().expect("dup a namespace fd"))
+            .metadata()
+            .map(|m| m.ino())
+            .unwrap_or(0);
+        if ino == PROC_USER_INIT_INO {
+            return (level, "NS_GET_PARENT walk to the initial user namespace");
+        }
+        match sys::ns_get_parent(cur.as_fd()) {
+            Ok(parent) => {
+                level += 1;
+                cur = parent;
+            }
+            Err(_) => {
+                return (
+                    level + 1,
+                    "NS_GET_PARENT walk to the controller's user namespace, assumed level 1",
+                )
+            }
+        }
+    }
 }

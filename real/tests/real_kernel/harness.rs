@@ -309,3 +309,18 @@ macro_rules! tests {
     };
 }
 pub(crate) use tests;
+
+/// Returns a skip from the test when the machine's root helper stands in a user namespace of
+/// its own (the tests run without root), for a test whose facts need ids or capabilities that
+/// only real root has.
+macro_rules! need_real_root {
+    ($m:expr, $why:expr) => {
+        if $m.own_user_ns() {
+            return $crate::harness::Outcome::Skip(format!(
+                "the root helper is root only in a user namespace of its own: {}",
+                $why
+            ));
+        }
+    };
+}
+pub(crate) use need_real_root;
