@@ -16,6 +16,7 @@ pub mod sched;
 
 // The machine and its recorder.
 pub mod invariants;
+pub mod inventory;
 pub mod kernel;
 pub mod syscalls;
 pub mod trace;

@@ -54,6 +54,7 @@ pub type SysResult<T> = Result<T, SysError>;
 
 /// The eight namespace types, in the order of `CLONE_NEW*` bits' use in `setns`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NsType {
     /// `CLONE_NEWNS`: mount.
     Mnt,
@@ -140,6 +141,7 @@ impl NsType {
 
 /// The ten entries of `/proc/<pid>/ns/`, in the order the kernel lists them (6.18).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NsEntry {
     Net,
     Uts,

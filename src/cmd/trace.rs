@@ -1,14 +1,430 @@
-//! `nslab trace`: run one call on a fresh model with the step recorder on.
+//! `nslab trace`: run one system call from the init task of a fresh model with the step
+//! recorder on, and print the kernel path as an indented call tree with a summary of what
+//! changed.
+
+use super::UsageError;
+use anyhow::bail;
+use nslab_sim::capability::parse_cap;
+use nslab_sim::inventory::NsInfo;
+use nslab_sim::sched::{flags_to_string, parse_flags, CLONE_NEW_ALL};
+use nslab_sim::trace::{render_tree, source_url, Record, Step, SOURCE_VERSION};
+use nslab_sim::{
+    CloneArgs, CloneVia, Errno, Kernel, Machine, NsEntry, NsFd, NsType, SysError, TaskId,
+};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 /// Arguments of `nslab trace`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nslab trace clone 'CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET'
+  nslab trace clone3 newtime
+  nslab trace unshare NEWPID
+  nslab trace --uid 65534 unshare NEWNET        (EPERM: no CAP_SYS_ADMIN)
+  nslab trace setns net                          (join a child's network namespace by its file)
+  nslab trace setns --pidfd NEWNET,NEWUTS        (join several of a child's namespaces at once)
+
+Flags are kernel names with or without CLONE_, in any case, joined by | or ,")]
 pub struct TraceArgs {
-    /// The call: `clone FLAGS`, `unshare FLAGS` or `setns ...`.
-    #[arg(trailing_var_arg = true)]
-    pub call: Vec<String>,
+    /// Print the trace and summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Before the traced call, the init task changes to this uid (setresuid, not traced).
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+
+    /// Before the traced call, the init task drops this capability (not traced; repeatable).
+    #[arg(long = "drop-cap", value_name = "CAP")]
+    pub drop_caps: Vec<String>,
+
+    /// For `setns`: join with a pidfd of the child (several types at once).
+    #[arg(long)]
+    pub pidfd: bool,
+
+    /// The call: `clone FLAGS`, `clone3 FLAGS`, `unshare FLAGS`, `setns TYPE` or
+    /// `setns --pidfd FLAGS`.
+    #[arg(value_name = "CALL")]
+    pub call: String,
+
+    /// The flags (or, for `setns` without `--pidfd`, the namespace type).
+    #[arg(value_name = "FLAGS")]
+    pub flags: String,
 }
 
-/// Runs `nslab trace`; returns the exit code.
-pub fn run(_args: TraceArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("trace is being written")
+/// The call being traced, parsed.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "syscall", rename_all = "snake_case")]
+enum Call {
+    Clone {
+        flags: u64,
+        via: CloneVia,
+    },
+    Unshare {
+        flags: u64,
+    },
+    Setns {
+        target_flags: u64,
+        fd: SetnsFd,
+        nstype: u64,
+    },
+}
+
+/// How `setns` refers to the child's namespaces.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum SetnsFd {
+    File(NsEntry),
+    Pidfd,
+}
+
+impl Call {
+    fn parse(args: &TraceArgs) -> Result<Call, UsageError> {
+        let flags = || parse_flags(&args.flags).map_err(|e| UsageError(e.to_string()));
+        Ok(match args.call.as_str() {
+            "clone" => {
+                let f = flags()?;
+                Call::Clone {
+                    flags: f,
+                    via: CloneArgs::new(f).via,
+                }
+            }
+            "clone3" => Call::Clone {
+                flags: flags()?,
+                via: CloneVia::Clone3,
+            },
+            "unshare" => Call::Unshare { flags: flags()? },
+            "setns" if args.pidfd => {
+                let f = flags()?;
+                Call::Setns {
+                    target_flags: f & CLONE_NEW_ALL,
+                    fd: SetnsFd::Pidfd,
+                    nstype: f,
+                }
+            }
+            "setns" => {
+                let ty = NsType::from_name(&args.flags).ok_or_else(|| {
+                    UsageError(format!(
+                        "unknown namespace type '{}'; valid types: mnt, uts, ipc, pid, net, user, cgroup, time",
+                        args.flags
+                    ))
+                })?;
+                let entry = match ty {
+                    NsType::Mnt => NsEntry::Mnt,
+                    NsType::Uts => NsEntry::Uts,
+                    NsType::Ipc => NsEntry::Ipc,
+                    NsType::Pid => NsEntry::PidForChildren,
+                    NsType::Net => NsEntry::Net,
+                    NsType::User => NsEntry::User,
+                    NsType::Cgroup => NsEntry::Cgroup,
+                    NsType::Time => NsEntry::TimeForChildren,
+                };
+                Call::Setns {
+                    target_flags: ty.clone_flag(),
+                    fd: SetnsFd::File(entry),
+                    nstype: 0,
+                }
+            }
+            other => {
+                return Err(UsageError(format!(
+                    "unknown call '{other}'; valid calls: clone, clone3, unshare, setns"
+                ))
+                .into())
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Call::Clone { flags, via } => {
+                let name = match via {
+                    CloneVia::Clone => "clone",
+                    CloneVia::Clone3 => "clone3",
+                };
+                format!("{name}({})", flags_to_string(*flags))
+            }
+            Call::Unshare { flags } => format!("unshare({})", flags_to_string(*flags)),
+            Call::Setns { fd, nstype, .. } => match fd {
+                SetnsFd::File(e) => {
+                    format!("setns(open(\"/proc/<child>/ns/{}\"), 0)", e.file_name())
+                }
+                SetnsFd::Pidfd => {
+                    format!("setns(pidfd_open(<child>), {})", flags_to_string(*nstype))
+                }
+            },
+        }
+    }
+}
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct TraceReport<'a> {
+    kernel: &'static str,
+    call: &'a Call,
+    description: String,
+    caller_pid: i32,
+    result: CallResult,
+    records: &'a [Record],
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum CallResult {
+    Ok,
+    Err {
+        errno: Errno,
+        rule: Option<String>,
+        function: Option<String>,
+    },
+}
+
+/// What changed, for the summary under the tree.
+#[derive(Serialize)]
+struct Summary {
+    new_namespaces: Vec<NsInfo>,
+    freed_namespaces: Vec<NsInfo>,
+    /// The task the call produced or changed: the child of a clone, else the caller.
+    task: Option<TaskSummary>,
+}
+
+#[derive(Serialize)]
+struct TaskSummary {
+    role: &'static str,
+    nspid: Vec<i32>,
+    nsproxy: Option<String>,
+    nsproxy_count: Option<u64>,
+    ns: Vec<NsLine>,
+}
+
+#[derive(Serialize)]
+struct NsLine {
+    entry: NsEntry,
+    readlink: Result<String, Errno>,
+    new: bool,
+}
+
+/// Runs `nslab trace`; returns the exit code: 0 when the traced call succeeded, 1 when the
+/// kernel refused it.
+pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
+    let call = Call::parse(&args)?;
+    let mut k = Kernel::boot();
+    let init = k.root();
+
+    // Set-up that is not traced: the caller's ids and capabilities, and for setns the child
+    // whose namespaces are joined.
+    if let Some(uid) = args.uid {
+        k.setresuid(init, uid)
+            .map_err(|e| anyhow::anyhow!("setting up uid {uid}: {e}"))?;
+    }
+    for cap in &args.drop_caps {
+        let bits =
+            parse_cap(cap).ok_or_else(|| UsageError(format!("unknown capability '{cap}'")))?;
+        k.drop_caps(init, bits)
+            .map_err(|e| anyhow::anyhow!("dropping {cap}: {e}"))?;
+    }
+    let target = match &call {
+        Call::Setns { target_flags, .. } => {
+            let child =
+                Machine::clone(&mut k, init, CloneArgs::new(*target_flags)).map_err(|e| {
+                    anyhow::anyhow!(
+                        "setting up the child to join, clone({}): {e}",
+                        flags_to_string(*target_flags)
+                    )
+                })?;
+            Some(child)
+        }
+        _ => None,
+    };
+
+    let before = k.namespaces();
+    let caller_view = k.observe(init).map_err(|e| anyhow::anyhow!("{e}"))?;
+    k.set_recording(true);
+    let outcome: Result<Option<TaskId>, SysError> = match &call {
+        Call::Clone { flags, via } => Machine::clone(
+            &mut k,
+            init,
+            CloneArgs {
+                flags: *flags,
+                via: *via,
+            },
+        )
+        .map(Some),
+        Call::Unshare { flags } => k.unshare(init, *flags).map(|()| None),
+        Call::Setns { fd, nstype, .. } => {
+            let t = target.expect("set up above");
+            let fd = match fd {
+                SetnsFd::File(entry) => NsFd::File {
+                    task: t,
+                    entry: *entry,
+                },
+                SetnsFd::Pidfd => NsFd::Pidfd { task: t },
+            };
+            k.setns(init, fd, *nstype).map(|()| None)
+        }
+    };
+    let records = k.take_records();
+    k.set_recording(false);
+    let after = k.namespaces();
+
+    let result = match &outcome {
+        Ok(_) => CallResult::Ok,
+        Err(SysError::Errno(e)) => {
+            let refusal = records.iter().rev().find_map(|r| match &r.step {
+                Step::Check {
+                    rule,
+                    refused: true,
+                    ..
+                } => Some((rule.clone(), r.function.to_string())),
+                _ => None,
+            });
+            CallResult::Err {
+                errno: *e,
+                rule: refusal.as_ref().map(|(r, _)| r.clone()),
+                function: refusal.map(|(_, f)| f),
+            }
+        }
+        Err(SysError::Fault(f)) => bail!("the model failed: {f}"),
+    };
+
+    let before_inums: BTreeSet<u64> = before.iter().map(|n| n.inum).collect();
+    let after_inums: BTreeSet<u64> = after.iter().map(|n| n.inum).collect();
+    let new_namespaces: Vec<NsInfo> = after
+        .iter()
+        .filter(|n| !before_inums.contains(&n.inum))
+        .cloned()
+        .collect();
+    let freed_namespaces: Vec<NsInfo> = before
+        .iter()
+        .filter(|n| !after_inums.contains(&n.inum))
+        .cloned()
+        .collect();
+    let subject = match &outcome {
+        Ok(Some(child)) => Some((*child, "child")),
+        Ok(None) => Some((init, "caller")),
+        Err(_) => None,
+    };
+    let task = subject.map(|(id, role)| {
+        let view = k.observe(id).expect("the subject is alive");
+        let t = k.task_of(id).expect("the subject is alive");
+        let nsp = k.tasks.get(t.0).nsproxy;
+        TaskSummary {
+            role,
+            nspid: view.nspid.clone(),
+            nsproxy: nsp.map(|n| format!("nsproxy#{}", n.0)),
+            nsproxy_count: nsp.map(|n| k.nsproxies.get(n.0).count),
+            ns: view
+                .ns
+                .iter()
+                .map(|(e, r)| NsLine {
+                    entry: *e,
+                    readlink: r.map(|inum| e.readlink(inum)),
+                    new: r.map(|i| !before_inums.contains(&i)).unwrap_or(false),
+                })
+                .collect(),
+        }
+    });
+    let summary = Summary {
+        new_namespaces,
+        freed_namespaces,
+        task,
+    };
+
+    let report = TraceReport {
+        kernel: SOURCE_VERSION,
+        call: &call,
+        description: call.describe(),
+        caller_pid: caller_view.pid(),
+        result,
+        records: &records,
+        summary,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_text(&report));
+    }
+    Ok(match report.result {
+        CallResult::Ok => 0,
+        CallResult::Err { .. } => 1,
+    })
+}
+
+fn render_text(r: &TraceReport<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} from pid {} (init), model of Linux {}",
+        r.description, r.caller_pid, r.kernel
+    );
+    let mut files: Vec<&str> = r
+        .records
+        .iter()
+        .map(|rec| rec.file)
+        .filter(|f| !f.is_empty())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let _ = writeln!(out, "sources: {}", source_url("<file>"));
+    let _ = writeln!(out, "files: {}", files.join(", "));
+    out.push('\n');
+    out.push_str(&render_tree(r.records));
+    out.push('\n');
+    match &r.result {
+        CallResult::Ok => {
+            let _ = writeln!(out, "result: 0 (success)");
+        }
+        CallResult::Err {
+            errno,
+            rule,
+            function,
+        } => {
+            let _ = writeln!(out, "result: -{} ({})", errno.name(), errno.description());
+            if let (Some(rule), Some(function)) = (rule, function) {
+                let _ = writeln!(out, "refused by {function}(): {rule}");
+            }
+        }
+    }
+    if !r.summary.new_namespaces.is_empty() {
+        let _ = writeln!(out, "new namespaces:");
+        for n in &r.summary.new_namespaces {
+            let _ = writeln!(out, "  {}", ns_info_line(n));
+        }
+    }
+    if !r.summary.freed_namespaces.is_empty() {
+        let _ = writeln!(out, "freed namespaces:");
+        for n in &r.summary.freed_namespaces {
+            let _ = writeln!(out, "  {}", ns_info_line(n));
+        }
+    }
+    if let Some(t) = &r.summary.task {
+        let pids: Vec<String> = t.nspid.iter().map(i32::to_string).collect();
+        let _ = writeln!(out, "{}: NSpid {}", t.role, pids.join(" "));
+        if let (Some(n), Some(c)) = (&t.nsproxy, t.nsproxy_count) {
+            let _ = writeln!(out, "{}: {n} (count {c})", t.role);
+        }
+        let _ = writeln!(out, "readlink /proc/<{}>/ns/*:", t.role);
+        for l in &t.ns {
+            let target = match &l.readlink {
+                Ok(s) => s.clone(),
+                Err(e) => format!("readlink failed: {}", e.name()),
+            };
+            let mark = if l.new { "  (new)" } else { "" };
+            let _ = writeln!(out, "  {:<18} -> {target}{mark}", l.entry.file_name());
+        }
+    }
+    out
+}
+
+fn ns_info_line(n: &NsInfo) -> String {
+    let mut s = format!("{}:[{}] count {}", n.ty.proc_name(), n.inum, n.count);
+    if let Some(l) = n.level {
+        let _ = write!(s, ", level {l}");
+    }
+    if let Some(o) = n.owner {
+        let _ = write!(s, ", owner user:[{o}]");
+    }
+    s
 }
