@@ -18,18 +18,32 @@ struct Cli {
 enum Command {
     /// Run one system call from the init task of a fresh model and print the kernel path.
     Trace(cmd::trace::TraceArgs),
+    /// Run scenario files on the model, the kernel or both, and judge them.
+    Run(cmd::run::RunArgs),
+    /// Run random operation sequences on the model and the kernel and compare every step.
+    Check(cmd::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
+    // The real backend starts this binary again as its helper; that must happen before clap
+    // sees the arguments and before any thread exists.
+    nslab_real::enter_helper_if_requested();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(args) => cmd::trace::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Check(args) => cmd::check::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("nslab: {e:#}");
-            ExitCode::from(1)
+            // Bad input exits 2, like clap's own usage errors; a failure while running, 1.
+            if e.downcast_ref::<cmd::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

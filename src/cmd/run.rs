@@ -1,0 +1,185 @@
+//! `nslab run`: run scenario files on the model, the running kernel or both, print what each
+//! backend did at every step, and judge expectations and agreement.
+
+use anyhow::{bail, Context};
+use nslab_scenario::judge::{agree, Report, StepRecord, Verdict};
+use nslab_scenario::{check, parse_file, Disagreement, Machine, Scenario};
+use nslab_sim::machine::Origin;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Which machine runs the scenarios.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The model (`nslab_sim::Kernel`), booted where a real root helper would stand.
+    Sim,
+    /// The running kernel, through a helper process (needs root or user namespaces).
+    Real,
+    /// Both, and judge that they agree.
+    Both,
+}
+
+/// Arguments of `nslab run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files (`scenarios/*.scn`).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Which backend runs them.
+    #[arg(long, value_enum, default_value = "sim")]
+    pub backend: Backend,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only failures, disagreements and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The result of one file on the chosen backends.
+#[derive(Serialize, Debug)]
+pub struct FileResult {
+    pub file: String,
+    pub scenario: String,
+    pub reports: Vec<Report>,
+    pub disagreements: Vec<Disagreement>,
+    pub passed: bool,
+}
+
+/// Starts the real backend, with this binary as its helper.
+pub fn start_real() -> anyhow::Result<nslab_real::RealMachine> {
+    let exe = std::env::current_exe().context("cannot find the nslab binary for the helper")?;
+    nslab_real::RealMachine::start(&exe)
+        .map_err(|e| anyhow::anyhow!("cannot start the real backend: {e}"))
+}
+
+/// Runs one parsed scenario on the chosen backends: fresh machines for every scenario, the
+/// model booted at the real root helper's origin when both run.
+pub fn run_scenario(scenario: &Scenario, backend: Backend) -> anyhow::Result<Vec<Report>> {
+    Ok(match backend {
+        Backend::Sim => {
+            let mut sim = nslab_sim::Kernel::boot_at(&Origin::default());
+            vec![check(scenario, &mut sim)]
+        }
+        Backend::Real => {
+            let mut real = start_real()?;
+            vec![check(scenario, &mut real)]
+        }
+        Backend::Both => {
+            let mut real = start_real()?;
+            let mut sim = nslab_sim::Kernel::boot_at(&real.origin());
+            let s = check(scenario, &mut sim);
+            let r = check(scenario, &mut real);
+            vec![s, r]
+        }
+    })
+}
+
+/// Runs one file.
+pub fn run_file(path: &Path, backend: Backend) -> anyhow::Result<FileResult> {
+    let scenario = parse_file(path)?;
+    let reports = run_scenario(&scenario, backend)?;
+    let disagreements = match reports.as_slice() {
+        [a, b] => agree(a, b),
+        _ => Vec::new(),
+    };
+    let passed = disagreements.is_empty() && reports.iter().all(Report::passed);
+    Ok(FileResult {
+        file: path.display().to_string(),
+        scenario: scenario.name,
+        reports,
+        disagreements,
+        passed,
+    })
+}
+
+/// Runs `nslab run`; returns the exit code.
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let mut results = Vec::new();
+    for f in &args.files {
+        let r = run_file(f, args.backend)?;
+        if !args.json {
+            print_result(&r, args.quiet);
+        }
+        results.push(r);
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    let passed = results.len() - failed;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
+    if results.is_empty() {
+        bail!("no scenario ran");
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn verdict_text(r: &StepRecord) -> String {
+    let what = if r.observed.is_empty() {
+        r.outcome.to_string()
+    } else {
+        r.observed.clone()
+    };
+    match &r.verdict {
+        Verdict::Pass => format!("{what} PASS"),
+        Verdict::Unjudged => what,
+        Verdict::Fail(why) => format!("FAIL: {why}"),
+    }
+}
+
+/// Prints one file's steps: the statement, then each backend's result and verdict.
+pub fn print_result(r: &FileResult, quiet: bool) {
+    let status = if r.passed { "ok" } else { "FAILED" };
+    println!("== {} ({}): {status}", r.scenario, r.file);
+    let steps = r.reports.iter().map(|x| x.records.len()).max().unwrap_or(0);
+    for i in 0..steps {
+        let Some(first) = r.reports.iter().find_map(|x| x.records.get(i)) else {
+            continue;
+        };
+        if first.line == 0 {
+            continue;
+        }
+        let any_failed = r
+            .reports
+            .iter()
+            .any(|x| x.records.get(i).is_some_and(StepRecord::failed));
+        let disagreement: Vec<&Disagreement> = r
+            .disagreements
+            .iter()
+            .filter(|d| d.line == first.line && d.text == first.text)
+            .collect();
+        if quiet && !any_failed && disagreement.is_empty() {
+            continue;
+        }
+        println!("{:>4}  {}", first.line, first.text);
+        for rep in &r.reports {
+            if let Some(rec) = rep.records.get(i) {
+                println!("        {:<5} {}", rep.backend, verdict_text(rec));
+            }
+        }
+        if r.reports.len() == 2 {
+            if disagreement.is_empty() {
+                if !quiet {
+                    println!("        agree");
+                }
+            } else {
+                for d in disagreement {
+                    println!("        DISAGREE on {}: {} | {}", d.what, d.left, d.right);
+                }
+            }
+        }
+    }
+    for d in r.disagreements.iter().filter(|d| d.line == 0) {
+        println!(
+            "   end  DISAGREE on {}:\n          {}\n          {}",
+            d.what, d.left, d.right
+        );
+    }
+    for rep in &r.reports {
+        if let Some(a) = &rep.aborted {
+            println!("        {}: aborted: {a}", rep.backend);
+        }
+    }
+}

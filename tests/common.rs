@@ -1,0 +1,33 @@
+//! What the top-level tests share: starting the backends, loudly skipping the real one where
+//! this machine does not allow it.
+
+#![allow(dead_code)]
+
+use nslab_sim::machine::Origin;
+use std::path::{Path, PathBuf};
+
+/// The scenario files, sorted.
+pub fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The real backend, or why it cannot run here.
+pub fn start_real() -> Result<nslab_real::RealMachine, String> {
+    if std::env::var_os("NSLAB_SKIP_REAL").is_some() {
+        return Err("NSLAB_SKIP_REAL is set".into());
+    }
+    nslab_real::RealMachine::start(Path::new(env!("CARGO_BIN_EXE_nslab")))
+        .map_err(|e| format!("the real backend cannot start here: {e}"))
+}
+
+/// A model booted where the real root helper stands, or at the default origin.
+pub fn boot_sim(origin: Option<&Origin>) -> nslab_sim::Kernel {
+    nslab_sim::Kernel::boot_at(origin.unwrap_or(&Origin::default()))
+}
