@@ -312,7 +312,9 @@ impl RealMachine {
                     t.chan = None;
                     return Ok(t.state);
                 }
-                Ok(None) => {}
+                // Between the unhashing of the pid and the recording of the exit status,
+                // the kernel answers ESRCH for a moment (seen on 6.18 under load): retry.
+                Ok(None) | Err(Errno::ESRCH) => {}
                 Err(e) => {
                     return Err(format!(
                         "PIDFD_GET_INFO failed with {e}: this kernel does not report exit statuses by pidfd (Linux 6.15 or later is needed)"

@@ -256,10 +256,9 @@ pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
     // encoded in the request number.
     let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
     if r < 0 {
-        let e = last_errno();
-        // A live task whose exit is asked for answers ESRCH on some versions only when it
-        // is gone; while it runs, the mask simply lacks PIDFD_INFO_EXIT.
-        return Err(e);
+        // ESRCH can be transient (reaped, status not yet recorded); ENOTTY or EINVAL mean a
+        // kernel without PIDFD_GET_INFO.
+        return Err(last_errno());
     }
     Ok((info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code))
 }
