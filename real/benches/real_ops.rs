@@ -163,7 +163,7 @@ fn main() {
     let mut m = RealMachine::start(Path::new(&exe)).unwrap();
     let root = m.root();
     let mut nslab = BTreeMap::new();
-    let mut clone_exit = |m: &mut RealMachine, flags: u64, n: usize| {
+    let clone_exit = |m: &mut RealMachine, flags: u64, n: usize| {
         time(n, || {
             let c = m.clone(root, CloneArgs::new(flags)).unwrap();
             m.exit(c, 0).unwrap();

@@ -324,7 +324,17 @@ impl RealMachine {
             if Instant::now() > deadline {
                 return Err(format!("{task} was not reaped in time"));
             }
-            std::thread::sleep(pause);
+            // A reaped task's pidfd reports POLLHUP (Linux 6.9+), and the reap wakes its
+            // pollers on recent kernels: wait for that rather than sleep, with the pause as a
+            // bound for kernels that do not wake.
+            let mut p = libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: 0,
+                revents: 0,
+            };
+            let ms = pause.as_millis().max(1) as i32;
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut p, 1, ms) };
             pause = (pause * 2).min(Duration::from_millis(2));
         }
     }
