@@ -20,6 +20,10 @@ pub const MAX_PID_NS_LEVEL: u32 = 32;
 pub const PIDNS_ADDING: u32 = 1 << 31;
 /// `PID_MAX_DEFAULT`: the default `pid_max` (per namespace since 6.14).
 pub const PID_MAX_DEFAULT: i32 = 32768;
+/// `PID_MAX_LIMIT` on 64-bit: the largest `pid_max`.
+pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
+/// The smallest `pid_max` the sysctl accepts (`RESERVED_PIDS + 1`).
+pub const PID_MAX_MIN: i32 = 301;
 
 /// `struct pid_namespace`.
 #[derive(Clone, Debug)]
@@ -218,6 +222,29 @@ impl Kernel {
             }
             Ok(())
         });
+    }
+
+    /// Writing `/proc/sys/kernel/pid_max` as `task`: since 6.14 the value is per pid namespace
+    /// (the writer's active one); it needs `CAP_SYS_ADMIN` over the namespace's owner and a
+    /// value from 301 to `PID_MAX_LIMIT`; without the capability the file is read-only (`EACCES`).
+    pub fn set_pid_max(&mut self, task: TaskRef, pid_max: i32) -> Result<(), Errno> {
+        self.call("pid_table_root_permissions", "kernel/pid.c", |k| {
+            let ns = k.task_active_pid_ns(task);
+            let owner = k.pid_namespaces.get(ns.0).user_ns;
+            let capable = k.ns_capable(task, owner, CAP_SYS_ADMIN);
+            k.rule(
+                "!ns_capable(pidns->user_ns, CAP_SYS_ADMIN) makes it read-only",
+                !capable,
+                Errno::EACCES,
+            )?;
+            k.rule(
+                "pid_max outside [301, PID_MAX_LIMIT]",
+                !(PID_MAX_MIN..=PID_MAX_LIMIT).contains(&pid_max),
+                Errno::EINVAL,
+            )?;
+            k.pid_namespaces.get_mut(ns.0).pid_max = pid_max;
+            Ok(())
+        })
     }
 
     /// `pidns_install`: `CAP_SYS_ADMIN` over the target's owner and in the caller's user
