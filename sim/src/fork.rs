@@ -146,7 +146,10 @@ impl Kernel {
                 f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0,
                 Errno::EINVAL,
             )?;
-            let unkillable = k.tasks.get(current.0).signal_unkillable;
+            // `current->signal->flags`: the signal_struct is shared by the thread group, so a
+            // thread of an init is unkillable too; the model keeps the flag on the leader.
+            let leader = k.tasks.get(current.0).group_leader;
+            let unkillable = k.tasks.get(leader.0).signal_unkillable;
             k.rule(
                 "CLONE_PARENT from an init (SIGNAL_UNKILLABLE)",
                 f & CLONE_PARENT != 0 && unkillable,
