@@ -7,36 +7,47 @@
 //! `<root>`. Two backends that agree produce equal views.
 
 use nslab_sim::capability::CAP_FULL_SET;
-use nslab_sim::machine::{NsEntry, NsType, TaskState, TaskView};
+use nslab_sim::machine::{Interface, NsEntry, NsType, TaskState, TaskView};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Renames one backend's inode numbers to labels, per namespace type, in order of first
 /// appearance.
 #[derive(Clone, Debug, Default)]
 pub struct Canonicalizer {
-    labels: HashMap<(NsType, u64), u32>,
-    next: HashMap<NsType, u32>,
+    /// A BTreeMap rather than a HashMap: it is small, and hashing showed in profiles.
+    labels: BTreeMap<(NsType, u64), u32>,
+    next: [u32; 8],
     /// The root task's hostname, shown as `<root>`.
     pub root_hostname: Option<String>,
 }
 
+fn type_index(t: NsType) -> usize {
+    match t {
+        NsType::Mnt => 0,
+        NsType::Uts => 1,
+        NsType::Ipc => 2,
+        NsType::Pid => 3,
+        NsType::Net => 4,
+        NsType::User => 5,
+        NsType::Cgroup => 6,
+        NsType::Time => 7,
+    }
+}
+
 impl Canonicalizer {
-    /// The label of an inode of this type: `pid#0`, `pid#1`, ...
-    pub fn label(&mut self, ty: NsType, inum: u64) -> String {
-        let n = match self.labels.get(&(ty, inum)) {
-            Some(n) => *n,
-            None => {
-                let next = self.next.entry(ty).or_insert(0);
-                let n = *next;
-                *next += 1;
-                self.labels.insert((ty, inum), n);
-                n
-            }
-        };
-        format!("{}#{n}", ty.proc_name())
+    /// The label number of an inode of this type: 0, 1, ... in order of first appearance.
+    pub fn label(&mut self, ty: NsType, inum: u64) -> u32 {
+        if let Some(n) = self.labels.get(&(ty, inum)) {
+            return *n;
+        }
+        let next = &mut self.next[type_index(ty)];
+        let n = *next;
+        *next += 1;
+        self.labels.insert((ty, inum), n);
+        n
     }
 
     /// Forgets the labels of namespaces no running task shows any more. Such a namespace can
@@ -49,48 +60,58 @@ impl Canonicalizer {
 
     /// The canonical form of one observation.
     pub fn view(&mut self, state: TaskState, view: &TaskView) -> CanonView {
-        let mut ns = Vec::new();
+        let mut ns = Vec::with_capacity(NsEntry::ALL.len());
         for entry in NsEntry::ALL {
             let v = match view.ns(entry) {
-                Ok(inum) => self.label(entry.ns_type(), inum),
-                Err(e) => e.name(),
+                Ok(inum) => NsLabel::Ns(self.label(entry.ns_type(), inum)),
+                Err(e) => NsLabel::Errno(e),
             };
             ns.push((entry, v));
         }
         let in_root_net = ns
             .iter()
-            .any(|(e, v)| *e == NsEntry::Net && v.as_str() == "net#0");
+            .any(|(e, v)| *e == NsEntry::Net && *v == NsLabel::Ns(0));
         let hostname = match &self.root_hostname {
-            Some(h) if *h == view.hostname => "<root>".to_string(),
-            _ => view.hostname.clone(),
+            Some(h) if *h == view.hostname => None,
+            _ => Some(view.hostname.clone()),
         };
         let interfaces = if in_root_net {
-            "<root>".to_string()
+            None
         } else {
-            view.interfaces
-                .iter()
-                .map(|i| format!("{}:{}", i.name, if i.up { "up" } else { "down" }))
-                .collect::<Vec<_>>()
-                .join(",")
+            Some(view.interfaces.clone())
         };
         // The first NSpid number is in the root task's pid namespace, whose numbers depend on
         // the machine; getppid() of a task there is such a number too.
         let pids: Vec<i32> = view.nspid.iter().skip(1).copied().collect();
-        let ppid = if view.nspid.len() > 1 || view.ppid == 0 {
-            view.ppid.to_string()
-        } else {
-            "<root>".to_string()
-        };
+        let ppid = (view.nspid.len() > 1 || view.ppid == 0).then_some(view.ppid);
         CanonView {
-            state: state_name(state),
+            state,
             ns,
             pids,
             ppid,
             uid: view.uid,
             gid: view.gid,
-            caps: caps_name(view.cap_eff),
+            caps: view.cap_eff,
             hostname,
             interfaces,
+            observe_error: None,
+        }
+    }
+}
+
+/// A namespace as one `/proc/<pid>/ns` entry shows it, canonical: `pid#0` or the errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NsLabel {
+    Ns(u32),
+    Errno(Errno),
+}
+
+impl NsLabel {
+    /// `pid#3` for an entry of this type, or the errno name.
+    pub fn text(self, ty: NsType) -> String {
+        match self {
+            NsLabel::Ns(n) => format!("{}#{n}", ty.proc_name()),
+            NsLabel::Errno(e) => e.name(),
         }
     }
 }
@@ -98,23 +119,66 @@ impl Canonicalizer {
 /// A task's view with machine-dependent numbers replaced by structure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanonView {
-    pub state: String,
-    pub ns: Vec<(NsEntry, String)>,
+    pub state: TaskState,
+    /// Empty for a task that does not run.
+    pub ns: Vec<(NsEntry, NsLabel)>,
     /// The `NSpid` numbers below the root task's pid namespace.
     pub pids: Vec<i32>,
-    pub ppid: String,
+    /// `None` for a parent pid in the root task's pid namespace.
+    pub ppid: Option<i32>,
     pub uid: u32,
     pub gid: u32,
-    pub caps: String,
-    pub hostname: String,
-    pub interfaces: String,
+    pub caps: u64,
+    /// `None` when it is the root task's hostname.
+    pub hostname: Option<String>,
+    /// `None` in the root task's network namespace.
+    pub interfaces: Option<Vec<Interface>>,
+    /// Why the task could not be observed (`state` or `observe` gave this errno).
+    pub observe_error: Option<Errno>,
+}
+
+impl CanonView {
+    /// The view of a task that does not run (or could not be observed, with `note`).
+    pub fn gone(state: TaskState) -> CanonView {
+        CanonView {
+            state,
+            ns: Vec::new(),
+            pids: Vec::new(),
+            ppid: None,
+            uid: 0,
+            gid: 0,
+            caps: 0,
+            hostname: None,
+            interfaces: None,
+            observe_error: None,
+        }
+    }
+
+    /// The view of a task that `state` or `observe` refused with this errno.
+    pub fn unobservable(e: Errno) -> CanonView {
+        CanonView {
+            observe_error: Some(e),
+            ..CanonView::gone(TaskState::Running)
+        }
+    }
+
+    /// The label of one entry.
+    pub fn ns(&self, entry: NsEntry) -> Option<NsLabel> {
+        self.ns.iter().find(|(e, _)| *e == entry).map(|(_, l)| *l)
+    }
 }
 
 impl fmt::Display for CanonView {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.state)?;
+        if let Some(e) = self.observe_error {
+            return write!(f, "observe: {}", e.name());
+        }
+        write!(f, "{}", state_name(self.state))?;
+        if self.state != TaskState::Running {
+            return Ok(());
+        }
         for (e, v) in &self.ns {
-            write!(f, " {}={v}", e.file_name())?;
+            write!(f, " {}={}", e.file_name(), v.text(e.ns_type()))?;
         }
         let pids: Vec<String> = self.pids.iter().map(|p| p.to_string()).collect();
         write!(
@@ -122,12 +186,19 @@ impl fmt::Display for CanonView {
             " nspid=[<root>{}{}] ppid={} uid={} gid={} caps={} hostname={} if={}",
             if pids.is_empty() { "" } else { "," },
             pids.join(","),
-            self.ppid,
+            self.ppid.map_or("<root>".into(), |p| p.to_string()),
             self.uid,
             self.gid,
-            self.caps,
-            self.hostname,
-            self.interfaces
+            caps_name(self.caps),
+            self.hostname.as_deref().unwrap_or("<root>"),
+            match &self.interfaces {
+                None => "<root>".to_string(),
+                Some(list) => list
+                    .iter()
+                    .map(|i| format!("{}:{}", i.name, if i.up { "up" } else { "down" }))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            }
         )
     }
 }
@@ -147,13 +218,5 @@ pub fn caps_name(c: u64) -> String {
         CAP_FULL_SET => "all".into(),
         0 => "none".into(),
         c => format!("{c:#x}"),
-    }
-}
-
-/// The errno or `ok` of a readlink, for reports.
-pub fn errno_or(r: Result<String, Errno>) -> String {
-    match r {
-        Ok(s) => s,
-        Err(e) => e.name(),
     }
 }

@@ -375,17 +375,15 @@ impl<'m> Run<'m> {
         let state = match self.machine.state(id) {
             Ok(s) => s,
             Err(SysError::Fault(f)) => return Err(f),
-            Err(SysError::Errno(e)) => {
-                return Ok(gone_view(&format!("state: {}", e.name())));
-            }
+            Err(SysError::Errno(e)) => return Ok(CanonView::unobservable(e)),
         };
         if state != TaskState::Running {
-            return Ok(gone_view(&state_name(state)));
+            return Ok(CanonView::gone(state));
         }
         match self.machine.observe(id) {
             Ok(v) => Ok(self.canon.view(state, &v)),
             Err(SysError::Fault(f)) => Err(f),
-            Err(SysError::Errno(e)) => Ok(gone_view(&format!("observe: {}", e.name()))),
+            Err(SysError::Errno(e)) => Ok(CanonView::unobservable(e)),
         }
     }
 
@@ -641,12 +639,8 @@ impl<'m> Run<'m> {
                 return Ok((o.clone(), Verdict::Fail(o)));
             }
         };
-        let ns_of = |c: &CanonView, e: NsEntry| {
-            c.ns.iter()
-                .find(|(x, _)| *x == e)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let ns_of =
+            |c: &CanonView, e: NsEntry| c.ns(e).map(|l| l.text(e.ns_type())).unwrap_or_default();
         Ok(match &fact.check {
             FactCheck::SameNs {
                 entry,
@@ -700,7 +694,7 @@ impl<'m> Run<'m> {
                 }
             }
             FactCheck::CapsHas { caps, has } => {
-                let o = format!("{t}.caps={}", canon.caps);
+                let o = format!("{t}.caps={}", caps_name(canon.caps));
                 let got = view.cap_eff & caps == *caps;
                 (o.clone(), judge(got == *has, o))
             }
@@ -718,11 +712,11 @@ impl<'m> Run<'m> {
                 let (want, want_canon) = match rhs {
                     StrRhs::Lit(s) => (s.clone(), format!("\"{s}\"")),
                     StrRhs::Task(other) => match self.observe(other)? {
-                        Observed::View(b) => (b.0.hostname.clone(), b.1.hostname.clone()),
+                        Observed::View(b) => (b.0.hostname.clone(), hostname_text(&b.1)),
                         Observed::Errno(e) => (String::new(), format!("observe: {}", e.name())),
                     },
                 };
-                let o = format!("{t}.hostname={} vs {want_canon}", canon.hostname);
+                let o = format!("{t}.hostname={} vs {want_canon}", hostname_text(&canon));
                 (o.clone(), judge((view.hostname == want) == *equal, o))
             }
             FactCheck::Link { ifname, want } => {
@@ -736,7 +730,7 @@ impl<'m> Run<'m> {
             }
             FactCheck::Interfaces(names) => {
                 let got: Vec<String> = view.interfaces.iter().map(|i| i.name.clone()).collect();
-                let o = if canon.interfaces == "<root>" {
+                let o = if canon.interfaces.is_none() {
                     format!("{t}.interfaces=<root>")
                 } else {
                     format!("{t}.interfaces={}", got.join(","))
@@ -753,17 +747,10 @@ fn missing(label: &str) -> (Outcome, Verdict) {
     (Outcome::NotRun(why.clone()), Verdict::Fail(why))
 }
 
-fn gone_view(state: &str) -> CanonView {
-    CanonView {
-        state: state.to_string(),
-        ns: Vec::new(),
-        pids: Vec::new(),
-        ppid: String::new(),
-        uid: 0,
-        gid: 0,
-        caps: String::new(),
-        hostname: String::new(),
-        interfaces: String::new(),
+fn hostname_text(c: &CanonView) -> String {
+    match &c.hostname {
+        None => "<root>".into(),
+        Some(h) => format!("\"{h}\""),
     }
 }
 
@@ -798,7 +785,7 @@ fn int_field(v: &nslab_sim::machine::TaskView, c: &CanonView, f: IntField) -> Po
         IntField::Pid if in_root_pid_ns => Portable::NotPortable("<root>".into()),
         IntField::Pid => Portable::Num(v.pid() as i64),
         IntField::Level => Portable::Num(v.nspid.len().saturating_sub(1) as i64),
-        IntField::Ppid if c.ppid == "<root>" => Portable::NotPortable("<root>".into()),
+        IntField::Ppid if c.ppid.is_none() => Portable::NotPortable("<root>".into()),
         IntField::Ppid => Portable::Num(v.ppid as i64),
         IntField::Uid => Portable::Num(v.uid as i64),
         IntField::Gid => Portable::Num(v.gid as i64),

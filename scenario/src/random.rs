@@ -9,10 +9,10 @@
 //! machine, the judge.
 
 use crate::ast::*;
-use crate::canon::CanonView;
+use crate::canon::{CanonView, NsLabel};
 use crate::judge::{agree_records, Disagreement, Outcome, Run};
 use nslab_sim::capability::{cap_bit, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
-use nslab_sim::machine::{CloneArgs, IdMapExtent, IdMapKind, Machine, NsEntry, NsType};
+use nslab_sim::machine::{CloneArgs, IdMapExtent, IdMapKind, Machine, NsEntry, NsType, TaskState};
 use nslab_sim::sched::*;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -269,14 +269,10 @@ fn to_stmt(op: &RandOp, labels: &[String], line: u32, runs: &mut [Run<'_>]) -> O
     // Every machine observes, so that their canonical labels keep the same order.
     let mut views: Vec<Option<CanonView>> = runs.iter_mut().map(|r| r.view_of(&task)).collect();
     let view = views.pop().flatten()?;
-    if view.state != "running" {
+    if view.state != TaskState::Running || view.observe_error.is_some() {
         return None;
     }
-    let not_root = |entry: NsEntry, root: &str| {
-        view.ns
-            .iter()
-            .any(|(e, v)| *e == entry && v.as_str() != root)
-    };
+    let not_root = |entry: NsEntry| view.ns(entry).is_some_and(|l| l != NsLabel::Ns(0));
     let span = Span { line, column: 1 };
     let call = |bind: Option<String>, call: Call| {
         Some(Stmt::Call(CallStmt {
@@ -335,13 +331,11 @@ fn to_stmt(op: &RandOp, labels: &[String], line: u32, runs: &mut [Run<'_>]) -> O
                 }],
             },
         ),
-        RandOp::Sethostname { name, .. } if not_root(NsEntry::Uts, "uts#0") => {
+        RandOp::Sethostname { name, .. } if not_root(NsEntry::Uts) => {
             call(None, Call::Sethostname(format!("nslab-{name}")))
         }
-        RandOp::LinkUp { .. } if not_root(NsEntry::Net, "net#0") => {
-            call(None, Call::LinkUp("lo".into()))
-        }
-        RandOp::SetMaxNamespaces { ty, max, .. } if not_root(NsEntry::User, "user#0") => {
+        RandOp::LinkUp { .. } if not_root(NsEntry::Net) => call(None, Call::LinkUp("lo".into())),
+        RandOp::SetMaxNamespaces { ty, max, .. } if not_root(NsEntry::User) => {
             call(None, Call::SetMaxNamespaces(*ty, *max))
         }
         RandOp::Exit { .. } if task != "init" => call(None, Call::Exit(0)),
