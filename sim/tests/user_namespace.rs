@@ -39,10 +39,12 @@ fn ids_read_65534_until_the_map_is_written() {
         lower_first: 0,
         count: 1,
     }];
-    k.write_id_map(root, c, IdMapKind::Uid, &one).expect("uid_map");
+    k.write_id_map(root, c, IdMapKind::Uid, &one)
+        .expect("uid_map");
     let v = view(&mut k, c);
     assert_eq!((v.uid, v.gid), (0, NOBODY));
-    k.write_id_map(root, c, IdMapKind::Gid, &one).expect("gid_map");
+    k.write_id_map(root, c, IdMapKind::Gid, &one)
+        .expect("gid_map");
     let v = view(&mut k, c);
     assert_eq!((v.uid, v.gid), (0, 0));
     assert_consistent(&k);
@@ -101,8 +103,10 @@ fn unmapped_creator_is_eperm() {
         lower_first: 1000,
         count: 1,
     }];
-    k.write_id_map(root, c, IdMapKind::Uid, &other).expect("uid_map");
-    k.write_id_map(root, c, IdMapKind::Gid, &other).expect("gid_map");
+    k.write_id_map(root, c, IdMapKind::Uid, &other)
+        .expect("uid_map");
+    k.write_id_map(root, c, IdMapKind::Gid, &other)
+        .expect("gid_map");
     assert_eq!(clone_err(&mut k, c, CLONE_NEWUSER), Errno::EPERM);
 
     // Only the gid mapped is not enough either.
@@ -112,9 +116,11 @@ fn unmapped_creator_is_eperm() {
         lower_first: 0,
         count: 1,
     }];
-    k.write_id_map(root, d, IdMapKind::Gid, &zero).expect("gid_map");
+    k.write_id_map(root, d, IdMapKind::Gid, &zero)
+        .expect("gid_map");
     assert_eq!(clone_err(&mut k, d, CLONE_NEWUSER), Errno::EPERM);
-    k.write_id_map(root, d, IdMapKind::Uid, &zero).expect("uid_map");
+    k.write_id_map(root, d, IdMapKind::Uid, &zero)
+        .expect("uid_map");
     fork(&mut k, d, CLONE_NEWUSER);
 }
 
