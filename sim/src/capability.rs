@@ -2,6 +2,8 @@
 //!
 //! Mirrors include/uapi/linux/capability.h and include/linux/capability.h (v6.18).
 
+/// `CAP_DAC_OVERRIDE`: bypass file read, write and execute permission checks.
+pub const CAP_DAC_OVERRIDE: u32 = 1;
 /// `CAP_SETGID`: set gids, write gid_map.
 pub const CAP_SETGID: u32 = 6;
 /// `CAP_SETUID`: set uids, write uid_map.

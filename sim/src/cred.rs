@@ -122,9 +122,43 @@ impl Kernel {
         })
     }
 
+    /// `cred_cap_issubset(set, subset)`: could `subset` do nothing that `set` could not?
+    /// In one user namespace, compare the permitted sets; otherwise `subset` must be in a
+    /// namespace below `set`'s.
+    fn cred_cap_issubset(&self, set: CredRef, subset: CredRef) -> bool {
+        let (set, subset) = (self.creds.get(set.0), self.creds.get(subset.0));
+        if set.user_ns == subset.user_ns {
+            return subset.cap_permitted & !set.cap_permitted == 0;
+        }
+        let set_level = self.user_namespaces.get(set.user_ns.0).level;
+        let mut ns = subset.user_ns;
+        loop {
+            if ns == set.user_ns {
+                return true;
+            }
+            let n = self.user_namespaces.get(ns.0);
+            if n.level <= set_level {
+                return false;
+            }
+            ns = n.parent.expect("a level above another has a parent");
+        }
+    }
+
     /// `commit_creds(new)`: installs prepared credentials on the task and drops the old ones.
+    /// Changing an effective or fs id, or gaining capabilities, makes the task non-dumpable
+    /// (`set_dumpable(mm, suid_dumpable)`, 0 by default).
     pub(crate) fn commit_creds(&mut self, task: TaskRef, new: CredRef) {
         self.call("commit_creds", FILE, |k| {
+            let old = k.tasks.get(task.0).cred;
+            let (o, n) = (k.creds.get(old.0), k.creds.get(new.0));
+            let ids_changed =
+                o.euid != n.euid || o.egid != n.egid || o.fsuid != n.fsuid || o.fsgid != n.fsgid;
+            if ids_changed || !k.cred_cap_issubset(old, new) {
+                k.tasks.get_mut(task.0).dumpable = false;
+                k.note(|_| Step::Set {
+                    what: "set_dumpable(mm, suid_dumpable = 0)".to_string(),
+                });
+            }
             k.get_cred_many(new, 1);
             let (old_real, old) = {
                 let t = k.tasks.get_mut(task.0);

@@ -247,6 +247,8 @@ impl Kernel {
             signal_unkillable: false,
             is_child_subreaper: false,
             has_child_subreaper: c.has_child_subreaper || c.is_child_subreaper,
+            dumpable: c.dumpable,
+            mm_user_ns: c.mm_user_ns,
             state: TaskState::Running,
             handle: None,
         };

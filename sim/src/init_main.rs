@@ -216,6 +216,8 @@ pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
         signal_unkillable: true,
         is_child_subreaper: false,
         has_child_subreaper: false,
+        dumpable: true,
+        mm_user_ns: user,
         state: TaskState::Running,
         handle: None,
     }));
@@ -277,7 +279,11 @@ fn place_root(k: &mut Kernel, o: &Origin) {
     let root = k
         .sys_clone(prev, CloneArgs::new(0))
         .expect("placing the root: the root task");
+    // The real root helper is a program executed where the origin says: its mm belongs to
+    // that user namespace, which the tasks above it keep alive.
+    let root_ns = k.creds.get(k.tasks.get(root.0).cred.0).user_ns;
     k.tasks.get_mut(root.0).is_child_subreaper = true;
+    k.tasks.get_mut(root.0).mm_user_ns = root_ns;
     k.root_task = root;
     if o.gid != 0 {
         k.sys_setresgid(root, o.gid).expect("placing the root: gid");

@@ -93,6 +93,7 @@ impl Machine for Kernel {
         let t = self
             .task_of(target)
             .map_err(|_| SysError::Errno(Errno::ENOENT))?;
+        Kernel::sys(self.proc_open_for_write(w, t))?;
         if kind == IdMapKind::Gid {
             Kernel::sys(self.setgroups_deny(t))?;
         }

@@ -3,7 +3,7 @@
 //! Mirrors include/linux/sched.h (`struct task_struct`), include/linux/sched/signal.h
 //! (`SIGNAL_UNKILLABLE`, child subreapers) and include/linux/fs_struct.h (v6.18).
 
-use crate::kernel::{CredRef, FsRef, NsproxyRef, PidRef, TaskRef};
+use crate::kernel::{CredRef, FsRef, NsproxyRef, PidRef, TaskRef, UserNsRef};
 use crate::machine::{TaskId, TaskState};
 
 /// `struct task_struct`, reduced to what the namespace paths read and write.
@@ -35,6 +35,14 @@ pub struct TaskStruct {
     pub is_child_subreaper: bool,
     /// `signal->has_child_subreaper`: an ancestor is a subreaper.
     pub has_child_subreaper: bool,
+    /// `get_dumpable(mm) == SUID_DUMP_USER`: cleared when the credentials change ids or
+    /// lose capabilities (`commit_creds`); a task that is not dumpable has its `/proc/<pid>`
+    /// files owned by root.
+    pub dumpable: bool,
+    /// `mm->user_ns`: the user namespace the program was executed in (never changed by
+    /// clone or unshare). The model holds no reference for it: it is always a namespace that a
+    /// task which never exits holds (see `init_main.rs`).
+    pub mm_user_ns: UserNsRef,
     /// `exit_state`, as the observer sees it.
     pub state: TaskState,
     /// The handle given out through `Machine`, if any.

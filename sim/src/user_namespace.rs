@@ -5,7 +5,7 @@
 //! the id mapping helpers of include/linux/uidgid.h.
 
 use crate::capability::{
-    cap_bit, CAP_FULL_SET, CAP_SETFCAP, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN,
+    cap_bit, CAP_DAC_OVERRIDE, CAP_FULL_SET, CAP_SETFCAP, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN,
 };
 use crate::errno::Errno;
 use crate::kernel::{CredRef, Kernel, NsCommon, TaskRef, UserNsRef};
@@ -244,6 +244,32 @@ impl Kernel {
             k.get_user_ns(ns);
             k.set_cred_user_ns(cred, ns);
             Ok(())
+        })
+    }
+
+    /// Opening `/proc/<target>/{uid_map,gid_map,setgroups}` for writing (mode 0644):
+    /// `generic_permission` lets the owner write, or a caller with `CAP_DAC_OVERRIDE` in its
+    /// user namespace over an owner mapped there; else `EACCES`. The owner is the target's
+    /// euid while it is dumpable, else root of its mm's user namespace (`task_dump_owner`,
+    /// fs/proc/base.c).
+    pub fn proc_open_for_write(&mut self, writer: TaskRef, target: TaskRef) -> Result<(), Errno> {
+        self.call("generic_permission", "fs/namei.c", |k| {
+            let t = k.tasks.get(target.0);
+            let owner = if t.dumpable {
+                k.creds.get(t.cred.0).euid
+            } else {
+                k.make_kuid(t.mm_user_ns, 0).unwrap_or(0)
+            };
+            let w = k.creds.get(k.tasks.get(writer.0).cred.0);
+            let writer_ns = w.user_ns;
+            let is_owner = w.fsuid == owner;
+            let dac_override = k.ns_capable(writer, writer_ns, CAP_DAC_OVERRIDE)
+                && map_id_up(&k.user_namespaces.get(writer_ns.0).uid_map, owner).is_some();
+            k.rule(
+                "fsuid is not the file's owner (task_dump_owner) and no CAP_DAC_OVERRIDE over it",
+                !is_owner && !dac_override,
+                Errno::EACCES,
+            )
         })
     }
 
