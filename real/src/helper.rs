@@ -346,9 +346,20 @@ impl Helper {
     /// and the parent hands the controller's end of it back.
     fn clone(&mut self, flags: u64, via: CloneVia) -> Next {
         if flags & (CLONE_VM | CLONE_VFORK) != 0 {
-            return refused(
-                "refused: CLONE_VM and CLONE_VFORK are not run: a helper cannot continue in a shared address space or with its parent suspended",
-            );
+            // A helper cannot continue as a child that shares its memory or suspends it, but
+            // the kernel's answer to the flags is still worth having: it refuses most such
+            // combinations before making anything.
+            if via == CloneVia::Clone3 {
+                return refused(
+                    "refused: CLONE_VM and CLONE_VFORK are run only through legacy clone: a helper cannot continue in a shared address space or with its parent suspended",
+                );
+            }
+            return match sys::clone_probe(flags) {
+                Err(e) => Next::Reply(Reply::Errno(e.as_raw()), None),
+                Ok(sys::Probe::Accepted) => refused(
+                    "refused: the kernel accepted CLONE_VM/CLONE_VFORK, but a helper cannot continue in a shared address space or with its parent suspended, so the child was made to exit at once",
+                ),
+            };
         }
         let (ours, theirs) = match protocol::channel_pair() {
             Ok(p) => p,

@@ -60,6 +60,8 @@ fn current_tls() -> Option<u64> {
 /// itself keeps the low 32 and takes the low byte as the exit signal. The caller must be
 /// single-threaded and must have refused `CLONE_VM`, `CLONE_VFORK` and `CLONE_THREAD`.
 pub fn clone(flags: u64) -> Result<Forked, Errno> {
+    // A zero exit-signal byte means SIGCHLD, as `CloneArgs` documents for both backends.
+    let flags = with_default_exit_signal(flags);
     let mut parent_word: libc::c_int = -1;
     let mut child_word: libc::c_int = 0;
     let tls = if flags & CLONE_SETTLS != 0 {
@@ -108,6 +110,101 @@ pub fn clone(flags: u64) -> Result<Forked, Errno> {
         pid: pid as i32,
         pidfd,
     })
+}
+
+/// Legacy `clone` flags with `SIGCHLD` as the exit signal when the low byte is zero.
+fn with_default_exit_signal(flags: u64) -> u64 {
+    if flags & 0xff == 0 {
+        flags | libc::SIGCHLD as u64
+    } else {
+        flags
+    }
+}
+
+/// What a probe clone with `CLONE_VM` or `CLONE_VFORK` gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The kernel accepted the flags: a child existed and has already exited.
+    Accepted,
+}
+
+/// The child of a probe clone: it exits at once, touching nothing of the shared memory but
+/// its own stack.
+extern "C" fn probe_child(_arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `exit` ends only this task and touches no memory.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+    0
+}
+
+/// Legacy `clone` with `CLONE_VM` or `CLONE_VFORK`, which a helper cannot survive as a
+/// fork-like call: the kernel gets exactly these flags, on a fresh stack, and its answer is
+/// what the caller reports. When it accepts them the child exits at once (it would share the
+/// helper's memory, or suspend it); a child process is reaped here, a thread reaps itself.
+/// The stack of a thread is left mapped (64 KiB), since nothing tells when it stops using it.
+pub fn clone_probe(flags: u64) -> Result<Probe, Errno> {
+    const STACK: usize = 64 * 1024;
+    let flags = with_default_exit_signal(flags);
+    // SAFETY: an anonymous private mapping that nothing else refers to.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(last_errno());
+    }
+    // SAFETY: the child runs `probe_child` on the top of the fresh stack and exits; glibc's
+    // wrapper passes the flag word to the kernel (it keeps the low 32 bits, as the kernel
+    // does for legacy clone). With CLONE_VM the child writes only its own stack.
+    let ret = unsafe {
+        libc::clone(
+            probe_child,
+            (stack as *mut u8).add(STACK) as *mut libc::c_void,
+            flags as u32 as libc::c_int,
+            std::ptr::null_mut(),
+        )
+    };
+    if ret < 0 {
+        let e = last_errno();
+        // SAFETY: no child was made, so nothing else uses the mapping.
+        unsafe { libc::munmap(stack, STACK) };
+        return Err(e);
+    }
+    let thread = flags & nslab_sim::sched::CLONE_THREAD != 0;
+    if thread {
+        // The helper must be single-threaded again before its next request (unshare of a
+        // user namespace and setns into a mount namespace need it): wait for the thread's
+        // exit, which /proc/self/task shows, for up to a second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while std::fs::read_dir("/proc/self/task")
+            .map(|d| d.count())
+            .unwrap_or(1)
+            > 1
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+    }
+    let ours = !thread && flags & nslab_sim::sched::CLONE_PARENT == 0;
+    if ours {
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a live local.
+        unsafe { libc::waitpid(ret, &mut status, libc::__WALL) };
+    }
+    if !thread {
+        // A process child had its own copy of the mapping or has been reaped (with
+        // CLONE_PARENT its new parent reaps it; with CLONE_VM it may still run, so keep it).
+        if ours || flags & nslab_sim::sched::CLONE_VM == 0 {
+            // SAFETY: the child that used the stack has been reaped, or used a copy.
+            unsafe { libc::munmap(stack, STACK) };
+        }
+    }
+    Ok(Probe::Accepted)
 }
 
 /// `struct clone_args` of include/uapi/linux/sched.h (`CLONE_ARGS_SIZE_VER2`).
