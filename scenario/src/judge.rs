@@ -486,7 +486,14 @@ impl<'m> Run<'m> {
                 .set_max_namespaces(actor, *ty, *max)
                 .map(|_| None),
         };
-        let mut touched = vec![actor];
+        // The tasks whose view the step may change: the child of a clone (its parent shows
+        // the change at the next step that touches it, and in the final snapshot), the
+        // target of a map write, the caller of anything else.
+        let mut touched = match &c.call {
+            Call::Clone(_) => Vec::new(),
+            Call::WriteIdMap { target, .. } => self.env.get(target).copied().into_iter().collect(),
+            _ => vec![actor],
+        };
         record.outcome = match result {
             Ok(child) => {
                 if let Some(child) = child {
