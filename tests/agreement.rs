@@ -1,22 +1,33 @@
 //! The model-based property test: random operation sequences over a few tasks, run on the
 //! model and on the kernel, every result and observation compared after each step. A
-//! disagreement shrinks to a minimal sequence, printed as a scenario file.
+//! disagreement shrinks to a minimal sequence, printed as a scenario file; the seed is fixed
+//! and failures are kept in `tests/agreement.proptest-regressions`, replayed first.
 //!
-//! Where the real backend cannot start, the test says so and compares two independently
-//! booted models instead (the model must be deterministic), never passing silently.
+//! A custom harness (`harness = false`) so that a skip is counted and printed: where the real
+//! backend cannot start, the test says `SKIPPED` and compares two independently booted models
+//! instead (the model must be deterministic), never passing silently.
 
 mod common;
 
-use nslab_scenario::random::{ops, run_ops};
+use nslab_scenario::random::{ops, run_ops, SequenceResult};
 use nslab_scenario::Machine;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
-use std::sync::Once;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner,
+};
+use std::process::ExitCode;
+
+/// How many random sequences CI runs; `NSLAB_CASES` overrides it.
+const CASES: u32 = 256;
 
 fn config() -> Config {
+    let cases = std::env::var("NSLAB_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(CASES);
     Config {
-        cases: 256,
+        cases,
         rng_seed: RngSeed::Fixed(0x6e_736c_6162),
+        source_file: Some(file!()),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
@@ -25,35 +36,64 @@ fn config() -> Config {
     }
 }
 
-static SKIP_NOTE: Once = Once::new();
+fn run_both(seq: &[nslab_scenario::random::RandOp]) -> SequenceResult {
+    match common::start_real() {
+        Ok(mut real) => {
+            let mut sim = common::boot_sim(Some(&real.origin()));
+            let mut ms: [&mut dyn Machine; 2] = [&mut sim, &mut real];
+            run_ops("property-disagreement", seq, &mut ms)
+        }
+        Err(_) => {
+            let mut a = common::boot_sim(None);
+            let mut b = common::boot_sim(None);
+            let mut ms: [&mut dyn Machine; 2] = [&mut a, &mut b];
+            run_ops("property-disagreement", seq, &mut ms)
+        }
+    }
+}
 
-proptest! {
-    #![proptest_config(config())]
-
-    #[test]
-    fn model_and_kernel_agree_after_every_step(seq in ops(12)) {
-        let mut real = common::start_real();
-        let result = match real.as_mut() {
-            Ok(real) => {
-                let mut sim = common::boot_sim(Some(&real.origin()));
-                let mut ms: [&mut dyn Machine; 2] = [&mut sim, real];
-                run_ops("property-disagreement", &seq, &mut ms)
-            }
-            Err(why) => {
-                SKIP_NOTE.call_once(|| {
-                    eprintln!("SKIPPED: real side of the property test: {why}; comparing two models");
-                });
-                let mut a = common::boot_sim(None);
-                let mut b = common::boot_sim(None);
-                let mut ms: [&mut dyn Machine; 2] = [&mut a, &mut b];
-                run_ops("property-disagreement", &seq, &mut ms)
-            }
-        };
-        prop_assert!(
-            result.disagreement.is_empty(),
-            "{}\n--- as a scenario file ---\n{}",
-            result.disagreement.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
-            result.scenario
-        );
+fn main() -> ExitCode {
+    let mut skipped = 0;
+    let what = match common::start_real() {
+        Ok(_) => "model against kernel",
+        Err(why) => {
+            println!("SKIPPED: model against kernel: {why}; comparing two models instead");
+            skipped += 1;
+            "model against model"
+        }
+    };
+    let config = config();
+    let cases = config.cases;
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&ops(12), |seq| {
+        let r = run_both(&seq);
+        if r.disagreement.is_empty() {
+            Ok(())
+        } else {
+            let lines: Vec<String> = r.disagreement.iter().map(|d| d.to_string()).collect();
+            Err(TestCaseError::fail(format!(
+                "{}\n--- as a scenario file ---\n{}",
+                lines.join("\n"),
+                r.scenario
+            )))
+        }
+    });
+    match result {
+        Ok(()) => {
+            println!("ok: {what}: {cases} random sequences of up to 12 steps agree");
+            println!("1 passed, 0 failed, {skipped} skipped");
+            ExitCode::SUCCESS
+        }
+        Err(TestError::Fail(why, minimal)) => {
+            println!("FAILED: {what}: {why}");
+            println!("minimal sequence: {minimal:?}");
+            println!("0 passed, 1 failed, {skipped} skipped");
+            ExitCode::FAILURE
+        }
+        Err(TestError::Abort(why)) => {
+            println!("FAILED: {what}: aborted: {why}");
+            println!("0 passed, 1 failed, {skipped} skipped");
+            ExitCode::FAILURE
+        }
     }
 }
