@@ -199,3 +199,21 @@ fn create_pid_namespace_owner_and_level() {
     assert_eq!(k.pid_namespaces.get(ns.0).user_ns, user_ns_of(&k, c));
     assert_eq!(k.pid_namespaces.get(ns.0).level, 1);
 }
+
+// alloc_pid (kernel/pid.c), section 1: when every number below pid_max is in use, EAGAIN,
+// and nothing is left allocated.
+#[test]
+fn alloc_pid_exhausted_is_eagain() {
+    let (mut k, root) = boot();
+    let init = fork(&mut k, root, CLONE_NEWPID);
+    let r = task_ref(&k, init);
+    k.set_pid_max(r, 301).expect("the init may lower pid_max");
+    for want in 2..=300 {
+        let c = Machine::clone(&mut k, init, CloneArgs::new(0)).expect("a free pid");
+        assert_eq!(pid(&mut k, c), want);
+    }
+    let before = snapshot(&mut k, &[root, init]);
+    assert_eq!(clone_err(&mut k, init, 0), Errno::EAGAIN);
+    assert_eq!(snapshot(&mut k, &[root, init]), before);
+    assert_consistent(&k);
+}
