@@ -548,9 +548,16 @@ impl Machine for RealMachine {
         kind: IdMapKind,
         map: &[IdMapExtent],
     ) -> SysResult<()> {
-        let t = self.task(target)?;
-        if t.state != TaskState::Running {
+        // The writer makes the call, so a writer that is gone answers first (ESRCH); a
+        // target that is gone has no /proc file to open (ENOENT), as the model says.
+        if self.task(writer)?.state != TaskState::Running {
             return Err(SysError::Errno(Errno::ESRCH));
+        }
+        let t = self
+            .task(target)
+            .map_err(|_| SysError::Errno(Errno::ENOENT))?;
+        if t.state != TaskState::Running {
+            return Err(SysError::Errno(Errno::ENOENT));
         }
         let req = Request::WriteIdMap {
             proc_pid: t.proc_nspid[0],

@@ -373,6 +373,12 @@ pub trait Machine {
     fn origin(&self) -> Origin;
 
     /// `clone(2)` or `clone3(2)` made by `task`; the child is a new task handle.
+    ///
+    /// `clone3` always passes `SIGCHLD` as the exit signal (so `CLONE_PARENT` and
+    /// `CLONE_THREAD` through `clone3` are `EINVAL`). The real backend cannot keep a task that
+    /// shares its memory or suspends its parent: it passes `CLONE_VM`/`CLONE_VFORK` to the
+    /// kernel (legacy `clone` only), reports the kernel's errno, and when the kernel accepts
+    /// them answers `SysError::Fault("refused: ...")`.
     fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId>;
 
     /// `unshare(2)` made by `task`.
@@ -394,7 +400,8 @@ pub trait Machine {
     /// `capset`: removes these capabilities from the effective and permitted sets.
     fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()>;
 
-    /// `writer` writes `target`'s `uid_map` or `gid_map` (once per namespace).
+    /// `writer` writes `target`'s `uid_map` or `gid_map` (once per namespace). The writer
+    /// opens `/proc/<target>/{uid,gid}_map` itself: a target that is gone gives `ENOENT`.
     fn write_id_map(
         &mut self,
         writer: TaskId,

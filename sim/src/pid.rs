@@ -113,7 +113,8 @@ impl Kernel {
     /// last one handed out, wrapping to `RESERVED_PIDS`.
     fn idr_alloc_cyclic(&mut self, ns: PidNsRef) -> Option<i32> {
         let n = self.pid_namespaces.get_mut(ns.0);
-        let pid_min = if n.last_pid > RESERVED_PIDS {
+        // The kernel compares the idr cursor, one past the last number, with RESERVED_PIDS.
+        let pid_min = if n.last_pid + 1 > RESERVED_PIDS {
             RESERVED_PIDS
         } else {
             1
