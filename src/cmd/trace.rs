@@ -130,8 +130,7 @@ impl Call {
             other => {
                 return Err(UsageError(format!(
                     "unknown call '{other}'; valid calls: clone, clone3, unshare, setns"
-                ))
-                .into())
+                )))
             }
         })
     }
