@@ -127,22 +127,21 @@ pub fn functions_entered(records: &[Record]) -> Vec<&'static str> {
         .collect()
 }
 
-/// Renders records as an indented call tree, one line a step, with the kernel reference.
+/// Renders records as an indented call tree, one line a step, each ending with the kernel
+/// file and function it mirrors.
 pub fn render_tree(records: &[Record]) -> String {
     let mut out = String::new();
     for r in records {
         let indent = "  ".repeat(r.depth);
         let inner = "  ".repeat(r.depth + 1);
-        match &r.step {
-            Step::Enter => {
-                let _ = writeln!(out, "{indent}-> {}()  [{}]", r.function, r.file);
-            }
+        let text = match &r.step {
+            Step::Enter => format!("{indent}-> {}()", r.function),
             Step::Leave { errno } => {
                 let ret = match errno {
                     None => "0".to_string(),
                     Some(e) => format!("-{}", e.name()),
                 };
-                let _ = writeln!(out, "{indent}<- {}() = {ret}", r.function);
+                format!("{indent}<- {}() = {ret}", r.function)
             }
             Step::Check {
                 rule,
@@ -154,24 +153,15 @@ pub fn render_tree(records: &[Record]) -> String {
                 } else {
                     "no".to_string()
                 };
-                let _ = writeln!(out, "{inner}? {rule}: {verdict}");
+                format!("{inner}? {rule}: {verdict}")
             }
-            Step::Alloc { object } => {
-                let _ = writeln!(out, "{inner}+ alloc {object}");
-            }
-            Step::Get { object, count } => {
-                let _ = writeln!(out, "{inner}+ get {object} (count {count})");
-            }
-            Step::Put { object, count } => {
-                let _ = writeln!(out, "{inner}- put {object} (count {count})");
-            }
-            Step::Free { object } => {
-                let _ = writeln!(out, "{inner}- free {object}");
-            }
-            Step::Set { what } => {
-                let _ = writeln!(out, "{inner}= {what}");
-            }
-        }
+            Step::Alloc { object } => format!("{inner}+ alloc {object}"),
+            Step::Get { object, count } => format!("{inner}+ get {object} (count {count})"),
+            Step::Put { object, count } => format!("{inner}- put {object} (count {count})"),
+            Step::Free { object } => format!("{inner}- free {object}"),
+            Step::Set { what } => format!("{inner}= {what}"),
+        };
+        let _ = writeln!(out, "{text}  [{}:{}]", r.file, r.function);
     }
     out
 }
