@@ -162,3 +162,41 @@ fn setns_with_a_pidfd_joins_several_namespaces() {
     );
     assert!(entered.contains(&"commit_nsset"));
 }
+
+#[test]
+fn a_failing_pernet_init_is_undone_in_reverse() {
+    let (code, out, err) = trace(&[
+        "--pernet-subsys",
+        "my_subsys",
+        "--fail-pernet-init",
+        "loopback_net_ops",
+        "clone",
+        "newnet",
+    ]);
+    assert_eq!(code, 1, "the clone fails: {err}");
+    assert!(out.contains("result: -ENOMEM"), "{out}");
+    // my_subsys was initialised (it is a subsystem, so before the devices) and is undone
+    // after loopback_net_init fails, before netdev_net_ops, which was initialised first.
+    let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing:\n{out}"));
+    assert!(at("-> netdev_init()") < at("-> my_subsys_init()"));
+    assert!(at("-> my_subsys_init()") < at("-> loopback_net_init()"));
+    assert!(at("-> loopback_net_init()") < at("-> my_subsys_exit()"));
+    assert!(at("-> my_subsys_exit()") < at("-> netdev_exit()"));
+    assert!(
+        !out.contains("new namespaces:"),
+        "nothing half-made remains:\n{out}"
+    );
+    insta::assert_snapshot!("pernet_rollback", out);
+}
+
+#[test]
+fn an_unknown_pernet_op_is_bad_input() {
+    let (code, out, err) = trace(&["--fail-pernet-init", "no_such_ops", "clone", "newnet"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("no pernet operation 'no_such_ops'"), "{err}");
+    assert!(
+        err.contains("loopback_net_ops"),
+        "lists the registered ones: {err}"
+    );
+}

@@ -224,6 +224,9 @@ impl Kernel {
             if result.is_err() {
                 if let Some(id) = ops.id {
                     k.nets.get_mut(net.0).generic.retain(|(g, _)| *g != id);
+                    k.note(|_| Step::Free {
+                        object: format!("net_generic[{id}] of {} (the failed op's data)", ops.name),
+                    });
                 }
             }
             result
@@ -242,6 +245,10 @@ impl Kernel {
     fn ops_free(&mut self, i: usize, net: NetRef) {
         if let Some(id) = self.pernet_list[i].id {
             self.nets.get_mut(net.0).generic.retain(|(g, _)| *g != id);
+            let name = self.pernet_list[i].name;
+            self.note(|_| Step::Free {
+                object: format!("net_generic[{id}] of {name} (ops_free_list)"),
+            });
         }
     }
 

@@ -82,6 +82,13 @@ impl Kernel {
 
     /// `dec_ucount`: undoes `inc_ucount` at every level.
     pub(crate) fn dec_ucount(&mut self, ns: UserNsRef, uid: u32, ty: NsType) {
+        self.note(|k| Step::Set {
+            what: format!(
+                "dec_ucount: {} count of uid {uid} in {} and its ancestors -1",
+                ty.max_sysctl(),
+                k.user_ns_name(ns)
+            ),
+        });
         let idx = ucount_index(ty);
         let mut key = Some((ns, uid));
         while let Some((tns, tuid)) = key {

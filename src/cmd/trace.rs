@@ -6,6 +6,7 @@ use super::UsageError;
 use anyhow::bail;
 use nslab_sim::capability::parse_cap;
 use nslab_sim::inventory::NsInfo;
+use nslab_sim::net_namespace::{PernetFn, PernetKind, PernetOperations};
 use nslab_sim::sched::{flags_to_string, parse_flags, CLONE_NEW_ALL};
 use nslab_sim::trace::{render_tree, source_url, Record, Step, SOURCE_VERSION};
 use nslab_sim::{
@@ -25,6 +26,8 @@ Examples:
   nslab trace --uid 65534 unshare NEWNET        (EPERM: no CAP_SYS_ADMIN)
   nslab trace setns net                          (join a child's network namespace by its file)
   nslab trace setns --pidfd NEWNET,NEWUTS        (join several of a child's namespaces at once)
+  nslab trace --pernet-subsys my_subsys --fail-pernet-init loopback_net_ops clone newnet
+                                                 (setup_net undoes my_subsys when lo fails)
 
 Flags are kernel names with or without CLONE_, in any case, joined by | or ,")]
 pub struct TraceArgs {
@@ -39,6 +42,21 @@ pub struct TraceArgs {
     /// Before the traced call, the init task drops this capability (not traced; repeatable).
     #[arg(long = "drop-cap", value_name = "CAP")]
     pub drop_caps: Vec<String>,
+
+    /// Register one more pernet operation before the call, as a module would: a subsystem
+    /// (initialised before every device) or a device (after `loopback_net_ops`). Its init and
+    /// exit only appear in the trace. Repeatable.
+    #[arg(long = "pernet-subsys", value_name = "NAME")]
+    pub pernet_subsys: Vec<String>,
+
+    /// Like `--pernet-subsys`, registered with `register_pernet_device`.
+    #[arg(long = "pernet-device", value_name = "NAME")]
+    pub pernet_device: Vec<String>,
+
+    /// Make the init of this pernet operation fail (`NAME` or `NAME=ERRNO`, ENOMEM by
+    /// default), to show `setup_net` undoing what it did, in reverse.
+    #[arg(long = "fail-pernet-init", value_name = "NAME[=ERRNO]")]
+    pub fail_pernet_init: Vec<String>,
 
     /// For `setns`: join with a pidfd of the child (several types at once).
     #[arg(long)]
@@ -224,6 +242,33 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         k.drop_caps(init, bits)
             .map_err(|e| anyhow::anyhow!("dropping {cap}: {e}"))?;
     }
+    for (names, kind) in [
+        (&args.pernet_subsys, PernetKind::Subsys),
+        (&args.pernet_device, PernetKind::Device),
+    ] {
+        for name in names {
+            register_course_op(&mut k, name, kind)?;
+        }
+    }
+    for spec in &args.fail_pernet_init {
+        let (name, errno) = match spec.split_once('=') {
+            Some((n, e)) => (
+                n,
+                Errno::from_name(e).ok_or_else(|| {
+                    UsageError(format!("unknown errno '{e}' in --fail-pernet-init"))
+                })?,
+            ),
+            None => (spec.as_str(), Errno::ENOMEM),
+        };
+        if !k.pernet_fail_init(name, Some(errno)) {
+            let known: Vec<&str> = k.pernet_list.iter().map(|o| o.name).collect();
+            return Err(UsageError(format!(
+                "no pernet operation '{name}'; registered: {}",
+                known.join(", ")
+            ))
+            .into());
+        }
+    }
     let target = match &call {
         Call::Setns { target_flags, .. } => {
             let child =
@@ -349,6 +394,37 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         CallResult::Ok => 0,
         CallResult::Err { .. } => 1,
     })
+}
+
+/// The init and exit of a course's own pernet operation: they do nothing but appear in the
+/// trace (the recorder shows them entered and left).
+fn course_op_init(_k: &mut Kernel, _net: nslab_sim::kernel::NetRef) -> Result<(), Errno> {
+    Ok(())
+}
+
+/// Registers a course's pernet operation named `name` (`NAME_init`/`NAME_exit`), with 8
+/// bytes of per-namespace data so `ops_init`'s `net_generic` allocation shows.
+fn register_course_op(k: &mut Kernel, name: &str, kind: PernetKind) -> anyhow::Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(UsageError(format!(
+            "a pernet operation name is a C identifier, not '{name}'"
+        ))
+        .into());
+    }
+    // The model names kernel functions with static strings; this process ends right after
+    // the trace, so leaking three short names is the simple, honest way to make them static.
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let ops = PernetOperations {
+        init: Some((leak(format!("{name}_init")), course_op_init as PernetFn)),
+        exit: Some((leak(format!("{name}_exit")), course_op_init as PernetFn)),
+        size: 8,
+        ..PernetOperations::new(leak(name.to_string()), "(course)", kind)
+    };
+    match kind {
+        PernetKind::Subsys => k.register_pernet_subsys(ops),
+        PernetKind::Device => k.register_pernet_device(ops),
+    }
+    .map_err(|e| anyhow::anyhow!("registering {name}: {e}"))
 }
 
 fn render_text(r: &TraceReport<'_>) -> String {
