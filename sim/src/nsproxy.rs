@@ -160,50 +160,82 @@ impl Kernel {
         user_ns: UserNsRef,
     ) -> Result<NsproxyRef, Errno> {
         self.call("create_new_namespaces", FILE, |k| {
-            let o = k.nsproxies.get(old.0).clone();
-            // `create_nsproxy()`: the new nsproxy exists from here, count 1; the model fills
-            // its fields as the copies succeed.
-            k.note(|_| Step::Alloc {
-                object: "nsproxy (create_nsproxy, count 1)".to_string(),
-            });
-            let mnt = k.copy_mnt_ns(flags, o.mnt_ns, user_ns, current)?;
-            let uts = match k.copy_utsname(flags, user_ns, o.uts_ns, current) {
+            let r = Kernel::fill_new_nsproxy(k, flags, current, old, user_ns);
+            if r.is_err() {
+                k.note(|_| Step::Free {
+                    object: "nsproxy (kmem_cache_free after the unwinding)".to_string(),
+                });
+            }
+            r
+        })
+    }
+
+    /// The body of `create_new_namespaces`: each copy in kernel order, each failure putting
+    /// back what was made before it, in reverse.
+    fn fill_new_nsproxy(
+        k: &mut Kernel,
+        flags: u64,
+        current: TaskRef,
+        old: NsproxyRef,
+        user_ns: UserNsRef,
+    ) -> Result<NsproxyRef, Errno> {
+        let o = k.nsproxies.get(old.0).clone();
+        // `create_nsproxy()`: the new nsproxy exists from here, count 1; the model fills
+        // its fields as the copies succeed.
+        k.note(|_| Step::Alloc {
+            object: "nsproxy (create_nsproxy, count 1)".to_string(),
+        });
+        let mnt = k.copy_mnt_ns(flags, o.mnt_ns, user_ns, current)?;
+        let uts = match k.copy_utsname(flags, user_ns, o.uts_ns, current) {
+            Ok(v) => v,
+            Err(e) => {
+                k.put_mnt_ns(mnt);
+                return Err(e);
+            }
+        };
+        let ipc = match k.copy_ipcs(flags, user_ns, o.ipc_ns, current) {
+            Ok(v) => v,
+            Err(e) => {
+                k.put_uts_ns(uts);
+                k.put_mnt_ns(mnt);
+                return Err(e);
+            }
+        };
+        let pid = match k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, current) {
+            Ok(v) => v,
+            Err(e) => {
+                k.put_ipc_ns(ipc);
+                k.put_uts_ns(uts);
+                k.put_mnt_ns(mnt);
+                return Err(e);
+            }
+        };
+        let cgroup = match k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, current) {
+            Ok(v) => v,
+            Err(e) => {
+                k.put_pid_ns(pid);
+                k.put_ipc_ns(ipc);
+                k.put_uts_ns(uts);
+                k.put_mnt_ns(mnt);
+                return Err(e);
+            }
+        };
+        let net = match k.copy_net_ns(flags, user_ns, o.net_ns, current) {
+            Ok(v) => v,
+            Err(e) => {
+                k.put_cgroup_ns(cgroup);
+                k.put_pid_ns(pid);
+                k.put_ipc_ns(ipc);
+                k.put_uts_ns(uts);
+                k.put_mnt_ns(mnt);
+                return Err(e);
+            }
+        };
+        let time_for_children =
+            match k.copy_time_ns(flags, user_ns, o.time_ns_for_children, current) {
                 Ok(v) => v,
                 Err(e) => {
-                    k.put_mnt_ns(mnt);
-                    return Err(e);
-                }
-            };
-            let ipc = match k.copy_ipcs(flags, user_ns, o.ipc_ns, current) {
-                Ok(v) => v,
-                Err(e) => {
-                    k.put_uts_ns(uts);
-                    k.put_mnt_ns(mnt);
-                    return Err(e);
-                }
-            };
-            let pid = match k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, current) {
-                Ok(v) => v,
-                Err(e) => {
-                    k.put_ipc_ns(ipc);
-                    k.put_uts_ns(uts);
-                    k.put_mnt_ns(mnt);
-                    return Err(e);
-                }
-            };
-            let cgroup = match k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, current) {
-                Ok(v) => v,
-                Err(e) => {
-                    k.put_pid_ns(pid);
-                    k.put_ipc_ns(ipc);
-                    k.put_uts_ns(uts);
-                    k.put_mnt_ns(mnt);
-                    return Err(e);
-                }
-            };
-            let net = match k.copy_net_ns(flags, user_ns, o.net_ns, current) {
-                Ok(v) => v,
-                Err(e) => {
+                    k.put_net(net);
                     k.put_cgroup_ns(cgroup);
                     k.put_pid_ns(pid);
                     k.put_ipc_ns(ipc);
@@ -212,36 +244,22 @@ impl Kernel {
                     return Err(e);
                 }
             };
-            let time_for_children =
-                match k.copy_time_ns(flags, user_ns, o.time_ns_for_children, current) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        k.put_net(net);
-                        k.put_cgroup_ns(cgroup);
-                        k.put_pid_ns(pid);
-                        k.put_ipc_ns(ipc);
-                        k.put_uts_ns(uts);
-                        k.put_mnt_ns(mnt);
-                        return Err(e);
-                    }
-                };
-            k.get_time_ns(o.time_ns);
-            let r = NsproxyRef(k.nsproxies.insert(Nsproxy {
-                count: 1,
-                uts_ns: uts,
-                ipc_ns: ipc,
-                mnt_ns: mnt,
-                pid_ns_for_children: pid,
-                net_ns: net,
-                time_ns: o.time_ns,
-                time_ns_for_children: time_for_children,
-                cgroup_ns: cgroup,
-            }));
-            k.note(|k| Step::Set {
-                what: format!("{} filled", k.nsproxy_name(r)),
-            });
-            Ok(r)
-        })
+        k.get_time_ns(o.time_ns);
+        let r = NsproxyRef(k.nsproxies.insert(Nsproxy {
+            count: 1,
+            uts_ns: uts,
+            ipc_ns: ipc,
+            mnt_ns: mnt,
+            pid_ns_for_children: pid,
+            net_ns: net,
+            time_ns: o.time_ns,
+            time_ns_for_children: time_for_children,
+            cgroup_ns: cgroup,
+        }));
+        k.note(|k| Step::Set {
+            what: format!("{} filled", k.nsproxy_name(r)),
+        });
+        Ok(r)
     }
 
     /// `copy_namespaces(flags, tsk)` at clone. `user_ns` is the child's credential user
