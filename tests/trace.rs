@@ -200,3 +200,24 @@ fn an_unknown_pernet_op_is_bad_input() {
         "lists the registered ones: {err}"
     );
 }
+
+#[test]
+fn the_teaching_texts_kernel_4_19() {
+    let (code, out, err) = trace(&[
+        "--kernel",
+        "4.19",
+        "clone",
+        "CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("-> _do_fork()"), "{out}");
+    assert!(!out.contains("kernel_clone"), "{out}");
+    assert!(
+        out.contains("https://elixir.bootlin.com/linux/v4.19/source/"),
+        "{out}"
+    );
+    insta::assert_snapshot!("clone_newns_newpid_newnet_4_19", out);
+    let (code, _, err) = trace(&["--kernel", "5.0", "clone", "0"]);
+    assert_eq!(code, 2, "an unknown version is bad input");
+    assert!(err.contains("valid: 6.18, 4.19"), "{err}");
+}

@@ -41,6 +41,8 @@ pub enum Errno {
     ENOSPC,
     /// Math result not representable (34).
     ERANGE,
+    /// Function not implemented (38): a system call the kernel does not have.
+    ENOSYS,
     /// Too many users (87).
     EUSERS,
     /// Operation not supported (95).
@@ -51,7 +53,7 @@ pub enum Errno {
 
 impl Errno {
     /// Every named errno, for parsers and listings.
-    pub const NAMED: [Errno; 17] = [
+    pub const NAMED: [Errno; 18] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::ESRCH,
@@ -67,6 +69,7 @@ impl Errno {
         Errno::EINVAL,
         Errno::ENOSPC,
         Errno::ERANGE,
+        Errno::ENOSYS,
         Errno::EUSERS,
         Errno::EOPNOTSUPP,
     ];
@@ -89,6 +92,7 @@ impl Errno {
             Errno::EINVAL => 22,
             Errno::ENOSPC => 28,
             Errno::ERANGE => 34,
+            Errno::ENOSYS => 38,
             Errno::EUSERS => 87,
             Errno::EOPNOTSUPP => 95,
             Errno::Other(n) => n,
@@ -136,6 +140,7 @@ impl Errno {
             Errno::EINVAL => "invalid argument",
             Errno::ENOSPC => "no space left on device",
             Errno::ERANGE => "numerical result out of range",
+            Errno::ENOSYS => "function not implemented",
             Errno::EUSERS => "too many users",
             Errno::EOPNOTSUPP => "operation not supported",
             Errno::Other(_) => "unknown error",

@@ -64,6 +64,12 @@ impl Kernel {
                     )
                 })
             }
+            CloneVia::Clone3 if !self.version.has_clone3() => {
+                // A system call number the kernel does not have goes to `sys_ni_syscall`.
+                self.call("sys_ni_syscall", "kernel/sys_ni.c", |k| {
+                    Err(k.refuse("no clone3 system call before Linux 5.3", Errno::ENOSYS))
+                })
+            }
             CloneVia::Clone3 => self.call("sys_clone3", FILE, |k| {
                 let kargs = KernelCloneArgs {
                     flags: args.flags,
@@ -105,14 +111,17 @@ impl Kernel {
         current: TaskRef,
         args: KernelCloneArgs,
     ) -> Result<TaskRef, Errno> {
-        self.call("kernel_clone", FILE, |k| {
-            k.rule(
-                "CLONE_PIDFD and CLONE_PARENT_SETTID share one pointer",
-                args.flags & CLONE_PIDFD != 0
-                    && args.flags & CLONE_PARENT_SETTID != 0
-                    && args.pidfd_is_parent_tid,
-                Errno::EINVAL,
-            )?;
+        // `_do_fork` in 4.19, which has no CLONE_PIDFD.
+        self.call(self.version.fork_entry(), FILE, |k| {
+            if k.version.has_pidfd() {
+                k.rule(
+                    "CLONE_PIDFD and CLONE_PARENT_SETTID share one pointer",
+                    args.flags & CLONE_PIDFD != 0
+                        && args.flags & CLONE_PARENT_SETTID != 0
+                        && args.pidfd_is_parent_tid,
+                    Errno::EINVAL,
+                )?;
+            }
             let p = k.copy_process(current, args)?;
             k.note(|k| Step::Set {
                 what: format!("wake_up_new_task({})", k.task_name(p)),
@@ -169,11 +178,13 @@ impl Kernel {
                     Errno::EINVAL,
                 )?;
             }
-            k.rule(
-                "CLONE_PIDFD together with CLONE_DETACHED",
-                both(CLONE_PIDFD, CLONE_DETACHED),
-                Errno::EINVAL,
-            )?;
+            if k.version.has_pidfd() {
+                k.rule(
+                    "CLONE_PIDFD together with CLONE_DETACHED",
+                    both(CLONE_PIDFD, CLONE_DETACHED),
+                    Errno::EINVAL,
+                )?;
+            }
 
             let p = k.dup_task_struct(current);
             if let Err(e) = k.copy_creds(current, p, f) {
@@ -421,9 +432,15 @@ impl Kernel {
     /// single-threaded process.
     fn check_unshare_flags(&mut self, current: TaskRef, f: u64) -> Result<(), Errno> {
         self.call("check_unshare_flags", FILE, |k| {
+            // 4.19 has no CLONE_NEWTIME: its bit is unknown to unshare there.
+            let valid = if k.version.has_time_ns() {
+                UNSHARE_VALID
+            } else {
+                UNSHARE_VALID & !CLONE_NEWTIME
+            };
             k.rule(
                 "a flag unshare does not know",
-                f & !UNSHARE_VALID != 0,
+                f & !valid != 0,
                 Errno::EINVAL,
             )?;
             let threads = k

@@ -20,7 +20,7 @@ use crate::kernel::*;
 use crate::loopback::loopback_net_ops;
 use crate::machine::{CloneArgs, IdMapExtent, IdMapKind, Origin, TaskState};
 use crate::mnt_namespace::{initial_mounts, MntNamespace};
-use crate::net_namespace::Net;
+use crate::net_namespace::{net_ns_ops, Net};
 use crate::nsproxy::Nsproxy;
 use crate::pid_namespace::{PidNamespace, PIDNS_ADDING, PID_MAX_DEFAULT};
 use crate::proc_generic::*;
@@ -35,7 +35,7 @@ use std::collections::HashMap;
 pub const UTS_NODENAME: &str = "(none)";
 
 /// Boots the machine; with an origin, places the scenario root where it says.
-pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
+pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {
     let mut k = Kernel {
         tasks: Slab::default(),
         creds: Slab::default(),
@@ -62,6 +62,8 @@ pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
         init_net: NetRef(0),
         root_task: TaskRef(0),
         init_ucount_max: DEFAULT_UCOUNT_MAX,
+        version,
+        initial_inums: Vec::new(),
         handles: Vec::new(),
         origin: origin.cloned().unwrap_or_default(),
         rec: None,
@@ -117,24 +119,36 @@ pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
         root_cgroup: "/".to_string(),
         ucounts_key: None,
     }));
-    let time = TimeNsRef(k.time_namespaces.insert(TimeNamespace {
-        ns: owned(PROC_TIME_INIT_INO),
-        user_ns: user,
-        offsets: TimensOffsets::default(),
-        frozen_offsets: true,
-        ucounts_key: None,
-    }));
+    // 4.19 has no time namespaces.
+    let time = version.has_time_ns().then(|| {
+        TimeNsRef(k.time_namespaces.insert(TimeNamespace {
+            ns: owned(PROC_TIME_INIT_INO),
+            user_ns: user,
+            offsets: TimensOffsets::default(),
+            frozen_offsets: true,
+            ucounts_key: None,
+        }))
+    });
     // `init_mount_tree` runs before the first task: `init_nsproxy.mnt_ns` is NULL only
-    // until then, so the model creates it here.
+    // until then, so the model creates it here. In 4.19 its inode is the first dynamic one.
+    let mnt_inum = match version {
+        KernelVersion::V6_18 => PROC_MNT_INIT_INO,
+        KernelVersion::V4_19 => k.proc_alloc_inum(),
+    };
     let mnt = MntNsRef(k.mnt_namespaces.insert(MntNamespace {
-        ns: owned(PROC_MNT_INIT_INO),
+        ns: owned(mnt_inum),
         user_ns: user,
         mounts: initial_mounts(),
         ucounts_key: None,
     }));
-    // `net_ns_init`: `init_net` is set up while `pernet_list` is still empty.
+    // `net_ns_init`: `init_net` is set up while `pernet_list` is still empty. In 4.19 its
+    // inode comes from `net_ns_ops`, registered just after.
+    let net_inum = match version {
+        KernelVersion::V6_18 => PROC_NET_INIT_INO,
+        KernelVersion::V4_19 => 0,
+    };
     let net = NetRef(k.nets.insert(Net {
-        ns: owned(PROC_NET_INIT_INO),
+        ns: owned(net_inum),
         passive: 1,
         user_ns: user,
         ucounts_key: None,
@@ -145,9 +159,13 @@ pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
         listed: false,
     }));
     // Every namespace holds its owner.
-    k.user_namespaces.get_mut(user.0).ns.count += 7;
+    k.user_namespaces.get_mut(user.0).ns.count += if time.is_some() { 7 } else { 6 };
     k.setup_net(net)
         .expect("setup_net(&init_net) with no ops cannot fail");
+    if version == KernelVersion::V4_19 {
+        k.register_pernet_subsys(net_ns_ops())
+            .expect("net_ns_net_init in init_net");
+    }
     // `net_dev_init`.
     k.register_pernet_subsys(netdev_net_ops())
         .expect("netdev_init cannot fail");
@@ -178,7 +196,9 @@ pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
     ] {
         c.count += 1;
     }
-    k.time_namespaces.get_mut(time.0).ns.count += 2;
+    if let Some(time) = time {
+        k.time_namespaces.get_mut(time.0).ns.count += 2;
+    }
 
     // pid 1: `kernel_init`, forked from the idle task without flags. Its credentials are a
     // copy of `init_cred`: root with every capability.
@@ -231,6 +251,7 @@ pub(crate) fn start_kernel(origin: Option<&Origin>) -> Kernel {
     k.init_pid_ns = pid_ns;
     k.init_net = net;
     k.root_task = init;
+    k.initial_inums = k.namespaces().iter().map(|n| n.inum).collect();
 
     match origin {
         None => {

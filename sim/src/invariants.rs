@@ -64,8 +64,9 @@ impl Kernel {
             hold(NsType::Mnt, n.mnt_ns.0);
             hold(NsType::Pid, n.pid_ns_for_children.0);
             hold(NsType::Net, n.net_ns.0);
-            hold(NsType::Time, n.time_ns.0);
-            hold(NsType::Time, n.time_ns_for_children.0);
+            for t in [n.time_ns, n.time_ns_for_children].into_iter().flatten() {
+                hold(NsType::Time, t.0);
+            }
             hold(NsType::Cgroup, n.cgroup_ns.0);
         }
         for (_, c) in self.creds.iter() {
@@ -103,7 +104,8 @@ impl Kernel {
         for (_, n) in self.nets.iter() {
             hold(NsType::User, n.user_ns.0);
         }
-        let initial = |inum: u64| inum < crate::proc_generic::PROC_DYNAMIC_FIRST;
+        let initial = |inum: u64| self.initial_inums.contains(&inum);
+        let dynamic_inum = |inum: u64| inum >= crate::proc_generic::PROC_DYNAMIC_FIRST;
         let mut check = |t: NsType, i: u32, inum: u64, count: u64| {
             let want = holders.get(&(t, i)).copied().unwrap_or(0) + u64::from(initial(inum));
             expect(format!("{}:[{inum}]", t.proc_name()), count, want);
@@ -163,42 +165,42 @@ impl Kernel {
         let dynamic = self
             .user_namespaces
             .iter()
-            .filter(|(_, n)| !initial(n.ns.inum))
+            .filter(|(_, n)| dynamic_inum(n.ns.inum))
             .count()
             + self
                 .pid_namespaces
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count()
             + self
                 .uts_namespaces
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count()
             + self
                 .ipc_namespaces
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count()
             + self
                 .mnt_namespaces
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count()
             + self
                 .cgroup_namespaces
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count()
             + self
                 .time_namespaces
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count()
             + self
                 .nets
                 .iter()
-                .filter(|(_, n)| !initial(n.ns.inum))
+                .filter(|(_, n)| dynamic_inum(n.ns.inum))
                 .count();
         if dynamic as u64 != self.proc_inum.in_use() {
             bad.push(format!(

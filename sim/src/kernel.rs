@@ -214,6 +214,11 @@ pub struct Kernel {
     pub root_task: TaskRef,
     /// `max_threads / 2`: the initial user namespace's `max_*_namespaces`.
     pub init_ucount_max: u32,
+    /// The kernel version being modelled.
+    pub version: KernelVersion,
+    /// The inode numbers of the initial namespaces (fixed in 6.18; mnt and net are dynamic
+    /// in 4.19), which carry the idle task's reference.
+    pub initial_inums: Vec<u64>,
     /// Task handles given out through [`crate::Machine`], indexed by `TaskId`.
     pub(crate) handles: Vec<Handle>,
     pub(crate) origin: Origin,
@@ -227,13 +232,74 @@ pub(crate) enum Handle {
     Gone(TaskState),
 }
 
+/// Which kernel the model follows (kernel-facts.md section 10). 6.18 is the default; 4.19 is
+/// the kernel of the teaching text (`_do_fork`), without time namespaces, `clone3` or
+/// pidfds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum KernelVersion {
+    /// Linux 4.19.
+    #[serde(rename = "v4.19")]
+    V4_19,
+    /// Linux 6.18.
+    #[default]
+    #[serde(rename = "v6.18")]
+    V6_18,
+}
+
+impl KernelVersion {
+    /// `v4.19` or `v6.18`, as in the kernel's tags.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            KernelVersion::V4_19 => "v4.19",
+            KernelVersion::V6_18 => "v6.18",
+        }
+    }
+
+    /// Parses `4.19`, `v4.19`, `6.18` or `v6.18`.
+    pub fn parse(s: &str) -> Option<KernelVersion> {
+        match s.trim_start_matches('v') {
+            "4.19" => Some(KernelVersion::V4_19),
+            "6.18" => Some(KernelVersion::V6_18),
+            _ => None,
+        }
+    }
+
+    /// Time namespaces exist (5.6+).
+    pub const fn has_time_ns(self) -> bool {
+        matches!(self, KernelVersion::V6_18)
+    }
+
+    /// `clone3` exists (5.3+).
+    pub const fn has_clone3(self) -> bool {
+        matches!(self, KernelVersion::V6_18)
+    }
+
+    /// `CLONE_PIDFD` (5.2+) and `setns` with a pidfd (5.8+) exist.
+    pub const fn has_pidfd(self) -> bool {
+        matches!(self, KernelVersion::V6_18)
+    }
+
+    /// The function every fork goes through: `_do_fork` (4.19) or `kernel_clone` (5.10+).
+    pub const fn fork_entry(self) -> &'static str {
+        match self {
+            KernelVersion::V4_19 => "_do_fork",
+            KernelVersion::V6_18 => "kernel_clone",
+        }
+    }
+}
+
 /// `max_threads / 2` on the machine kernel-facts.md was read on.
 pub const DEFAULT_UCOUNT_MAX: u32 = 96365;
 
 impl Kernel {
     /// Boots a machine whose scenario root is the init task, in the initial namespaces.
     pub fn boot() -> Kernel {
-        crate::init_main::start_kernel(None)
+        crate::init_main::start_kernel(None, KernelVersion::V6_18)
+    }
+
+    /// Boots a machine of the given kernel version, its root the init task.
+    pub fn boot_version(version: KernelVersion) -> Kernel {
+        crate::init_main::start_kernel(None, version)
     }
 
     /// Boots a machine whose scenario root stands where `origin` says: below `pid_ns_level`
@@ -241,7 +307,7 @@ impl Kernel {
     /// The root is then an ordinary task (not a namespace init), as the real backend's root
     /// helper is, and a child subreaper like it.
     pub fn boot_at(origin: &Origin) -> Kernel {
-        crate::init_main::start_kernel(Some(origin))
+        crate::init_main::start_kernel(Some(origin), KernelVersion::V6_18)
     }
 
     // ---- the step recorder ----
@@ -299,6 +365,21 @@ impl Kernel {
             Err(errno)
         } else {
             Ok(())
+        }
+    }
+
+    /// Like [`Kernel::call`] when the function exists in the modelled version (`Some`), else
+    /// runs `f` inline, as the older kernel did in its caller.
+    #[inline]
+    pub(crate) fn call_if<T>(
+        &mut self,
+        function: Option<&'static str>,
+        file: &'static str,
+        f: impl FnOnce(&mut Self) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        match function {
+            Some(name) => self.call(name, file, f),
+            None => f(self),
         }
     }
 

@@ -84,6 +84,33 @@ pub struct Net {
     pub listed: bool,
 }
 
+/// `net_ns_ops` (4.19 only): its init gives a new namespace its inode number, which 5.x and
+/// later assign before `setup_net` (`preinit_net`).
+pub fn net_ns_ops() -> PernetOperations {
+    PernetOperations {
+        init: Some(("net_ns_net_init", net_ns_net_init)),
+        exit: Some(("net_ns_net_exit", net_ns_net_exit)),
+        ..PernetOperations::new("net_ns_ops", FILE, PernetKind::Subsys)
+    }
+}
+
+/// `net_ns_net_init`: `ns_alloc_inum`.
+fn net_ns_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
+    let inum = k.proc_alloc_inum();
+    k.nets.get_mut(net.0).ns.inum = inum;
+    k.note(|_| Step::Set {
+        what: format!("net->ns.inum = {inum} (ns_alloc_inum)"),
+    });
+    Ok(())
+}
+
+/// `net_ns_net_exit`: `ns_free_inum`.
+fn net_ns_net_exit(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
+    let inum = std::mem::replace(&mut k.nets.get_mut(net.0).ns.inum, 0);
+    k.proc_free_inum(inum);
+    Ok(())
+}
+
 impl Kernel {
     pub(crate) fn net_name(&self, net: NetRef) -> String {
         format!("net:[{}]", self.nets.get(net.0).ns.inum)
@@ -136,8 +163,13 @@ impl Kernel {
             k.call("inc_net_namespaces", FILE, |k| {
                 k.inc_ucount(user_ns, euid, NsType::Net)
             })?;
-            // `net_alloc` and `preinit_net`: inode number, count 1, passive 1, owner.
-            let inum = k.proc_alloc_inum();
+            // `net_alloc` and `preinit_net`: inode number, count 1, passive 1, owner. In 4.19
+            // `setup_net` sets the count and `net_ns_ops` gives the inode number.
+            let inum = if k.version.has_time_ns() {
+                k.proc_alloc_inum()
+            } else {
+                0
+            };
             let net = NetRef(k.nets.insert(Net {
                 ns: NsCommon { inum, count: 1 },
                 passive: 1,
@@ -149,8 +181,12 @@ impl Kernel {
                 generic: Vec::new(),
                 listed: false,
             }));
-            k.note(|_| Step::Alloc {
-                object: format!("net:[{inum}] (net_alloc + preinit_net: count 1, passive 1)"),
+            k.note(|k| Step::Alloc {
+                object: if k.version.has_time_ns() {
+                    format!("net:[{inum}] (net_alloc + preinit_net: count 1, passive 1)")
+                } else {
+                    "net (net_alloc; setup_net sets count 1)".to_string()
+                },
             });
             k.get_user_ns(user_ns);
             if let Err(e) = k.setup_net(net) {

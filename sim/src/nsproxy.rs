@@ -28,8 +28,9 @@ pub struct Nsproxy {
     pub mnt_ns: MntNsRef,
     pub pid_ns_for_children: PidNsRef,
     pub net_ns: NetRef,
-    pub time_ns: TimeNsRef,
-    pub time_ns_for_children: TimeNsRef,
+    /// `time_ns` and `time_ns_for_children`: absent in 4.19, which has no time namespaces.
+    pub time_ns: Option<TimeNsRef>,
+    pub time_ns_for_children: Option<TimeNsRef>,
     pub cgroup_ns: CgroupNsRef,
 }
 
@@ -129,7 +130,8 @@ impl Kernel {
     }
 
     /// `free_nsproxy`: puts every namespace in the 6.18 order (mnt, uts, ipc,
-    /// pid_for_children, time, time_for_children, cgroup, net) and frees the nsproxy.
+    /// pid_for_children, time, time_for_children, cgroup, net; 4.19 has no time) and frees the
+    /// nsproxy.
     pub(crate) fn free_nsproxy(&mut self, n: NsproxyRef) {
         let _ = self.call("free_nsproxy", FILE, |k| {
             let p = k.nsproxies.remove(n.0);
@@ -140,8 +142,10 @@ impl Kernel {
             k.put_uts_ns(p.uts_ns);
             k.put_ipc_ns(p.ipc_ns);
             k.put_pid_ns(p.pid_ns_for_children);
-            k.put_time_ns(p.time_ns);
-            k.put_time_ns(p.time_ns_for_children);
+            if let (Some(t), Some(tc)) = (p.time_ns, p.time_ns_for_children) {
+                k.put_time_ns(t);
+                k.put_time_ns(tc);
+            }
             k.put_cgroup_ns(p.cgroup_ns);
             k.put_net(p.net_ns);
             Ok(())
@@ -231,20 +235,27 @@ impl Kernel {
                 return Err(e);
             }
         };
-        let time_for_children =
-            match k.copy_time_ns(flags, user_ns, o.time_ns_for_children, current) {
-                Ok(v) => v,
-                Err(e) => {
-                    k.put_net(net);
-                    k.put_cgroup_ns(cgroup);
-                    k.put_pid_ns(pid);
-                    k.put_ipc_ns(ipc);
-                    k.put_uts_ns(uts);
-                    k.put_mnt_ns(mnt);
-                    return Err(e);
+        // 4.19 has no time namespaces: its nsproxy has no time fields.
+        let (time_ns, time_for_children) = match (o.time_ns, o.time_ns_for_children) {
+            (Some(time_ns), Some(old_children)) => {
+                match k.copy_time_ns(flags, user_ns, old_children, current) {
+                    Ok(v) => {
+                        k.get_time_ns(time_ns);
+                        (Some(time_ns), Some(v))
+                    }
+                    Err(e) => {
+                        k.put_net(net);
+                        k.put_cgroup_ns(cgroup);
+                        k.put_pid_ns(pid);
+                        k.put_ipc_ns(ipc);
+                        k.put_uts_ns(uts);
+                        k.put_mnt_ns(mnt);
+                        return Err(e);
+                    }
                 }
-            };
-        k.get_time_ns(o.time_ns);
+            }
+            _ => (None, None),
+        };
         let r = NsproxyRef(k.nsproxies.insert(Nsproxy {
             count: 1,
             uts_ns: uts,
@@ -252,7 +263,7 @@ impl Kernel {
             mnt_ns: mnt,
             pid_ns_for_children: pid,
             net_ns: net,
-            time_ns: o.time_ns,
+            time_ns,
             time_ns_for_children: time_for_children,
             cgroup_ns: cgroup,
         }));
@@ -382,8 +393,10 @@ impl Kernel {
             NsEntry::User => NsObject::User(self.creds.get(task.cred.0).user_ns),
             NsEntry::Mnt => NsObject::Mnt(p.mnt_ns),
             NsEntry::Cgroup => NsObject::Cgroup(p.cgroup_ns),
-            NsEntry::Time => NsObject::Time(p.time_ns),
-            NsEntry::TimeForChildren => NsObject::Time(p.time_ns_for_children),
+            NsEntry::Time => NsObject::Time(p.time_ns.ok_or(Errno::ENOENT)?),
+            NsEntry::TimeForChildren => {
+                NsObject::Time(p.time_ns_for_children.ok_or(Errno::ENOENT)?)
+            }
         })
     }
 
@@ -456,6 +469,12 @@ impl Kernel {
                     )?;
                     ty
                 }
+                Target::Pidfd(_) if !k.version.has_pidfd() => {
+                    return Err(k.refuse(
+                        "proc_ns_fget: not a namespace file (no pidfd before Linux 5.3)",
+                        Errno::EINVAL,
+                    ));
+                }
                 Target::Pidfd(_) => {
                     k.call("check_setns_flags", FILE, |k| {
                         k.rule(
@@ -482,8 +501,10 @@ impl Kernel {
 
     /// `prepare_nsset`: a private copy of the caller's nsproxy (every member gets a
     /// reference), and new credentials when a user namespace is being joined.
+    /// 4.19 does the same inline in `setns`, one namespace at a time.
     fn prepare_nsset(&mut self, current: TaskRef, flags: u64) -> Result<Nsset, Errno> {
-        self.call("prepare_nsset", FILE, |k| {
+        let name = self.version.has_pidfd().then_some("prepare_nsset");
+        self.call_if(name, FILE, |k| {
             let old = k
                 .tasks
                 .get(current.0)
@@ -563,9 +584,11 @@ impl Kernel {
         })
     }
 
-    /// `commit_nsset`: new credentials first, then the nsproxy swap.
+    /// `commit_nsset`: new credentials first, then the nsproxy swap. (4.19 commits the
+    /// credentials inside `userns_install` and swaps in `setns`; the effect is the same.)
     fn commit_nsset(&mut self, current: TaskRef, nsset: &mut Nsset) {
-        let _ = self.call("commit_nsset", FILE, |k| {
+        let name = self.version.has_pidfd().then_some("commit_nsset");
+        let _ = self.call_if(name, FILE, |k| {
             if nsset.flags & CLONE_NEWUSER != 0 {
                 if let Some(c) = nsset.cred.take() {
                     // The prepared reference passes to the task.
@@ -573,8 +596,9 @@ impl Kernel {
                 }
             }
             if nsset.flags & CLONE_NEWTIME != 0 {
-                let t = k.nsproxies.get(nsset.nsproxy.0).time_ns;
-                k.time_namespaces.get_mut(t.0).frozen_offsets = true;
+                if let Some(t) = k.nsproxies.get(nsset.nsproxy.0).time_ns {
+                    k.time_namespaces.get_mut(t.0).frozen_offsets = true;
+                }
             }
             let new = nsset.nsproxy;
             k.switch_task_namespaces(current, Some(new));

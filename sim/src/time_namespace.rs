@@ -86,7 +86,10 @@ impl Kernel {
     pub(crate) fn timens_on_fork(&mut self, nsproxy: NsproxyRef) {
         let (cur, for_children) = {
             let n = self.nsproxies.get(nsproxy.0);
-            (n.time_ns, n.time_ns_for_children)
+            match (n.time_ns, n.time_ns_for_children) {
+                (Some(c), Some(f)) => (c, f),
+                _ => return,
+            }
         };
         if cur == for_children {
             return;
@@ -94,7 +97,7 @@ impl Kernel {
         let _ = self.call("timens_on_fork", FILE, |k| {
             k.get_time_ns(for_children);
             k.put_time_ns(cur);
-            k.nsproxies.get_mut(nsproxy.0).time_ns = for_children;
+            k.nsproxies.get_mut(nsproxy.0).time_ns = Some(for_children);
             k.time_namespaces.get_mut(for_children.0).frozen_offsets = true;
             k.note(|k| Step::Set {
                 what: format!(
@@ -126,15 +129,18 @@ impl Kernel {
             )?;
             let (old, old_children) = {
                 let n = k.nsproxies.get(nsset.nsproxy.0);
-                (n.time_ns, n.time_ns_for_children)
+                (
+                    n.time_ns.expect("a time namespace exists, so the nsproxy has time fields"),
+                    n.time_ns_for_children.expect("as for time_ns"),
+                )
             };
             k.get_time_ns(ns);
             k.put_time_ns(old);
             k.get_time_ns(ns);
             k.put_time_ns(old_children);
             let n = k.nsproxies.get_mut(nsset.nsproxy.0);
-            n.time_ns = ns;
-            n.time_ns_for_children = ns;
+            n.time_ns = Some(ns);
+            n.time_ns_for_children = Some(ns);
             Ok(())
         })
     }

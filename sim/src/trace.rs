@@ -10,12 +10,10 @@ use crate::errno::Errno;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// The kernel version whose sources the file links point into.
-pub const SOURCE_VERSION: &str = "v6.18";
-
-/// Where a reader can browse the file a step mirrors.
-pub fn source_url(file: &str) -> String {
-    format!("https://elixir.bootlin.com/linux/{SOURCE_VERSION}/source/{file}")
+/// Where a reader can browse the file a step mirrors, in the sources of `version` (a tag
+/// such as `v6.18`).
+pub fn source_url(version: &str, file: &str) -> String {
+    format!("https://elixir.bootlin.com/linux/{version}/source/{file}")
 }
 
 /// One recorded event.

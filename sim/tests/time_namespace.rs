@@ -41,7 +41,11 @@ fn the_next_fork_enters_time_for_children() {
     assert_eq!(inum(&mut k, c, NsEntry::TimeForChildren), tfc);
     assert_eq!(inum(&mut k, a, NsEntry::Time), time0);
     // Its offsets are frozen once a task is inside.
-    let t = k.nsproxies.get(nsproxy_of(&k, c).0).time_ns;
+    let t = k
+        .nsproxies
+        .get(nsproxy_of(&k, c).0)
+        .time_ns
+        .expect("6.18 has time");
     assert!(k.time_namespaces.get(t.0).frozen_offsets);
 }
 
@@ -88,12 +92,20 @@ fn timens_install_multithreaded_is_eusers() {
 fn copy_time_ns_copies_offsets() {
     let (mut k, root) = boot();
     let a = fork3(&mut k, root, CLONE_NEWTIME);
-    let t = k.nsproxies.get(nsproxy_of(&k, a).0).time_ns;
+    let t = k
+        .nsproxies
+        .get(nsproxy_of(&k, a).0)
+        .time_ns
+        .expect("6.18 has time");
     k.time_namespaces.get_mut(t.0).offsets.monotonic = 5_000;
     // a moves its children into a time namespace copied from its own.
     let b = fork(&mut k, a, 0);
     unshare(&mut k, b, CLONE_NEWTIME);
-    let tfc = k.nsproxies.get(nsproxy_of(&k, b).0).time_ns_for_children;
+    let tfc = k
+        .nsproxies
+        .get(nsproxy_of(&k, b).0)
+        .time_ns_for_children
+        .expect("6.18 has time");
     assert_ne!(tfc, t);
     assert_eq!(k.time_namespaces.get(tfc.0).offsets.monotonic, 5_000);
 }

@@ -6,9 +6,10 @@ use super::UsageError;
 use anyhow::bail;
 use nslab_sim::capability::parse_cap;
 use nslab_sim::inventory::NsInfo;
+use nslab_sim::kernel::KernelVersion;
 use nslab_sim::net_namespace::{PernetFn, PernetKind, PernetOperations};
 use nslab_sim::sched::{flags_to_string, parse_flags, CLONE_NEW_ALL};
-use nslab_sim::trace::{render_tree, source_url, Record, Step, SOURCE_VERSION};
+use nslab_sim::trace::{render_tree, source_url, Record, Step};
 use nslab_sim::{
     CloneArgs, CloneVia, Errno, Kernel, Machine, NsEntry, NsFd, NsType, SysError, TaskId,
 };
@@ -34,6 +35,11 @@ pub struct TraceArgs {
     /// Print the trace and summary as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// The kernel to model: 6.18 (the default) or 4.19, the kernel of the teaching text
+    /// (`_do_fork`; no time namespaces, clone3 or pidfds).
+    #[arg(long, value_name = "VERSION", default_value = "6.18", value_parser = parse_version)]
+    pub kernel: KernelVersion,
 
     /// Before the traced call, the init task changes to this uid (setresuid, not traced).
     #[arg(long, value_name = "UID")]
@@ -70,6 +76,12 @@ pub struct TraceArgs {
     /// The flags (or, for `setns` without `--pidfd`, the namespace type).
     #[arg(value_name = "FLAGS")]
     pub flags: String,
+}
+
+/// Parses `--kernel`.
+fn parse_version(s: &str) -> Result<KernelVersion, String> {
+    KernelVersion::parse(s)
+        .ok_or_else(|| format!("unknown kernel version '{s}'; valid: 6.18, 4.19"))
 }
 
 /// The call being traced, parsed.
@@ -227,7 +239,7 @@ struct NsLine {
 /// kernel refused it.
 pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
     let call = Call::parse(&args)?;
-    let mut k = Kernel::boot();
+    let mut k = Kernel::boot_version(args.kernel);
     let init = k.root();
 
     // Set-up that is not traced: the caller's ids and capabilities, and for setns the child
@@ -377,7 +389,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
     };
 
     let report = TraceReport {
-        kernel: SOURCE_VERSION,
+        kernel: args.kernel.tag(),
         call: &call,
         description: call.describe(),
         caller_pid: caller_view.pid(),
@@ -442,7 +454,7 @@ fn render_text(r: &TraceReport<'_>) -> String {
         .collect();
     files.sort_unstable();
     files.dedup();
-    let _ = writeln!(out, "sources: {}", source_url("<file>"));
+    let _ = writeln!(out, "sources: {}", source_url(r.kernel, "<file>"));
     let _ = writeln!(out, "files: {}", files.join(", "));
     out.push('\n');
     out.push_str(&render_tree(r.records));
