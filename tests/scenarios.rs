@@ -3,7 +3,7 @@
 //! judged by one script. The real side is skipped loudly where it cannot run, never passed.
 //!
 //! A custom harness (`harness = false`): one line per scenario and backend, then
-//! `N passed, N failed, N skipped`.
+//! `N passed, N failed, N skipped`. Last, `nslab run` itself on a bad file among good ones.
 
 mod common;
 
@@ -68,10 +68,63 @@ fn main() -> ExitCode {
             failed += 1;
         }
     }
+    let wanted = match &filter {
+        None => true,
+        Some(f) => "nslab-run-bad-file".contains(f.as_str()),
+    };
+    if wanted {
+        match run_with_a_bad_file() {
+            Ok(()) => {
+                println!("ok: nslab-run-bad-file");
+                passed += 1;
+            }
+            Err(why) => {
+                println!("FAILED: nslab-run-bad-file\n    {why}");
+                failed += 1;
+            }
+        }
+    }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `nslab run good bad good` on the model: the bad file's parse error is reported with its
+/// file, line and column, both good files still run, and the exit status is 1.
+fn run_with_a_bad_file() -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("nslab-run-bad-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let good = common::scenario_files();
+    let (first, second) = (&good[0], &good[1]);
+    let bad = dir.join("bad.scn");
+    std::fs::write(&bad, "# bad\nA = init: clone CLONE_NEWPID\nA: frobnicate 3\n")
+        .map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nslab"))
+        .arg("run")
+        .args([first, &bad, second])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let show = || format!("status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    let located = format!("{}:3:4:", bad.display());
+    if !stderr.contains(&located) {
+        return Err(format!("no error at {located}\n{}", show()));
+    }
+    for f in [first, second] {
+        if !stdout.contains(&format!("({}): ok", f.display())) {
+            return Err(format!("{} did not run\n{}", f.display(), show()));
+        }
+    }
+    if !stdout.contains("2 passed, 0 failed, 1 could not be loaded") {
+        return Err(format!("no summary counting the bad file\n{}", show()));
+    }
+    if out.status.code() != Some(1) {
+        return Err(format!("the exit status is not 1\n{}", show()));
+    }
+    Ok(())
 }

@@ -66,29 +66,27 @@ impl Canonicalizer {
     /// never be observed again, and the kernel may free it late (network namespaces in a work
     /// queue, pid namespaces after RCU) while the model frees it at once: a reused inode must
     /// get a fresh label on both sides. Labels are never handed out twice.
-    pub fn retain(&mut self, held: &std::collections::HashSet<(NsType, u64)>) {
-        self.labels.retain(|k, _| held.contains(k));
+    /// `held` is sorted (a few dozen entries at most: a sorted list beats a hash set here).
+    pub fn retain(&mut self, held: &[(NsType, u64)]) {
+        self.labels.retain(|k, _| held.binary_search(k).is_ok());
         self.last = [None; 8];
     }
 
     /// The canonical form of one observation.
     pub fn view(&mut self, state: TaskState, view: &TaskView) -> CanonView {
-        let mut ns = Vec::with_capacity(NsEntry::ALL.len());
+        let mut ns = [None; NS_ENTRIES];
         for (i, entry) in NsEntry::ALL.into_iter().enumerate() {
             // Backends list the entries in /proc order; look further only if one does not.
             let found = match view.ns.get(i) {
                 Some((e, r)) if *e == entry => *r,
                 _ => view.ns(entry),
             };
-            let v = match found {
+            ns[i] = Some(match found {
                 Ok(inum) => NsLabel::Ns(self.label(entry.ns_type(), inum)),
                 Err(e) => NsLabel::Errno(e),
-            };
-            ns.push((entry, v));
+            });
         }
-        let in_root_net = ns
-            .iter()
-            .any(|(e, v)| *e == NsEntry::Net && *v == NsLabel::Ns(0));
+        let in_root_net = ns[entry_index(NsEntry::Net)] == Some(NsLabel::Ns(0));
         let hostname = match &self.root_hostname {
             Some(h) if *h == view.hostname => None,
             _ => Some(view.hostname.clone()),
@@ -117,6 +115,25 @@ impl Canonicalizer {
     }
 }
 
+/// How many entries `/proc/<pid>/ns/` has.
+pub const NS_ENTRIES: usize = NsEntry::ALL.len();
+
+/// The position of an entry in `/proc/<pid>/ns/` order ([`NsEntry::ALL`]).
+pub const fn entry_index(e: NsEntry) -> usize {
+    match e {
+        NsEntry::Net => 0,
+        NsEntry::Uts => 1,
+        NsEntry::Ipc => 2,
+        NsEntry::Pid => 3,
+        NsEntry::PidForChildren => 4,
+        NsEntry::User => 5,
+        NsEntry::Mnt => 6,
+        NsEntry::Cgroup => 7,
+        NsEntry::Time => 8,
+        NsEntry::TimeForChildren => 9,
+    }
+}
+
 /// A namespace as one `/proc/<pid>/ns` entry shows it, canonical: `pid#0` or the errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NsLabel {
@@ -138,8 +155,10 @@ impl NsLabel {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanonView {
     pub state: TaskState,
-    /// Empty for a task that does not run.
-    pub ns: Vec<(NsEntry, NsLabel)>,
+    /// Each `/proc/<pid>/ns/` entry, indexed in [`NsEntry::ALL`] order (a fixed array, not a
+    /// list: views are built at every step, and this saves an allocation each); all `None` for
+    /// a task that does not run.
+    pub ns: [Option<NsLabel>; NS_ENTRIES],
     /// The `NSpid` numbers below the root task's pid namespace.
     pub pids: Vec<i32>,
     /// `None` for a parent pid in the root task's pid namespace.
@@ -160,7 +179,7 @@ impl CanonView {
     pub fn gone(state: TaskState) -> CanonView {
         CanonView {
             state,
-            ns: Vec::new(),
+            ns: [None; NS_ENTRIES],
             pids: Vec::new(),
             ppid: None,
             uid: 0,
@@ -182,7 +201,7 @@ impl CanonView {
 
     /// The label of one entry.
     pub fn ns(&self, entry: NsEntry) -> Option<NsLabel> {
-        self.ns.iter().find(|(e, _)| *e == entry).map(|(_, l)| *l)
+        self.ns[entry_index(entry)]
     }
 }
 
@@ -195,8 +214,10 @@ impl fmt::Display for CanonView {
         if self.state != TaskState::Running {
             return Ok(());
         }
-        for (e, v) in &self.ns {
-            write!(f, " {}={}", e.file_name(), v.text(e.ns_type()))?;
+        for (e, v) in NsEntry::ALL.iter().zip(&self.ns) {
+            if let Some(v) = v {
+                write!(f, " {}={}", e.file_name(), v.text(e.ns_type()))?;
+            }
         }
         let pids: Vec<String> = self.pids.iter().map(|p| p.to_string()).collect();
         write!(

@@ -11,7 +11,6 @@ use crate::print::stmt_line;
 use nslab_sim::machine::{Machine, NsEntry, NsFd, Origin, SysError, TaskId, TaskState};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::fmt;
 
 /// What a step did on one machine.
@@ -93,6 +92,8 @@ impl Report {
 }
 
 /// Runs the scenario on the machine and judges every step: the one judge of this project.
+/// The report also holds what every touched task saw after each step, and every task at the
+/// end, for [`agree`].
 pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
     let mut run = Run::new(machine);
     run.exec(&scenario.body);
@@ -208,11 +209,16 @@ fn names(v: &[(String, CanonView)]) -> String {
 pub struct Run<'m> {
     machine: &'m mut dyn Machine,
     origin: Origin,
-    env: HashMap<String, TaskId>,
+    env: Env,
     /// Every task the run created, in creation order, with its display name.
     tasks: Vec<(TaskId, String)>,
-    name_uses: HashMap<String, u32>,
+    /// How many children each clone label has named so far (`A`, `A~2`, ...).
+    name_uses: Vec<(String, u32)>,
     canon: Canonicalizer,
+    /// The texts of the statements of the `repeat` bodies being run, by address: a body runs
+    /// up to 33 times, and its statements print the same each time. Only statements borrowed
+    /// for the whole loop are cached, so an address cannot be reused while it is here.
+    repeat_texts: Vec<(usize, String)>,
     records: Vec<StepRecord>,
     aborted: Option<String>,
 }
@@ -225,14 +231,15 @@ impl<'m> Run<'m> {
         let mut run = Run {
             machine,
             origin,
-            env: HashMap::new(),
+            env: Env::default(),
             tasks: vec![(root, "init".into())],
-            name_uses: HashMap::new(),
+            name_uses: Vec::new(),
             canon: Canonicalizer::default(),
+            repeat_texts: Vec::new(),
             records: Vec::new(),
             aborted: None,
         };
-        run.env.insert("init".into(), root);
+        run.env.insert("init", root);
         match run.machine.observe(root) {
             Ok(v) => {
                 run.canon.root_hostname = Some(v.hostname.clone());
@@ -265,7 +272,7 @@ impl<'m> Run<'m> {
 
     /// Whether a label names a task.
     pub fn has_label(&self, label: &str) -> bool {
-        self.env.contains_key(label)
+        self.env.get(label).is_some()
     }
 
     /// Runs statements in order, stopping at a fault.
@@ -290,16 +297,16 @@ impl<'m> Run<'m> {
                 label,
                 target,
             } => {
-                let (outcome, verdict) = match self.env.get(target).copied() {
+                let (outcome, verdict) = match self.env.get(target) {
                     Some(id) => {
-                        self.env.insert(label.clone(), id);
+                        self.env.insert(label, id);
                         (Outcome::Ok, Verdict::Pass)
                     }
                     None => missing(target),
                 };
                 self.records.push(StepRecord {
                     line: span.line,
-                    text: stmt_line(stmt),
+                    text: self.text(stmt),
                     outcome,
                     observed: String::new(),
                     verdict,
@@ -307,11 +314,13 @@ impl<'m> Run<'m> {
                 });
             }
             Stmt::Call(c) => {
-                let r = self.call(c);
+                let text = self.text(stmt);
+                let r = self.call(c, text);
                 self.records.push(r);
             }
             Stmt::Expect { span, fact } => {
-                let r = self.expect(*span, fact, stmt_line(stmt));
+                let text = self.text(stmt);
+                let r = self.expect(*span, fact, text);
                 self.records.push(r);
             }
             Stmt::Repeat { count, body, .. } => {
@@ -324,22 +333,37 @@ impl<'m> Run<'m> {
                         MAX_USER_NS_LEVEL.saturating_sub(self.origin.user_ns_level)
                     }
                 };
+                let cached = self.repeat_texts.len();
+                for s in body {
+                    let text = stmt_line(s);
+                    self.repeat_texts.push((s as *const Stmt as usize, text));
+                }
                 for _ in 0..n {
                     self.exec(body);
                 }
+                self.repeat_texts.truncate(cached);
             }
         }
         self.records.len() - before
     }
 
+    /// The statement printed back, for its record.
+    fn text(&self, stmt: &Stmt) -> String {
+        let addr = stmt as *const Stmt as usize;
+        match self.repeat_texts.iter().rev().find(|(a, _)| *a == addr) {
+            Some((_, t)) => t.clone(),
+            None => stmt_line(stmt),
+        }
+    }
+
     /// Ends the run with a snapshot of every task it created.
     pub fn finish(mut self, scenario: &str) -> Report {
         if self.aborted.is_none() {
-            let mut views = Vec::new();
-            let tasks = self.tasks.clone();
-            for (id, name) in tasks {
+            let mut views = Vec::with_capacity(self.tasks.len());
+            for i in 0..self.tasks.len() {
+                let id = self.tasks[i].0;
                 match self.snapshot(id) {
-                    Ok(v) => views.push((name, v)),
+                    Ok(v) => views.push((self.tasks[i].1.clone(), v)),
                     Err(f) => {
                         self.aborted = Some(f);
                         break;
@@ -367,7 +391,7 @@ impl<'m> Run<'m> {
     /// The canonical view of a labelled task now, or `None` if the label is unbound or the
     /// backend faulted.
     pub fn view_of(&mut self, label: &str) -> Option<CanonView> {
-        let id = *self.env.get(label)?;
+        let id = self.env.get(label)?;
         self.snapshot(id).ok()
     }
 
@@ -390,9 +414,9 @@ impl<'m> Run<'m> {
     /// Drops the canonical labels of namespaces that no running task shows (see
     /// [`Canonicalizer::retain`]).
     fn collect_garbage(&mut self) -> Result<(), String> {
-        let mut held = std::collections::HashSet::new();
-        let ids: Vec<TaskId> = self.tasks.iter().map(|t| t.0).collect();
-        for id in ids {
+        let mut held = Vec::new();
+        for i in 0..self.tasks.len() {
+            let id = self.tasks[i].0;
             if !matches!(self.machine.state(id), Ok(TaskState::Running)) {
                 continue;
             }
@@ -400,7 +424,7 @@ impl<'m> Run<'m> {
                 Ok(v) => {
                     for (e, r) in &v.ns {
                         if let Ok(inum) = r {
-                            held.insert((e.ns_type(), *inum));
+                            held.push((e.ns_type(), *inum));
                         }
                     }
                 }
@@ -408,6 +432,8 @@ impl<'m> Run<'m> {
                 Err(SysError::Errno(_)) => {}
             }
         }
+        held.sort_unstable();
+        held.dedup();
         self.canon.retain(&held);
         Ok(())
     }
@@ -420,8 +446,7 @@ impl<'m> Run<'m> {
             .unwrap_or_else(|| id.to_string())
     }
 
-    fn call(&mut self, c: &CallStmt) -> StepRecord {
-        let text = stmt_line(&Stmt::Call(c.clone()));
+    fn call(&mut self, c: &CallStmt, text: String) -> StepRecord {
         let mut record = StepRecord {
             line: c.span.line,
             text,
@@ -430,7 +455,7 @@ impl<'m> Run<'m> {
             verdict: Verdict::Pass,
             views: Vec::new(),
         };
-        let Some(actor) = self.env.get(&c.task).copied() else {
+        let Some(actor) = self.env.get(&c.task) else {
             (record.outcome, record.verdict) = missing(&c.task);
             return record;
         };
@@ -443,14 +468,14 @@ impl<'m> Run<'m> {
                         .env
                         .get(task)
                         .map(|t| NsFd::File {
-                            task: *t,
+                            task: t,
                             entry: *entry,
                         })
                         .ok_or(task),
                     FdRef::Pidfd { task } => self
                         .env
                         .get(task)
-                        .map(|t| NsFd::Pidfd { task: *t })
+                        .map(|t| NsFd::Pidfd { task: t })
                         .ok_or(task),
                 };
                 match fd {
@@ -469,7 +494,7 @@ impl<'m> Run<'m> {
                 target,
                 kind,
                 extents,
-            } => match self.env.get(target).copied() {
+            } => match self.env.get(target) {
                 Some(t) => self
                     .machine
                     .write_id_map(actor, t, *kind, extents)
@@ -491,24 +516,32 @@ impl<'m> Run<'m> {
         // target of a map write, the caller of anything else.
         let mut touched = match &c.call {
             Call::Clone(_) => Vec::new(),
-            Call::WriteIdMap { target, .. } => self.env.get(target).copied().into_iter().collect(),
+            Call::WriteIdMap { target, .. } => self.env.get(target).into_iter().collect(),
             _ => vec![actor],
         };
         record.outcome = match result {
             Ok(child) => {
                 if let Some(child) = child {
-                    let label = c.bind.clone().unwrap_or_else(|| "_".to_string());
-                    let uses = self.name_uses.entry(label.clone()).or_insert(0);
-                    *uses += 1;
-                    let name = if *uses == 1 {
-                        label.clone()
+                    let label = c.bind.as_deref().unwrap_or("_");
+                    let uses = match self.name_uses.iter_mut().find(|(l, _)| l == label) {
+                        Some((_, n)) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            self.name_uses.push((label.to_string(), 1));
+                            1
+                        }
+                    };
+                    let name = if uses == 1 {
+                        label.to_string()
                     } else {
                         format!("{label}~{uses}")
                     };
                     self.tasks.push((child, name));
                     touched.push(child);
                     if let Some(b) = &c.bind {
-                        self.env.insert(b.clone(), child);
+                        self.env.insert(b, child);
                     }
                 }
                 Outcome::Ok
@@ -595,7 +628,6 @@ impl<'m> Run<'m> {
     fn id(&self, label: &str) -> Result<TaskId, EvalError> {
         self.env
             .get(label)
-            .copied()
             .ok_or_else(|| EvalError::Missing(label.to_string()))
     }
 
@@ -614,11 +646,12 @@ impl<'m> Run<'m> {
 
     fn eval(&mut self, fact: &Fact) -> Result<(String, Verdict), EvalError> {
         let t = &fact.task;
-        let judge = |ok: bool, why: String| {
+        // The reason is copied only when the expectation fails.
+        let judge = |ok: bool, why: &str| {
             if ok {
                 Verdict::Pass
             } else {
-                Verdict::Fail(why)
+                Verdict::Fail(why.to_string())
             }
         };
         if let FactCheck::State(want) = &fact.check {
@@ -637,7 +670,10 @@ impl<'m> Run<'m> {
                 StateWant::Killed(s) => TaskState::Killed(*s),
             };
             let o = format!("{t}.state={}", state_name(got));
-            return Ok((o.clone(), judge(got == wanted, o)));
+            return Ok({
+                let v = judge(got == wanted, &o);
+                (o, v)
+            });
         }
         let (view, canon) = match self.observe(t)? {
             Observed::View(b) => *b,
@@ -666,12 +702,18 @@ impl<'m> Run<'m> {
                     other_entry.file_name()
                 );
                 let same = mine == theirs && mine.contains('#');
-                (o.clone(), judge(same == *equal, o))
+                {
+                    let v = judge(same == *equal, &o);
+                    (o, v)
+                }
             }
             FactCheck::NsErrno { entry, errno } => {
                 let got = ns_of(&canon, *entry);
                 let o = format!("{t}.ns.{}={got}", entry.file_name());
-                (o.clone(), judge(got == errno.name(), o))
+                {
+                    let v = judge(got == errno.name(), &o);
+                    (o, v)
+                }
             }
             FactCheck::Int { field, equal, rhs } => {
                 let lhs = int_field(&view, &canon, *field);
@@ -689,7 +731,8 @@ impl<'m> Run<'m> {
                 let o = format!("{t}.{}={lhs}{rhs_text}", field.name());
                 match (&lhs, &rhs_v) {
                     (Portable::Num(a), Portable::Num(b)) => {
-                        (o.clone(), judge((a == b) == *equal, o))
+                        let v = judge((a == b) == *equal, &o);
+                        (o, v)
                     }
                     _ => (
                         o.clone(),
@@ -703,17 +746,19 @@ impl<'m> Run<'m> {
             FactCheck::CapsHas { caps, has } => {
                 let o = format!("{t}.caps={}", caps_name(canon.caps));
                 let got = view.cap_eff & caps == *caps;
-                (o.clone(), judge(got == *has, o))
+                {
+                    let v = judge(got == *has, &o);
+                    (o, v)
+                }
             }
             FactCheck::CapsEq(caps) => {
                 let o = format!("{t}.caps={}", canon.caps);
-                (
-                    o.clone(),
-                    judge(
-                        view.cap_eff == *caps,
-                        format!("{o}, expected {}", caps_name(*caps)),
-                    ),
-                )
+                let v = if view.cap_eff == *caps {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail(format!("{o}, expected {}", caps_name(*caps)))
+                };
+                (o, v)
             }
             FactCheck::Hostname { equal, rhs } => {
                 let (want, want_canon) = match rhs {
@@ -724,7 +769,10 @@ impl<'m> Run<'m> {
                     },
                 };
                 let o = format!("{t}.hostname={} vs {want_canon}", hostname_text(&canon));
-                (o.clone(), judge((view.hostname == want) == *equal, o))
+                {
+                    let v = judge((view.hostname == want) == *equal, &o);
+                    (o, v)
+                }
             }
             FactCheck::Link { ifname, want } => {
                 let got = match view.interfaces.iter().find(|i| i.name == *ifname) {
@@ -733,7 +781,10 @@ impl<'m> Run<'m> {
                     None => LinkState::Absent,
                 };
                 let o = format!("{t}.link.{ifname}={got:?}").to_lowercase();
-                (o.clone(), judge(got == *want, o))
+                {
+                    let v = judge(got == *want, &o);
+                    (o, v)
+                }
             }
             FactCheck::Interfaces(names) => {
                 let got: Vec<String> = view.interfaces.iter().map(|i| i.name.clone()).collect();
@@ -742,10 +793,35 @@ impl<'m> Run<'m> {
                 } else {
                     format!("{t}.interfaces={}", got.join(","))
                 };
-                (o.clone(), judge(got == *names, o))
+                {
+                    let v = judge(got == *names, &o);
+                    (o, v)
+                }
             }
             FactCheck::State(_) => unreachable!("handled above"),
         })
+    }
+}
+
+/// The labels of a run and the tasks they name: a handful per scenario, so a list searched
+/// in order (no hashing, and rebinding a label in a loop allocates nothing).
+#[derive(Default)]
+struct Env(Vec<(String, TaskId)>);
+
+impl Env {
+    fn get(&self, label: &str) -> Option<TaskId> {
+        self.0.iter().find(|(l, _)| l == label).map(|(_, t)| *t)
+    }
+
+    fn insert(&mut self, label: &str, id: TaskId) {
+        match self.0.iter_mut().find(|(l, _)| l == label) {
+            Some((_, t)) => *t = id,
+            None => self.0.push((label.to_string(), id)),
+        }
+    }
+
+    fn remove(&mut self, label: &str) {
+        self.0.retain(|(l, _)| l != label);
     }
 }
 

@@ -6,6 +6,7 @@ use crate::parse::call_name;
 use nslab_sim::capability::{cap_name, CAP_FULL_SET, CAP_LAST_CAP};
 use nslab_sim::machine::NsType;
 use nslab_sim::sched::FLAG_NAMES;
+use nslab_sim::Errno;
 use std::fmt::{self, Write};
 
 /// `CLONE_NEWNS|CLONE_NEWPID`, `0` for none, unknown bits in hex: the same text as
@@ -13,14 +14,21 @@ use std::fmt::{self, Write};
 /// step it runs.
 pub fn flags_to_string(flags: u64) -> String {
     let mut s = String::with_capacity(48);
+    push_flags(&mut s, flags);
+    s
+}
+
+/// [`flags_to_string`], appended to `s`.
+fn push_flags(s: &mut String, flags: u64) {
     if flags == 0 {
         s.push('0');
-        return s;
+        return;
     }
+    let start = s.len();
     let mut rest = flags;
     for (name, v) in FLAG_NAMES {
         if flags & v == v {
-            if !s.is_empty() {
+            if s.len() > start {
                 s.push('|');
             }
             s.push_str(name);
@@ -28,22 +36,46 @@ pub fn flags_to_string(flags: u64) -> String {
         }
     }
     if rest != 0 {
-        if !s.is_empty() {
+        if s.len() > start {
             s.push('|');
         }
         let _ = write!(s, "{rest:#x}");
     }
-    s
 }
 
-/// One statement on one line (a `repeat` prints only its header).
-pub fn stmt_line(s: &Stmt) -> String {
-    match s {
-        Stmt::Alias { label, target, .. } => format!("{label} = {target}"),
-        Stmt::Call(c) => call_line(c),
-        Stmt::Expect { fact, .. } => format!("expect {}", fact_text(fact)),
-        Stmt::Repeat { count, .. } => format!("repeat {}", count_text(*count)),
+/// `EINVAL`, as `Errno::name` spells it, appended to `s` without a string of its own.
+fn push_errno(s: &mut String, e: Errno) {
+    match e {
+        Errno::Other(n) => {
+            let _ = write!(s, "E{n}");
+        }
+        e => {
+            let _ = write!(s, "{e:?}");
+        }
     }
+}
+
+/// One statement on one line (a `repeat` prints only its header). The judge prints every
+/// statement it runs into its record, so everything goes into one buffer.
+pub fn stmt_line(st: &Stmt) -> String {
+    let mut s = String::with_capacity(64);
+    match st {
+        Stmt::Alias { label, target, .. } => {
+            s.push_str(label);
+            s.push_str(" = ");
+            s.push_str(target);
+        }
+        Stmt::Call(c) => push_call_line(&mut s, c),
+        Stmt::Expect { fact, .. } => {
+            s.push_str("expect ");
+            push_fact(&mut s, fact);
+        }
+        Stmt::Repeat { count, .. } => {
+            s.push_str("repeat ");
+            s.push_str(&count_text(*count));
+        }
+    }
+    s
 }
 
 fn count_text(c: Count) -> String {
@@ -56,59 +88,80 @@ fn count_text(c: Count) -> String {
 
 /// `B = A: clone CLONE_NEWPID -> ok`.
 pub fn call_line(c: &CallStmt) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(64);
+    push_call_line(&mut s, c);
+    s
+}
+
+fn push_call_line(s: &mut String, c: &CallStmt) {
     if let Some(b) = &c.bind {
-        let _ = write!(s, "{b} = ");
+        s.push_str(b);
+        s.push_str(" = ");
     }
-    let _ = write!(s, "{}: {}", c.task, call_text(&c.call));
+    s.push_str(&c.task);
+    s.push_str(": ");
+    push_call(s, &c.call);
     match c.expect {
         ExpectOutcome::Ok => s.push_str(" -> ok"),
         ExpectOutcome::Errno(e) => {
-            let _ = write!(s, " -> {}", e.name());
+            s.push_str(" -> ");
+            push_errno(s, e);
         }
         ExpectOutcome::Any => s.push_str(" -> any"),
     }
-    s
 }
 
 /// The call and its arguments: `setns B.ns.net CLONE_NEWNET`.
 pub fn call_text(c: &Call) -> String {
-    let name = call_name(c);
+    let mut s = String::with_capacity(48);
+    push_call(&mut s, c);
+    s
+}
+
+fn push_call(s: &mut String, c: &Call) {
+    s.push_str(call_name(c));
+    s.push(' ');
     match c {
-        Call::Clone(a) => format!("{name} {}", flags_to_string(a.flags)),
-        Call::Unshare(f) => format!("{name} {}", flags_to_string(*f)),
-        Call::Setns { fd, nstype } => {
-            let t = match fd {
-                FdRef::File { task, entry } => {
-                    if *nstype == 0 {
-                        format!("{task}.ns.{}", entry.file_name())
-                    } else {
-                        format!(
-                            "{task}.ns.{} {}",
-                            entry.file_name(),
-                            flags_to_string(*nstype)
-                        )
-                    }
+        Call::Clone(a) => push_flags(s, a.flags),
+        Call::Unshare(f) => push_flags(s, *f),
+        Call::Setns { fd, nstype } => match fd {
+            FdRef::File { task, entry } => {
+                s.push_str(task);
+                s.push_str(".ns.");
+                s.push_str(entry.file_name());
+                if *nstype != 0 {
+                    s.push(' ');
+                    push_flags(s, *nstype);
                 }
-                FdRef::Pidfd { task } => format!("pidfd {task} {}", flags_to_string(*nstype)),
-            };
-            format!("{name} {t}")
+            }
+            FdRef::Pidfd { task } => {
+                s.push_str("pidfd ");
+                s.push_str(task);
+                s.push(' ');
+                push_flags(s, *nstype);
+            }
+        },
+        Call::Exit(n) => {
+            let _ = write!(s, "{n}");
         }
-        Call::Exit(n) => format!("{name} {n}"),
-        Call::Setresuid(n) | Call::Setresgid(n) => format!("{name} {n}"),
-        Call::DropCaps(caps) => format!("{name} {}", caps_text(*caps)),
+        Call::Setresuid(n) | Call::Setresgid(n) => {
+            let _ = write!(s, "{n}");
+        }
+        Call::DropCaps(caps) => s.push_str(&caps_text(*caps)),
         Call::WriteIdMap {
             target, extents, ..
         } => {
-            let ext: Vec<String> = extents
-                .iter()
-                .map(|e| format!("{} {} {}", e.first, e.lower_first, e.count))
-                .collect();
-            format!("{name} {target} {}", ext.join(", "))
+            s.push_str(target);
+            for (i, e) in extents.iter().enumerate() {
+                let sep = if i == 0 { " " } else { ", " };
+                let _ = write!(s, "{sep}{} {} {}", e.first, e.lower_first, e.count);
+            }
         }
-        Call::Sethostname(h) => format!("{name} {}", word_or_string(h)),
-        Call::LinkUp(i) => format!("{name} {i}"),
-        Call::SetMaxNamespaces(ty, n) => format!("{name} {} {n}", ns_type_name(*ty)),
+        Call::Sethostname(h) => s.push_str(&word_or_string(h)),
+        Call::LinkUp(i) => s.push_str(i),
+        Call::SetMaxNamespaces(ty, n) => {
+            let _ = write!(s, "{} {n}", ns_type_name(*ty));
+        }
     }
 }
 
@@ -149,60 +202,94 @@ fn word_or_string(s: &str) -> String {
 
 /// The fact of an `expect` line, without `expect`.
 pub fn fact_text(f: &Fact) -> String {
-    let t = &f.task;
-    let eq = |b: bool| if b { "==" } else { "!=" };
+    let mut s = String::with_capacity(48);
+    push_fact(&mut s, f);
+    s
+}
+
+fn push_fact(s: &mut String, f: &Fact) {
+    let eq = |b: bool| if b { " == " } else { " != " };
+    s.push_str(&f.task);
     match &f.check {
         FactCheck::SameNs {
             entry,
             equal,
             other,
             other_entry,
-        } => format!(
-            "{t}.ns.{} {} {other}.ns.{}",
-            entry.file_name(),
-            eq(*equal),
-            other_entry.file_name()
-        ),
+        } => {
+            s.push_str(".ns.");
+            s.push_str(entry.file_name());
+            s.push_str(eq(*equal));
+            s.push_str(other);
+            s.push_str(".ns.");
+            s.push_str(other_entry.file_name());
+        }
         FactCheck::NsErrno { entry, errno } => {
-            format!("{t}.ns.{} -> {}", entry.file_name(), errno.name())
+            s.push_str(".ns.");
+            s.push_str(entry.file_name());
+            s.push_str(" -> ");
+            push_errno(s, *errno);
         }
         FactCheck::Int { field, equal, rhs } => {
-            let r = match rhs {
-                IntRhs::Lit(n) => n.to_string(),
-                IntRhs::Field(o, f) => format!("{o}.{}", f.name()),
-            };
-            format!("{t}.{} {} {r}", field.name(), eq(*equal))
+            s.push('.');
+            s.push_str(field.name());
+            s.push_str(eq(*equal));
+            match rhs {
+                IntRhs::Lit(n) => {
+                    let _ = write!(s, "{n}");
+                }
+                IntRhs::Field(o, f) => {
+                    s.push_str(o);
+                    s.push('.');
+                    s.push_str(f.name());
+                }
+            }
         }
-        FactCheck::CapsHas { caps, has } => format!(
-            "{t}.caps {} {}",
-            if *has { "has" } else { "lacks" },
-            caps_text(*caps)
-        ),
+        FactCheck::CapsHas { caps, has } => {
+            s.push_str(if *has { ".caps has " } else { ".caps lacks " });
+            s.push_str(&caps_text(*caps));
+        }
         FactCheck::CapsEq(c) => match *c {
-            CAP_FULL_SET => format!("{t}.caps == all"),
-            0 => format!("{t}.caps == none"),
-            c => format!("{t}.caps == {c:#x}"),
+            CAP_FULL_SET => s.push_str(".caps == all"),
+            0 => s.push_str(".caps == none"),
+            c => {
+                let _ = write!(s, ".caps == {c:#x}");
+            }
         },
         FactCheck::Hostname { equal, rhs } => {
-            let r = match rhs {
-                StrRhs::Lit(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
-                StrRhs::Task(o) => format!("{o}.hostname"),
-            };
-            format!("{t}.hostname {} {r}", eq(*equal))
-        }
-        FactCheck::Link { ifname, want } => format!(
-            "{t}.link.{ifname} == {}",
-            match want {
-                LinkState::Up => "up",
-                LinkState::Down => "down",
-                LinkState::Absent => "absent",
+            s.push_str(".hostname");
+            s.push_str(eq(*equal));
+            match rhs {
+                StrRhs::Lit(h) => {
+                    let _ = write!(s, "\"{}\"", h.replace('\\', "\\\\").replace('"', "\\\""));
+                }
+                StrRhs::Task(o) => {
+                    s.push_str(o);
+                    s.push_str(".hostname");
+                }
             }
-        ),
-        FactCheck::Interfaces(n) => format!("{t}.interfaces == {}", n.join(",")),
-        FactCheck::State(s) => match s {
-            StateWant::Running => format!("{t}.state == running"),
-            StateWant::Exited(c) => format!("{t}.state == exited {c}"),
-            StateWant::Killed(c) => format!("{t}.state == killed {c}"),
+        }
+        FactCheck::Link { ifname, want } => {
+            s.push_str(".link.");
+            s.push_str(ifname);
+            s.push_str(match want {
+                LinkState::Up => " == up",
+                LinkState::Down => " == down",
+                LinkState::Absent => " == absent",
+            });
+        }
+        FactCheck::Interfaces(n) => {
+            s.push_str(".interfaces == ");
+            s.push_str(&n.join(","));
+        }
+        FactCheck::State(st) => match st {
+            StateWant::Running => s.push_str(".state == running"),
+            StateWant::Exited(c) => {
+                let _ = write!(s, ".state == exited {c}");
+            }
+            StateWant::Killed(c) => {
+                let _ = write!(s, ".state == killed {c}");
+            }
         },
     }
 }

@@ -75,10 +75,9 @@ pub fn run_scenario(scenario: &Scenario, backend: Backend) -> anyhow::Result<Vec
     })
 }
 
-/// Runs one file.
-pub fn run_file(path: &Path, backend: Backend) -> anyhow::Result<FileResult> {
-    let scenario = parse_file(path)?;
-    let reports = run_scenario(&scenario, backend)?;
+/// Runs one parsed file.
+pub fn run_file(path: &Path, scenario: &Scenario, backend: Backend) -> anyhow::Result<FileResult> {
+    let reports = run_scenario(scenario, backend)?;
     let disagreements = match reports.as_slice() {
         [a, b] => agree(a, b),
         _ => Vec::new(),
@@ -86,7 +85,7 @@ pub fn run_file(path: &Path, backend: Backend) -> anyhow::Result<FileResult> {
     let passed = disagreements.is_empty() && reports.iter().all(Report::passed);
     Ok(FileResult {
         file: path.display().to_string(),
-        scenario: scenario.name,
+        scenario: scenario.name.clone(),
         reports,
         disagreements,
         passed,
@@ -94,10 +93,23 @@ pub fn run_file(path: &Path, backend: Backend) -> anyhow::Result<FileResult> {
 }
 
 /// Runs `nslab run`; returns the exit code.
+///
+/// A file that cannot be read or parsed is reported on stderr (`file:line:col: expected ...`)
+/// and counted, and the other files still run; any such file makes the exit status 1. A
+/// backend that cannot start stops the whole run, since no file could run on it.
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let mut results = Vec::new();
+    let mut unreadable = 0;
     for f in &args.files {
-        let r = run_file(f, args.backend)?;
+        let scenario = match parse_file(f) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("nslab: {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let r = run_file(f, &scenario, args.backend)?;
         if !args.json {
             print_result(&r, args.quiet);
         }
@@ -107,13 +119,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let passed = results.len() - failed;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
-    } else {
+    } else if unreadable == 0 {
         println!("{passed} passed, {failed} failed");
+    } else {
+        println!("{passed} passed, {failed} failed, {unreadable} could not be loaded");
     }
-    if results.is_empty() {
+    if results.is_empty() && unreadable == 0 {
         bail!("no scenario ran");
     }
-    Ok(if failed == 0 { 0 } else { 1 })
+    Ok(if failed == 0 && unreadable == 0 { 0 } else { 1 })
 }
 
 fn verdict_text(r: &StepRecord) -> String {
