@@ -100,8 +100,11 @@ fn run_with_a_bad_file() -> Result<(), String> {
     let good = common::scenario_files();
     let (first, second) = (&good[0], &good[1]);
     let bad = dir.join("bad.scn");
-    std::fs::write(&bad, "# bad\nA = init: clone CLONE_NEWPID\nA: frobnicate 3\n")
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &bad,
+        "# bad\nA = init: clone CLONE_NEWPID\nA: frobnicate 3\n",
+    )
+    .map_err(|e| e.to_string())?;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nslab"))
         .arg("run")
         .args([first, &bad, second])
@@ -110,7 +113,12 @@ fn run_with_a_bad_file() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let show = || format!("status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    let show = || {
+        format!(
+            "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        )
+    };
     let located = format!("{}:3:4:", bad.display());
     if !stderr.contains(&located) {
         return Err(format!("no error at {located}\n{}", show()));
