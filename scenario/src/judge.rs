@@ -8,10 +8,12 @@
 use crate::ast::*;
 use crate::canon::{caps_name, state_name, CanonView, Canonicalizer};
 use crate::print::stmt_line;
+use nslab_sim::machine::TaskView;
 use nslab_sim::machine::{Machine, NsEntry, NsFd, Origin, SysError, TaskId, TaskState};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::rc::Rc;
 
 /// What a step did on one machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +223,18 @@ pub struct Run<'m> {
     repeat_texts: Vec<(usize, String)>,
     records: Vec<StepRecord>,
     aborted: Option<String>,
+    /// The observations made since the last call, with their canonical form once computed. A
+    /// machine changes only through calls, so a second look at a task before the next call
+    /// would read the same: consecutive `expect` lines, the labels' garbage collection and the
+    /// touched tasks' views after a step, and the final snapshot share one observation.
+    seen: Vec<Seen>,
+}
+
+/// One observation of a running task, made since the last call.
+struct Seen {
+    id: TaskId,
+    view: Rc<TaskView>,
+    canon: Option<Rc<CanonView>>,
 }
 
 impl<'m> Run<'m> {
@@ -238,6 +252,7 @@ impl<'m> Run<'m> {
             repeat_texts: Vec::new(),
             records: Vec::new(),
             aborted: None,
+            seen: Vec::new(),
         };
         run.env.insert("init", root);
         match run.machine.observe(root) {
@@ -404,11 +419,50 @@ impl<'m> Run<'m> {
         if state != TaskState::Running {
             return Ok(CanonView::gone(state));
         }
-        match self.machine.observe(id) {
-            Ok(v) => Ok(self.canon.view(state, &v)),
+        match self.look(id, Some(state)) {
+            Ok((_, c)) => Ok((*c).clone()),
             Err(SysError::Fault(f)) => Err(f),
             Err(SysError::Errno(e)) => Ok(CanonView::unobservable(e)),
         }
+    }
+
+    /// The raw observation of a task since the last call, made now if there is none.
+    fn look_raw(&mut self, id: TaskId) -> Result<(usize, Rc<TaskView>), SysError> {
+        if let Some(i) = self.seen.iter().position(|s| s.id == id) {
+            return Ok((i, self.seen[i].view.clone()));
+        }
+        let v = Rc::new(self.machine.observe(id)?);
+        self.seen.push(Seen {
+            id,
+            view: v.clone(),
+            canon: None,
+        });
+        Ok((self.seen.len() - 1, v))
+    }
+
+    /// The observation of a task and its canonical form. `state` is the task's state if the
+    /// caller has read it; otherwise it is read after the observation.
+    fn look(
+        &mut self,
+        id: TaskId,
+        state: Option<TaskState>,
+    ) -> Result<(Rc<TaskView>, Rc<CanonView>), SysError> {
+        let (i, v) = self.look_raw(id)?;
+        if let Some(c) = &self.seen[i].canon {
+            return Ok((v, c.clone()));
+        }
+        let state = match state {
+            Some(s) => s,
+            None => self.machine.state(id).unwrap_or(TaskState::Running),
+        };
+        let c = Rc::new(self.canon.view(state, &v));
+        if state == TaskState::Running {
+            self.seen[i].canon = Some(c.clone());
+        } else {
+            // Only running tasks' observations are kept.
+            self.seen.swap_remove(i);
+        }
+        Ok((v, c))
     }
 
     /// Drops the canonical labels of namespaces that no running task shows (see
@@ -420,8 +474,8 @@ impl<'m> Run<'m> {
             if !matches!(self.machine.state(id), Ok(TaskState::Running)) {
                 continue;
             }
-            match self.machine.observe(id) {
-                Ok(v) => {
+            match self.look_raw(id) {
+                Ok((_, v)) => {
                     for (e, r) in &v.ns {
                         if let Ok(inum) = r {
                             held.push((e.ns_type(), *inum));
@@ -459,6 +513,8 @@ impl<'m> Run<'m> {
             (record.outcome, record.verdict) = missing(&c.task);
             return record;
         };
+        // The call may change what any task sees.
+        self.seen.clear();
         let result: Result<Option<TaskId>, SysError> = match &c.call {
             Call::Clone(args) => self.machine.clone(actor, *args).map(Some),
             Call::Unshare(flags) => self.machine.unshare(actor, *flags).map(|_| None),
@@ -633,12 +689,8 @@ impl<'m> Run<'m> {
 
     fn observe(&mut self, label: &str) -> Result<Observed, EvalError> {
         let id = self.id(label)?;
-        match self.machine.observe(id) {
-            Ok(v) => {
-                let state = self.machine.state(id).unwrap_or(TaskState::Running);
-                let canon = self.canon.view(state, &v);
-                Ok(Observed::View(Box::new((v, canon))))
-            }
+        match self.look(id, None) {
+            Ok((v, canon)) => Ok(Observed::View(v, canon)),
             Err(SysError::Errno(e)) => Ok(Observed::Errno(e)),
             Err(SysError::Fault(f)) => Err(EvalError::Fault(f)),
         }
@@ -676,7 +728,7 @@ impl<'m> Run<'m> {
             });
         }
         let (view, canon) = match self.observe(t)? {
-            Observed::View(b) => *b,
+            Observed::View(v, c) => (v, c),
             Observed::Errno(e) => {
                 let o = format!("{t}: observe gave {}", e.name());
                 return Ok((o.clone(), Verdict::Fail(o)));
@@ -693,7 +745,7 @@ impl<'m> Run<'m> {
             } => {
                 let mine = ns_of(&canon, *entry);
                 let theirs = match self.observe(other)? {
-                    Observed::View(b) => ns_of(&b.1, *other_entry),
+                    Observed::View(_, c) => ns_of(&c, *other_entry),
                     Observed::Errno(e) => format!("observe: {}", e.name()),
                 };
                 let o = format!(
@@ -720,7 +772,7 @@ impl<'m> Run<'m> {
                 let rhs_v = match rhs {
                     IntRhs::Lit(n) => Portable::Num(*n),
                     IntRhs::Field(other, f) => match self.observe(other)? {
-                        Observed::View(b) => int_field(&b.0, &b.1, *f),
+                        Observed::View(v, c) => int_field(&v, &c, *f),
                         Observed::Errno(e) => Portable::NotPortable(format!("observe: {e}")),
                     },
                 };
@@ -764,7 +816,7 @@ impl<'m> Run<'m> {
                 let (want, want_canon) = match rhs {
                     StrRhs::Lit(s) => (s.clone(), format!("\"{s}\"")),
                     StrRhs::Task(other) => match self.observe(other)? {
-                        Observed::View(b) => (b.0.hostname.clone(), hostname_text(&b.1)),
+                        Observed::View(v, c) => (v.hostname.clone(), hostname_text(&c)),
                         Observed::Errno(e) => (String::new(), format!("observe: {}", e.name())),
                     },
                 };
@@ -838,7 +890,7 @@ fn hostname_text(c: &CanonView) -> String {
 }
 
 enum Observed {
-    View(Box<(nslab_sim::machine::TaskView, CanonView)>),
+    View(Rc<TaskView>, Rc<CanonView>),
     Errno(Errno),
 }
 
