@@ -10,7 +10,7 @@
 
 use crate::protocol::{self, Hello, RecvError, Reply, Request, CHANNEL_FD, HELPER_ARG};
 use crate::start::StartError;
-use crate::sys;
+use crate::sys::{self, PidfdEvent};
 use nslab_sim::sched::CLONE_PARENT;
 use nslab_sim::{
     CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Origin, SysError, SysResult,
@@ -273,13 +273,9 @@ impl RealMachine {
         let how = match self.tasks[task.0 as usize].pidfd.as_ref() {
             Some(p) if sys::pidfd_exited(p.as_fd(), 200) => {
                 let deadline = Instant::now() + Duration::from_millis(200);
-                let mut status = sys::pidfd_exit_status(p.as_fd());
-                while matches!(status, Ok(None)) && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(1));
-                    status = sys::pidfd_exit_status(p.as_fd());
-                }
-                match status {
-                    Ok(Some(st)) => format!("it ended: {}", describe_status(st)),
+                let reaped = sys::pidfd_wait(p.as_fd(), PidfdEvent::Reaped, deadline);
+                match sys::pidfd_exit_status(p.as_fd()) {
+                    Ok(Some(st)) if reaped => format!("it ended: {}", describe_status(st)),
                     _ => "it has exited".to_string(),
                 }
             }
@@ -294,48 +290,44 @@ impl RealMachine {
         SysError::Fault(msg)
     }
 
-    /// Waits until a task that has exited is reaped, and records how it ended.
+    /// Waits until a task is reaped (whoever reaps it), and records how it ended.
+    ///
+    /// The order matters. The pidfd polls `POLLIN` as soon as the task is a zombie, but its
+    /// exit status is recorded only at the reap (`release_task` -> `pidfs_exit`), and asking
+    /// `PIDFD_GET_INFO` in between races with the reaper: a reaper that unhashes the task
+    /// while the ioctl is looking at it makes the ioctl answer `ESRCH` (see
+    /// [`sys::pidfd_exit_status`]). `release_task` records the status *before* it unhashes
+    /// the pid and wakes the pidfd's pollers with `POLLHUP`, so the controller sleeps in
+    /// poll(2) until `POLLHUP` and then asks once: the status is there, and anything else is
+    /// a fault that says what the kernel answered.
     fn wait_reaped(&mut self, task: TaskId, deadline: Instant) -> Result<TaskState, String> {
         let t = &mut self.tasks[task.0 as usize];
         let Some(pidfd) = t.pidfd.as_ref() else {
             return Ok(t.state);
         };
-        let mut pause = Duration::from_micros(20);
-        loop {
-            if t.controller_reaps {
-                reap_own_child(pidfd.as_fd());
+        if t.controller_reaps {
+            // A child of the controller itself: nobody else will reap it.
+            if !sys::pidfd_wait(pidfd.as_fd(), PidfdEvent::Exited, deadline) {
+                return Err(format!("{task} did not exit in time"));
             }
-            match sys::pidfd_exit_status(pidfd.as_fd()) {
-                Ok(Some(status)) => {
-                    t.state = state_of(status);
-                    t.pidfd = None;
-                    t.chan = None;
-                    return Ok(t.state);
-                }
-                // Between the unhashing of the pid and the recording of the exit status,
-                // the kernel answers ESRCH for a moment (seen on 6.18 under load): retry.
-                Ok(None) | Err(Errno::ESRCH) => {}
-                Err(e) => {
-                    return Err(format!(
-                        "PIDFD_GET_INFO failed with {e}: this kernel does not report exit statuses by pidfd (Linux 6.15 or later is needed)"
-                    ))
-                }
+            reap_own_child(pidfd.as_fd());
+        }
+        if !sys::pidfd_wait(pidfd.as_fd(), PidfdEvent::Reaped, deadline) {
+            return Err(format!("{task} was not reaped in time"));
+        }
+        match sys::pidfd_exit_status(pidfd.as_fd()) {
+            Ok(Some(status)) => {
+                t.state = state_of(status);
+                t.pidfd = None;
+                t.chan = None;
+                Ok(t.state)
             }
-            if Instant::now() > deadline {
-                return Err(format!("{task} was not reaped in time"));
-            }
-            // A reaped task's pidfd reports POLLHUP (Linux 6.9+), and the reap wakes its
-            // pollers on recent kernels: wait for that rather than sleep, with the pause as a
-            // bound for kernels that do not wake.
-            let mut p = libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: 0,
-                revents: 0,
-            };
-            let ms = pause.as_millis().max(1) as i32;
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(&mut p, 1, ms) };
-            pause = (pause * 2).min(Duration::from_millis(2));
+            Ok(None) => Err(format!(
+                "{task} was reaped but PIDFD_GET_INFO has no exit status: this kernel does not report exit statuses by pidfd (Linux 6.15 or later is needed)"
+            )),
+            Err(e) => Err(format!(
+                "PIDFD_GET_INFO failed with {e} after {task} was reaped: this kernel does not report exit statuses by pidfd (Linux 6.15 or later is needed)"
+            )),
         }
     }
 

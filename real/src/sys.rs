@@ -9,6 +9,7 @@
 use nslab_sim::sched::{CLONE_PIDFD, CLONE_SETTLS};
 use nslab_sim::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 /// The errno of the last failed call of this thread.
 pub fn last_errno() -> Errno {
@@ -341,9 +342,17 @@ const PIDFD_GET_INFO: libc::c_ulong =
 
 /// The wait status of a reaped task, or `None` while it has not been reaped.
 ///
-/// Linux 6.15 and later record the status at `release_task` (the reap) for every task that
-/// a pidfd refers to, so this is what the reaper's `waitpid` saw, even when the reaper was
-/// the kernel itself (a dying pid-namespace init reaps its own children).
+/// Linux 6.15 and later record the status for every task that a pidfd refers to in
+/// `release_task` (the reap), in `pidfs_exit`, *before* `__unhash_process` detaches the pid
+/// and wakes the pidfd's pollers with `POLLHUP`. So once [`pidfd_wait`] has seen
+/// [`PidfdEvent::Reaped`], this answers `Some` at once, with what the reaper's `waitpid` saw,
+/// even when the reaper was the kernel itself (a dying pid-namespace init reaps its own
+/// children).
+///
+/// Asked earlier, while the task is a zombie, it may answer `ESRCH` rather than `None`:
+/// `pidfd_info` (fs/pidfs.c) takes the task with `get_pid_task` and reads its pid last, and a
+/// reaper that unhashes the task in between leaves that pid 0, which the kernel reports as
+/// `ESRCH` ("incomplete information"). That is why callers wait for the reap first.
 pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
     let mut info = PidfdInfo {
         mask: PIDFD_INFO_EXIT,
@@ -353,24 +362,55 @@ pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
     // encoded in the request number.
     let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
     if r < 0 {
-        // ESRCH can be transient (reaped, status not yet recorded); ENOTTY or EINVAL mean a
-        // kernel without PIDFD_GET_INFO.
+        // ENOTTY or EINVAL mean a kernel without PIDFD_GET_INFO; ESRCH, see above.
         return Err(last_errno());
     }
     Ok((info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code))
 }
 
+/// What [`pidfd_wait`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidfdEvent {
+    /// The process has exited (a zombie or gone): the pidfd polls `POLLIN`.
+    Exited,
+    /// The process has been reaped (unhashed): the pidfd polls `POLLHUP` (Linux 6.9+; the
+    /// reap wakes the pollers, so this sleeps until then).
+    Reaped,
+}
+
+/// Waits until the process of this pidfd has reached `event` or `deadline` has passed, and
+/// says whether it has reached it. A deadline in the past just looks.
+pub fn pidfd_wait(pidfd: BorrowedFd<'_>, event: PidfdEvent, deadline: Instant) -> bool {
+    // POLLHUP is always reported, so `events` = 0 sleeps through the zombie state (POLLIN)
+    // until the reap.
+    let (events, wanted) = match event {
+        PidfdEvent::Exited => (libc::POLLIN, libc::POLLIN | libc::POLLHUP),
+        PidfdEvent::Reaped => (0, libc::POLLHUP),
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // Round up, so that a wait never ends just before its deadline.
+        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        let mut p = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r < 0 && last_errno() == Errno::EINTR {
+            continue;
+        }
+        // A timeout (0), an error, or POLLNVAL/POLLERR without the event: not reached.
+        return r > 0 && p.revents & wanted != 0;
+    }
+}
+
 /// Whether the task of this pidfd has exited (the pidfd polls readable), waiting up to
 /// `timeout_ms` (0 = just look).
 pub fn pidfd_exited(pidfd: BorrowedFd<'_>, timeout_ms: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-    r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP) != 0
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
+    pidfd_wait(pidfd, PidfdEvent::Exited, deadline)
 }
 
 /// `close_range(2)`: closes every fd from `first` up.
