@@ -176,7 +176,10 @@ impl Kernel {
                 up: d.flags & IFF_UP != 0,
             })
             .collect();
-        v.sort_by_key(|i| i.ifindex);
+        // Devices are listed in registration order, which is ifindex order here.
+        if !v.is_sorted_by_key(|i| i.ifindex) {
+            v.sort_by_key(|i| i.ifindex);
+        }
         v
     }
 }

@@ -29,7 +29,6 @@ use crate::task::{FsStruct, TaskStruct};
 use crate::time_namespace::{TimeNamespace, TimensOffsets};
 use crate::user_namespace::{identity_map, UserNamespace};
 use crate::utsname::UtsNamespace;
-use std::collections::HashMap;
 
 /// `UTS_NODENAME`: the hostname the kernel boots with.
 pub const UTS_NODENAME: &str = "(none)";
@@ -50,7 +49,7 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
         cgroup_namespaces: Slab::default(),
         nets: Slab::default(),
         time_namespaces: Slab::default(),
-        ucounts: HashMap::new(),
+        ucounts: IdMap::default(),
         proc_inum: ProcInumIda::default(),
         pernet_list: Vec::new(),
         first_device: None,
@@ -89,7 +88,7 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
     let owned = |inum| NsCommon { inum, count: 1 };
     let pid_ns = PidNsRef(k.pid_namespaces.insert(PidNamespace {
         ns: owned(PROC_PID_INIT_INO),
-        idr: HashMap::new(),
+        idr: IdMap::default(),
         last_pid: 0,
         pid_max: PID_MAX_DEFAULT,
         pid_allocated: PIDNS_ADDING,

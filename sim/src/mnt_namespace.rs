@@ -25,8 +25,9 @@ pub enum Propagation {
 /// One `struct mount`, reduced to what a listing shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
-    pub mountpoint: String,
-    pub fstype: String,
+    /// Where it is mounted; the model's mount points are fixed names.
+    pub mountpoint: &'static str,
+    pub fstype: &'static str,
     pub propagation: Propagation,
     /// `MNT_LOCKED`: cannot be unmounted from a less privileged namespace.
     pub locked: bool,
@@ -63,8 +64,8 @@ pub fn initial_mounts() -> Vec<Mount> {
     ]
     .into_iter()
     .map(|(m, t)| Mount {
-        mountpoint: m.to_string(),
-        fstype: t.to_string(),
+        mountpoint: m,
+        fstype: t,
         propagation: Propagation::Shared,
         locked: false,
     })

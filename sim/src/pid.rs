@@ -85,10 +85,11 @@ impl Kernel {
             let p = PidRef(k.pids.insert(Pid {
                 count: 1,
                 level,
-                numbers: numbers.clone(),
+                numbers,
                 task: None,
             }));
-            for u in &numbers {
+            for i in 0..=level as usize {
+                let u = k.pids.get(p.0).numbers[i];
                 let n = k.pid_namespaces.get_mut(u.ns.0);
                 n.idr.insert(u.nr, p);
                 n.pid_allocated += 1;
@@ -131,8 +132,8 @@ impl Kernel {
     /// `free_pid`: gives back the number at every level. A namespace left with only its
     /// reaper wakes it; the failed first fork of a namespace resets it.
     pub(crate) fn free_pid(&mut self, p: PidRef) {
-        let numbers = self.pids.get(p.0).numbers.clone();
-        for u in &numbers {
+        for i in 0..self.pids.get(p.0).numbers.len() {
+            let u = self.pids.get(p.0).numbers[i];
             let n = self.pid_namespaces.get_mut(u.ns.0);
             n.pid_allocated -= 1;
             if n.pid_allocated == PIDNS_ADDING {

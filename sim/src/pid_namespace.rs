@@ -5,12 +5,11 @@
 
 use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
-use crate::kernel::{Kernel, NsCommon, PidNsRef, PidRef, TaskRef, UserNsRef};
+use crate::kernel::{IdMap, Kernel, NsCommon, PidNsRef, PidRef, TaskRef, UserNsRef};
 use crate::machine::{NsType, TaskState};
 use crate::nsproxy::Nsset;
 use crate::sched::CLONE_NEWPID;
 use crate::trace::Step;
-use std::collections::HashMap;
 
 const FILE: &str = "kernel/pid_namespace.c";
 
@@ -30,7 +29,7 @@ pub const PID_MAX_MIN: i32 = 301;
 pub struct PidNamespace {
     pub ns: NsCommon,
     /// `idr`: number -> pid, for the numbers handed out in this namespace.
-    pub idr: HashMap<i32, PidRef>,
+    pub idr: IdMap<i32, PidRef>,
     /// The idr cursor: the last number handed out.
     pub last_pid: i32,
     /// `pid_max`.
@@ -167,7 +166,7 @@ impl Kernel {
             let inum = k.proc_alloc_inum();
             let r = PidNsRef(k.pid_namespaces.insert(PidNamespace {
                 ns: NsCommon { inum, count: 1 },
-                idr: HashMap::new(),
+                idr: IdMap::default(),
                 last_pid: 0,
                 pid_max,
                 pid_allocated: PIDNS_ADDING,
