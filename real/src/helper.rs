@@ -3,7 +3,8 @@
 //! A binary calls [`enter_helper_if_requested`] first thing in `main`; when it was started as
 //! `<exe> __nslab-helper <controller pid>` it becomes the root helper and never returns.
 //! Every other helper is a fork-like raw `clone(2)`/`clone3(2)` child of a helper and runs the
-//! same loop in the copied address space. A helper waits in poll(2) on its channel, a
+//! same loop in the copied address space (it sends no message of its own: its parent's answer
+//! carries its channel and pidfd to the controller). A helper waits in poll(2) on its channel, a
 //! signalfd(2) for `SIGCHLD` and a pidfd of each child, reaps every exited child at once
 //! (`waitpid(-1, WNOHANG | __WALL)`, since an exit signal may not be `SIGCHLD`), and exits
 //! when its channel reaches end of file, which is how the whole tree follows a controller that
@@ -19,7 +20,7 @@ use crate::sys::{self, Forked};
 use nslab_sim::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
 use nslab_sim::{CloneVia, Errno, IdMapKind, NsEntry, Origin};
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 /// If this process was started as a helper, runs the helper and never returns; otherwise
 /// returns at once. Call it first thing in `main`, before any thread is started.
@@ -52,12 +53,17 @@ struct Helper {
     starting: Starting,
     proc_ok: bool,
     buf: Vec<u8>,
+    pollfds: Vec<libc::pollfd>,
 }
 
 /// What handling one request leads to.
 enum Next {
-    Reply(Reply, Option<OwnedFd>),
-    /// This process is the new child of a clone: introduce itself on its new channel.
+    Reply(Reply),
+    /// The clone's answer, which carries the controller's end of the child's channel and the
+    /// child's pidfd (kept in `children`, so only its number is here); `None` if the helper
+    /// could not open one.
+    Cloned(Reply, OwnedFd, Option<RawFd>),
+    /// This process is the new child of a clone: it serves its new channel from now on.
     BecameChild,
 }
 
@@ -81,7 +87,7 @@ fn root_helper_main(controller: i32) -> ! {
         proc_nspid: own_proc_nspid(),
         root: Some(root),
     };
-    if protocol::send(chan.as_fd(), &Reply::Hello(hello), None).is_err() || failed {
+    if protocol::send(chan.as_fd(), &Reply::Hello(hello), &[]).is_err() || failed {
         // SAFETY: as above.
         unsafe { libc::_exit(1) };
     }
@@ -101,6 +107,7 @@ fn root_helper_main(controller: i32) -> ! {
         },
         proc_ok,
         buf: vec![0; protocol::MAX_MESSAGE],
+        pollfds: Vec::with_capacity(64),
     };
     helper.run()
 }
@@ -213,7 +220,10 @@ fn write_proc(path: &str, text: &str) -> Result<(), Errno> {
 impl Helper {
     fn run(&mut self) -> ! {
         loop {
-            let mut fds = Vec::with_capacity(2 + self.children.len());
+            // The array is kept between rounds: after a fork-like clone every page either
+            // process writes costs a copy-on-write fault, so the loop allocates nothing.
+            let mut fds = std::mem::take(&mut self.pollfds);
+            fds.clear();
             fds.push(pollfd(self.chan.as_raw_fd()));
             fds.push(pollfd(self.sigchld.as_raw_fd()));
             fds.extend(self.children.iter().map(|(_, fd)| pollfd(fd.as_raw_fd())));
@@ -221,34 +231,39 @@ impl Helper {
             // CLONE_PARENT sibling with an unusual exit signal sends neither).
             // SAFETY: `fds` is a valid array of pollfds of its length.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+            let children_ready = fds[1..].iter().any(|p| p.revents != 0);
+            let request = fds[0].revents != 0;
+            self.pollfds = fds;
             if n < 0 {
                 continue;
             }
-            if n == 0 || fds[1..].iter().any(|p| p.revents != 0) {
+            if n == 0 || children_ready {
                 self.reap_all();
             }
-            if fds[0].revents == 0 {
+            if !request {
                 continue;
             }
             let msg = protocol::recv::<Request>(self.chan.as_fd(), &mut self.buf);
             let (req, fd) = match msg {
-                Ok(m) => m,
+                Ok((req, fds)) => (req, fds.into_iter().next()),
                 // End of file: the controller closed the channel or died. Leave.
                 // SAFETY: _exit ends this process; its children get EOF in turn.
                 Err(_) => unsafe { libc::_exit(0) },
             };
             self.reap_all();
             let out = match self.handle(req, fd) {
-                Next::Reply(reply, fd) => {
-                    protocol::send(self.chan.as_fd(), &reply, fd.as_ref().map(|f| f.as_fd()))
-                }
-                Next::BecameChild => {
-                    let hello = Hello {
-                        proc_nspid: own_proc_nspid(),
-                        root: None,
+                Next::Reply(reply) => protocol::send(self.chan.as_fd(), &reply, &[]),
+                Next::Cloned(reply, chan, pidfd) => {
+                    // SAFETY: `pidfd` is open in `self.children` for the whole send.
+                    let pidfd = pidfd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+                    let fds: &[BorrowedFd<'_>] = match &pidfd {
+                        Some(p) => &[chan.as_fd(), *p],
+                        None => &[chan.as_fd()],
                     };
-                    protocol::send(self.chan.as_fd(), &Reply::Hello(hello), None)
+                    protocol::send(self.chan.as_fd(), &reply, fds)
                 }
+                // The controller already has what it needs from the parent's answer.
+                Next::BecameChild => Ok(()),
             };
             if out.is_err() {
                 // SAFETY: the controller is gone; so are we.
@@ -267,23 +282,17 @@ impl Helper {
 
     fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Next {
         let done = |r: Result<(), Errno>| {
-            Next::Reply(
-                match r {
-                    Ok(()) => Reply::Ok,
-                    Err(e) => Reply::Errno(e.as_raw()),
-                },
-                None,
-            )
+            Next::Reply(match r {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::Errno(e.as_raw()),
+            })
         };
         match req {
             Request::Clone { flags, via } => self.clone(flags, via),
             Request::Unshare { flags } => done(sys::unshare(flags)),
             Request::Setns { nstype } => match fd {
                 Some(fd) => done(sys::setns(fd.as_fd(), nstype)),
-                None => Next::Reply(
-                    Reply::Refused("setns without a file descriptor".into()),
-                    None,
-                ),
+                None => refused("setns without a file descriptor"),
             },
             Request::Exit { code } => {
                 // SAFETY: exit_group(2): this task ends here, as the scenario asked.
@@ -336,8 +345,8 @@ impl Helper {
                 ))
             }
             Request::Observe => match observe::view() {
-                Ok(v) => Next::Reply(Reply::View(v), None),
-                Err(e) => Next::Reply(Reply::Errno(e.as_raw()), None),
+                Ok(v) => Next::Reply(Reply::View(v)),
+                Err(e) => Next::Reply(Reply::Errno(e.as_raw())),
             },
         }
     }
@@ -355,7 +364,7 @@ impl Helper {
                 );
             }
             return match sys::clone_probe(flags) {
-                Err(e) => Next::Reply(Reply::Errno(e.as_raw()), None),
+                Err(e) => Next::Reply(Reply::Errno(e.as_raw())),
                 Ok(sys::Probe::Accepted) => refused(
                     "refused: the kernel accepted CLONE_VM/CLONE_VFORK, but a helper cannot continue in a shared address space or with its parent suspended, so the child was made to exit at once",
                 ),
@@ -363,14 +372,14 @@ impl Helper {
         }
         let (ours, theirs) = match protocol::channel_pair() {
             Ok(p) => p,
-            Err(e) => return Next::Reply(Reply::Errno(e as i32), None),
+            Err(e) => return Next::Reply(Reply::Errno(e as i32)),
         };
         // With CLONE_FILES the child shares our fd table until it unshares it; the parent
         // must not close anything before that, so it waits for a byte on this pipe.
         let sync = if flags & CLONE_FILES != 0 {
             match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
                 Ok(p) => Some(p),
-                Err(e) => return Next::Reply(Reply::Errno(e as i32), None),
+                Err(e) => return Next::Reply(Reply::Errno(e as i32)),
             }
         } else {
             None
@@ -380,7 +389,7 @@ impl Helper {
             CloneVia::Clone3 => sys::clone3(flags),
         };
         match forked {
-            Err(e) => Next::Reply(Reply::Errno(e.as_raw()), None),
+            Err(e) => Next::Reply(Reply::Errno(e.as_raw())),
             Ok(Forked::Child) => {
                 if let Some((r, w)) = sync {
                     let _ = sys::unshare(CLONE_FILES);
@@ -403,37 +412,38 @@ impl Helper {
                 }
                 drop(sync);
                 drop(theirs);
+                let raw = pidfd.as_ref().map(|p| p.as_raw_fd());
                 if let Some(pfd) = pidfd {
                     self.children.push((pid, pfd));
                 }
-                Next::Reply(Reply::Cloned { pid }, Some(ours))
+                Next::Cloned(Reply::Cloned { pid }, ours, raw)
             }
         }
     }
 
     /// Turns the copied state of the parent into a fresh helper on `chan`.
+    ///
+    /// The `SIGCHLD` signalfd is kept: a fork-like child inherits the blocked mask, and a
+    /// signalfd reads and polls the signals of whichever process uses it (signalfd(2): "a
+    /// read(2) from the file descriptor in the child will return information about signals
+    /// queued to the child"), so the copy serves the child as a new one would.
     fn become_child(&mut self, chan: OwnedFd) {
         let raw = chan.into_raw_fd();
         // SAFETY: every helper keeps its channel at CHANNEL_FD, so `self.chan` already names
         // that number; dup2 replaces the copy of the parent's channel there with ours (the
         // parent's own table is separate, so it keeps its channel).
         unsafe { libc::dup2(raw, CHANNEL_FD) };
-        // The parent's signalfd and children's pidfds are closed below by close_range (with
-        // `raw` itself); forget them so that no Drop closes a number that may be reused.
+        // The parent's children's pidfds are closed below by close_range (with `raw`
+        // itself); forget them so that no Drop closes a number that may be reused.
         for (_, fd) in self.children.drain(..) {
             std::mem::forget(fd);
         }
-        sys::close_from(CHANNEL_FD as u32 + 1);
-        match sys::sigchld_fd() {
-            Ok(fd) => std::mem::forget(std::mem::replace(&mut self.sigchld, fd)),
-            // SAFETY: a helper that cannot learn of its children's exits must not run.
-            Err(_) => unsafe { libc::_exit(1) },
-        }
+        sys::close_from_except(CHANNEL_FD as u32 + 1, self.sigchld.as_raw_fd() as u32);
     }
 }
 
 fn refused(msg: &str) -> Next {
-    Next::Reply(Reply::Refused(msg.to_string()), None)
+    Next::Reply(Reply::Refused(msg.to_string()))
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {

@@ -50,8 +50,10 @@ struct Task {
     chan: Option<OwnedFd>,
     /// A pidfd of the helper, opened by the controller; `None` once the task has ended.
     pidfd: Option<OwnedFd>,
-    /// `NSpid` from the /proc mount's pid namespace down.
-    proc_nspid: Vec<i32>,
+    /// Its pid in the pid namespace of the /proc mount (for `/proc/<pid>` paths).
+    proc_pid: i32,
+    /// Its pid in the controller's pid namespace (for pidfd_open).
+    pid: i32,
     state: TaskState,
     /// The controller itself is the parent (a `CLONE_PARENT` child of the root helper), so
     /// the controller must reap it.
@@ -73,9 +75,10 @@ pub struct RealMachine {
     timeout: Duration,
     /// Why the machine was torn down, once it has been.
     torn_down: Option<String>,
-    /// The index in `proc_nspid` of the controller's pid namespace (for pidfd_open).
+    /// The index in an `NSpid` line of this /proc of the controller's pid namespace.
     controller_level: usize,
-    /// The index in `proc_nspid` of the root helper's pid namespace (for `TaskView::nspid`).
+    /// The index in an `NSpid` line of this /proc of the root helper's pid namespace (for
+    /// `TaskView::nspid`).
     root_level: usize,
     buf: Vec<u8>,
 }
@@ -175,7 +178,8 @@ impl RealMachine {
             tasks: vec![Task {
                 chan: Some(ours),
                 pidfd,
-                proc_nspid,
+                proc_pid: proc_nspid.first().copied().unwrap_or(0),
+                pid: child.id() as i32,
                 state: TaskState::Running,
                 controller_reaps: false,
             }],
@@ -203,9 +207,7 @@ impl RealMachine {
 
     /// The pid of a task as the /proc of this machine shows it (for host-side checks).
     pub fn host_pid(&self, task: TaskId) -> Option<i32> {
-        self.tasks
-            .get(task.0 as usize)
-            .and_then(|t| t.proc_nspid.first().copied())
+        self.tasks.get(task.0 as usize).map(|t| t.proc_pid)
     }
 
     /// Every task handle this machine gave out, the root first.
@@ -240,7 +242,7 @@ impl RealMachine {
         task: TaskId,
         req: Request,
         fd: Option<BorrowedFd<'_>>,
-    ) -> SysResult<(Reply, Option<OwnedFd>)> {
+    ) -> SysResult<(Reply, Vec<OwnedFd>)> {
         if let Some(why) = &self.torn_down {
             return Err(SysError::Fault(format!("machine torn down: {why}")));
         }
@@ -251,11 +253,15 @@ impl RealMachine {
         };
         // SAFETY: `chan` stays open in self.tasks for the duration of this call.
         let chan = unsafe { BorrowedFd::borrow_raw(chan) };
-        if let Err(e) = protocol::send(chan, &req, fd) {
+        let fds: &[BorrowedFd<'_>] = match &fd {
+            Some(fd) => std::slice::from_ref(fd),
+            None => &[],
+        };
+        if let Err(e) = protocol::send(chan, &req, fds) {
             return Err(self.fault(task, &req, &format!("could not send: {e}")));
         }
         if let Request::Exit { .. } = req {
-            return Ok((Reply::Ok, None));
+            return Ok((Reply::Ok, Vec::new()));
         }
         match recv_reply(chan, &mut self.buf, self.timeout) {
             Ok((Reply::Refused(msg), _)) => Err(SysError::Fault(msg)),
@@ -313,7 +319,11 @@ impl RealMachine {
             reap_own_child(pidfd.as_fd());
         }
         if !sys::pidfd_wait(pidfd.as_fd(), PidfdEvent::Reaped, deadline) {
-            return Err(format!("{task} was not reaped in time"));
+            return Err(if sys::pidfd_exited(pidfd.as_fd(), 0) {
+                format!("{task} exited but was not reaped in time")
+            } else {
+                "it did not exit".to_string()
+            });
         }
         match sys::pidfd_exit_status(pidfd.as_fd()) {
             Ok(Some(status)) => {
@@ -397,15 +407,6 @@ impl RealMachine {
             Err(problems.join("; "))
         }
     }
-
-    /// Waits for one helper's first message on its new channel.
-    fn hello(&mut self, chan: &OwnedFd) -> Result<Hello, String> {
-        match recv_reply(chan.as_fd(), &mut self.buf, self.timeout) {
-            Ok((Reply::Hello(h), _)) => Ok(h),
-            Ok((r, _)) => Err(format!("unexpected first message {r:?}")),
-            Err(e) => Err(e),
-        }
-    }
 }
 
 impl Drop for RealMachine {
@@ -435,30 +436,43 @@ impl Machine for RealMachine {
             via: args.via,
         };
         let describe = req.describe();
-        let (reply, fd) = self.call(task, req, None)?;
-        let (Reply::Cloned { .. }, Some(chan)) = (reply, fd) else {
-            let msg = format!("helper {task} answered {describe} without a child channel");
+        let (reply, fds) = self.call(task, req, None)?;
+        let mut fds = fds.into_iter();
+        let (Reply::Cloned { pid: parent_view }, Some(chan), Some(pidfd)) =
+            (reply, fds.next(), fds.next())
+        else {
+            let msg =
+                format!("helper {task} answered {describe} without the child's channel and pidfd");
             let _ = self.teardown(&msg);
             return Err(SysError::Fault(msg));
         };
-        let hello = match self.hello(&chan) {
-            Ok(h) => h,
+        // The child's pids, from the pidfd its parent opened: no message from the child is
+        // needed, so the child serves its channel as soon as it is ready and the controller
+        // does not wait for it here.
+        let pids = match self.controller_level {
+            0 => sys::pidfd_pid(pidfd.as_fd()).map(|pid| (pid, pid)),
+            level => crate::observe::pidfd_nspid(pidfd.as_fd())
+                .ok_or(Errno::ESRCH)
+                .and_then(|nspid| match (nspid.first(), nspid.get(level)) {
+                    (Some(&proc_pid), Some(&pid)) if proc_pid > 0 => Ok((proc_pid, pid)),
+                    _ => Err(Errno::ESRCH),
+                }),
+        };
+        let (proc_pid, pid) = match pids {
+            Ok(p) => p,
             Err(e) => {
-                let msg = format!("the child of {describe} by {task} did not start: {e}");
+                let msg = format!(
+                    "the child of {describe} by {task} (pid {parent_view} there) has no pid here ({e}): it is already gone"
+                );
                 let _ = self.teardown(&msg);
                 return Err(SysError::Fault(msg));
             }
         };
-        let pid = hello
-            .proc_nspid
-            .get(self.controller_level)
-            .copied()
-            .unwrap_or(0);
-        let pidfd = sys::pidfd_open(pid).ok();
         self.tasks.push(Task {
             chan: Some(chan),
-            pidfd,
-            proc_nspid: hello.proc_nspid,
+            pidfd: Some(pidfd),
+            proc_pid,
+            pid,
             state: TaskState::Running,
             controller_reaps: task == TaskId(0) && args.flags & CLONE_PARENT != 0,
         });
@@ -485,12 +499,12 @@ impl Machine for RealMachine {
         };
         let opened: Result<OwnedFd, Errno> = match fd {
             NsFd::File { entry, .. } => {
-                let path = format!("/proc/{}/ns/{}", t.proc_nspid[0], entry.file_name());
+                let path = format!("/proc/{}/ns/{}", t.proc_pid, entry.file_name());
                 std::fs::File::open(path)
                     .map(OwnedFd::from)
                     .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
             }
-            NsFd::Pidfd { .. } => sys::pidfd_open(t.proc_nspid[self.controller_level]),
+            NsFd::Pidfd { .. } => sys::pidfd_open(t.pid),
         };
         let nsfd = opened?;
         self.call(task, Request::Setns { nstype }, Some(nsfd.as_fd()))
@@ -499,21 +513,22 @@ impl Machine for RealMachine {
 
     fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
         self.call(task, Request::Exit { code }, None)?;
-        let ms = self.timeout.as_millis().min(i32::MAX as u128) as i32;
-        let exited = self.tasks[task.0 as usize]
-            .pidfd
-            .as_ref()
-            .is_some_and(|p| sys::pidfd_exited(p.as_fd(), ms));
-        if !exited {
-            let req = Request::Exit { code };
-            return Err(self.fault(task, &req, "it did not exit"));
-        }
+        let deadline = Instant::now() + self.timeout;
         if task == TaskId(0) {
+            // The controller itself reaps the root helper (std's `Child`), once it has exited.
+            let exited = self.tasks[0]
+                .pidfd
+                .as_ref()
+                .is_some_and(|p| sys::pidfd_wait(p.as_fd(), PidfdEvent::Exited, deadline));
+            if !exited {
+                let req = Request::Exit { code };
+                return Err(self.fault(task, &req, "it did not exit"));
+            }
             if let Some(mut child) = self.root_child.take() {
                 let _ = child.wait();
             }
         }
-        let deadline = Instant::now() + self.timeout;
+        // Straight to the reap: one sleep in poll(2) until POLLHUP, not one per stage.
         if let Err(e) = self.wait_reaped(task, deadline) {
             let req = Request::Exit { code };
             return Err(self.fault(task, &req, &e));
@@ -552,7 +567,7 @@ impl Machine for RealMachine {
             return Err(SysError::Errno(Errno::ENOENT));
         }
         let req = Request::WriteIdMap {
-            proc_pid: t.proc_nspid[0],
+            proc_pid: t.proc_pid,
             kind,
             map: map.to_vec(),
         };
@@ -621,7 +636,7 @@ fn recv_reply(
     chan: BorrowedFd<'_>,
     buf: &mut [u8],
     timeout: Duration,
-) -> Result<(Reply, Option<OwnedFd>), String> {
+) -> Result<(Reply, Vec<OwnedFd>), String> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

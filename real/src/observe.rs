@@ -41,6 +41,15 @@ pub fn parse_ns_link(link: &str) -> Option<u64> {
     link.get(start..end)?.parse().ok()
 }
 
+/// The `NSpid:` line of a pidfd's fdinfo: its pids from the /proc mount's pid namespace
+/// down (proc(5)), or `None` once its process has been reaped.
+pub fn pidfd_nspid(pidfd: std::os::fd::BorrowedFd<'_>) -> Option<Vec<i32>> {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).ok()?;
+    let nspid = parse_nspid(&info);
+    (nspid.first().is_some_and(|&p| p > 0)).then_some(nspid)
+}
+
 /// `/proc/thread-self/status` of the caller.
 pub fn own_status() -> std::io::Result<String> {
     std::fs::read_to_string(format!("{THREAD_SELF}/status"))

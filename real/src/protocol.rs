@@ -2,9 +2,9 @@
 //!
 //! Each helper has its own `SOCK_SEQPACKET` unix socketpair (unix(7)): one message is one
 //! JSON document (serde_json, chosen because the messages are tiny, the bytes can be read in
-//! a failing test's output, and the crate is already a workspace dependency), and a file
-//! descriptor rides along as `SCM_RIGHTS` (a new helper's socket from its parent to the
-//! controller; a namespace file or pidfd from the controller to a helper for `setns`).
+//! a failing test's output, and the crate is already a workspace dependency), and file
+//! descriptors ride along as `SCM_RIGHTS` (a new helper's socket and pidfd from its parent to
+//! the controller; a namespace file or pidfd from the controller to a helper for `setns`).
 //! Sends use `MSG_NOSIGNAL`, so a peer that died gives `EPIPE` rather than a signal.
 
 use nix::sys::socket::{
@@ -114,20 +114,22 @@ pub enum Reply {
     /// nslab refused the call without making it (it would change the host).
     Refused(String),
     /// The clone succeeded; the child's pid in the caller's pid namespace. The controller's
-    /// end of the child's channel comes with the message.
+    /// end of the child's channel comes with the message, then a pidfd of the child (the
+    /// parent's own, shared: `SCM_RIGHTS` passes the open file, not a copy).
     Cloned { pid: i32 },
     /// The observation (`nspid` from the /proc mount's pid namespace down).
     View(TaskView),
-    /// The first message of every new helper.
+    /// The first message of the root helper. (A cloned helper sends none: its parent's
+    /// `Cloned` brings everything the controller needs.)
     Hello(Hello),
 }
 
-/// A new helper introduces itself.
+/// The root helper introduces itself.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Hello {
     /// `NSpid:` of `/proc/self/status`: from the /proc mount's pid namespace down.
     pub proc_nspid: Vec<i32>,
-    /// Only from the root helper: where it stands, or why it could not start.
+    /// Where it stands, or why it could not start.
     pub root: Option<Result<RootInfo, StartFailure>>,
 }
 
@@ -158,22 +160,24 @@ pub fn channel_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
     )
 }
 
-/// Sends one message with an optional fd.
+/// The most fds one message carries.
+pub const MAX_FDS: usize = 2;
+
+/// Sends one message with up to [`MAX_FDS`] fds.
 pub fn send<T: Serialize>(
     sock: BorrowedFd<'_>,
     msg: &T,
-    fd: Option<BorrowedFd<'_>>,
+    fds: &[BorrowedFd<'_>],
 ) -> nix::Result<()> {
     let bytes = serde_json::to_vec(msg).expect("protocol messages always serialise");
     let iov = [IoSlice::new(&bytes)];
-    let raw;
-    let cmsgs: &[ControlMessage<'_>] = match fd {
-        Some(fd) => {
-            raw = [fd.as_raw_fd()];
-            &[ControlMessage::ScmRights(&raw)]
-        }
-        None => &[],
-    };
+    let mut raw = [0; MAX_FDS];
+    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} fds per message");
+    for (r, fd) in raw.iter_mut().zip(fds) {
+        *r = fd.as_raw_fd();
+    }
+    let rights = [ControlMessage::ScmRights(&raw[..fds.len()])];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
     sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
     Ok(())
 }
@@ -189,13 +193,13 @@ pub enum RecvError {
     Garbled(String),
 }
 
-/// Receives one message (blocking) and the fd that came with it, if any.
+/// Receives one message (blocking) and the fds that came with it, in order.
 pub fn recv<T: for<'de> Deserialize<'de>>(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
-) -> Result<(T, Option<OwnedFd>), RecvError> {
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
-    let (len, fd) = {
+) -> Result<(T, Vec<OwnedFd>), RecvError> {
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+    let (len, fds) = {
         let mut iov = [IoSliceMut::new(buf)];
         let msg = loop {
             match recvmsg::<UnixAddr>(
@@ -208,19 +212,16 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
                 r => break r.map_err(RecvError::Sys)?,
             }
         };
-        let mut fd = None;
+        let mut fds = Vec::new();
         for c in msg.cmsgs().map_err(RecvError::Sys)? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for raw in fds {
+            if let ControlMessageOwned::ScmRights(raws) = c {
+                for raw in raws {
                     // SAFETY: SCM_RIGHTS installed these fds in our table; we own them now.
-                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                    if fd.is_none() {
-                        fd = Some(owned);
-                    }
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
                 }
             }
         }
-        (msg.bytes, fd)
+        (msg.bytes, fds)
     };
     if len == 0 {
         return Err(RecvError::Eof);
@@ -228,5 +229,5 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     let msg = serde_json::from_slice(&buf[..len]).map_err(|e| {
         RecvError::Garbled(format!("{e}: {:?}", String::from_utf8_lossy(&buf[..len])))
     })?;
-    Ok((msg, fd))
+    Ok((msg, fds))
 }

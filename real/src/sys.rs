@@ -368,6 +368,21 @@ pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
     Ok((info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code))
 }
 
+/// The pid of a pidfd's process in the caller's pid namespace (`PIDFD_GET_INFO`, which
+/// always fills in `pid`; Linux 6.13+), or `ESRCH` if it has already been reaped.
+pub fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    let mut info = PidfdInfo::default();
+    // SAFETY: as in `pidfd_exit_status`.
+    let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    match info.pid as i32 {
+        0 => Err(Errno::ESRCH),
+        pid => Ok(pid),
+    }
+}
+
 /// What [`pidfd_wait`] waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PidfdEvent {
@@ -420,6 +435,29 @@ pub fn close_from(first: u32) {
     if r < 0 {
         // Kernels before 5.9 lack close_range: close one by one up to the soft limit.
         for fd in first..1024 {
+            // SAFETY: as above; EBADF for unused numbers is harmless.
+            unsafe { libc::close(fd as i32) };
+        }
+    }
+}
+
+/// `close_range(2)` around one fd: closes every fd from `first` up except `keep`.
+pub fn close_from_except(first: u32, keep: u32) {
+    if keep < first {
+        return close_from(first);
+    }
+    if keep > first {
+        close_between(first, keep - 1);
+    }
+    close_from(keep + 1);
+}
+
+/// `close_range(first, last, 0)`, or one by one on kernels before 5.9.
+fn close_between(first: u32, last: u32) {
+    // SAFETY: closing fds this process owns; callers hold no borrowed fd in the range.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    if r < 0 {
+        for fd in first..=last.min(1023) {
             // SAFETY: as above; EBADF for unused numbers is harmless.
             unsafe { libc::close(fd as i32) };
         }
