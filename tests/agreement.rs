@@ -53,6 +53,7 @@ fn run_both(seq: &[nslab_scenario::random::RandOp]) -> SequenceResult {
 }
 
 fn main() -> ExitCode {
+    let host = common::host_before();
     let mut skipped = 0;
     let what = match common::start_real() {
         Ok(_) => "model against kernel",
@@ -78,22 +79,39 @@ fn main() -> ExitCode {
             )))
         }
     });
+    // The property test starts and drops a real machine per case: the host must come out of
+    // all of them as it went in.
+    let host = common::host_unchanged(&host);
+    let (mut passed, mut failed) = (0, 0);
     match result {
         Ok(()) => {
             println!("ok: {what}: {cases} random sequences of up to 12 steps agree");
-            println!("1 passed, 0 failed, {skipped} skipped");
-            ExitCode::SUCCESS
+            passed += 1;
         }
         Err(TestError::Fail(why, minimal)) => {
             println!("FAILED: {what}: {why}");
             println!("minimal sequence: {minimal:?}");
-            println!("0 passed, 1 failed, {skipped} skipped");
-            ExitCode::FAILURE
+            failed += 1;
         }
         Err(TestError::Abort(why)) => {
             println!("FAILED: {what}: aborted: {why}");
-            println!("0 passed, 1 failed, {skipped} skipped");
-            ExitCode::FAILURE
+            failed += 1;
         }
+    }
+    match host {
+        Ok(()) => {
+            println!("ok: host-safety");
+            passed += 1;
+        }
+        Err(why) => {
+            println!("FAILED: host-safety\n    {why}");
+            failed += 1;
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

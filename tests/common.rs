@@ -27,6 +27,24 @@ pub fn start_real() -> Result<nslab_real::RealMachine, String> {
         .map_err(|e| format!("the real backend cannot start here: {e}"))
 }
 
+/// The host as the test process sees it, before any real-backend work.
+pub fn host_before() -> nslab_real::host::HostSnapshot {
+    nslab_real::host::HostSnapshot::take()
+}
+
+/// Compares the host with `before`: the whole run must leave mounts, hostname, interfaces,
+/// `/run/netns`, fds, namespaces and children exactly as they were.
+pub fn host_unchanged(before: &nslab_real::host::HostSnapshot) -> Result<(), String> {
+    let after = nslab_real::host::HostSnapshot::take();
+    if &after == before {
+        Ok(())
+    } else {
+        Err(format!(
+            "the host changed:\n  before: {before:?}\n  after:  {after:?}"
+        ))
+    }
+}
+
 /// A model booted where the real root helper stands, or at the default origin.
 pub fn boot_sim(origin: Option<&Origin>) -> nslab_sim::Kernel {
     nslab_sim::Kernel::boot_at(origin.unwrap_or(&Origin::default()))

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let host = common::host_before();
     for path in common::scenario_files() {
         let scenario = match parse_file(&path) {
             Ok(s) => s,
@@ -82,6 +83,18 @@ fn main() -> ExitCode {
                 println!("FAILED: nslab-run-bad-file\n    {why}");
                 failed += 1;
             }
+        }
+    }
+    // Every real machine above was dropped at the end of its scenario: the host must be as it
+    // was before the first.
+    match common::host_unchanged(&host) {
+        Ok(()) => {
+            println!("ok: host-safety");
+            passed += 1;
+        }
+        Err(why) => {
+            println!("FAILED: host-safety\n    {why}");
+            failed += 1;
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");

@@ -3,13 +3,14 @@
 //!
 //! The calling process (a test or the CLI, usually multithreaded) never creates a namespace:
 //! every task of a scenario is a single-threaded helper process that makes its calls on
-//! command. See `ARCHITECTURE-real.md` beside this crate's manifest for the design.
+//! command. See ARCHITECTURE.md at the top of the repository for the design.
 //!
 //! Invariants, written as absences: the real backend never mounts anything; it never changes
 //! the host's hostname, interfaces or namespace limits (those calls are refused with a fault
 //! while a task is still in the starting namespaces); no helper outlives its machine.
 
 pub mod helper;
+pub mod host;
 pub mod machine;
 mod observe;
 mod protocol;

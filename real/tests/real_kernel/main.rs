@@ -12,7 +12,8 @@ mod harness;
 mod ops;
 mod privilege;
 
-use harness::{HostSnapshot, Test};
+use harness::Test;
+use nslab_real::host::HostSnapshot;
 
 /// Every test, by module: `ops` (one per operation), `faults` (crashes, hangs, a killed
 /// controller, a dying init), `bad_input` (stale handles, bad flags), `privilege` (the
