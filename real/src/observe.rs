@@ -99,7 +99,7 @@ pub fn hostname() -> Result<String, Errno> {
 /// Everything the caller sees of itself; `nspid` starts at the /proc mount's pid namespace.
 pub fn view() -> Result<TaskView, Errno> {
     let status = own_status().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
-    let ns = NsEntry::ALL.iter().map(|&e| (e, own_ns(e))).collect();
+    let ns = NsEntry::ALL.map(|e| (e, own_ns(e)));
     // SAFETY: these calls take no arguments and cannot fail.
     let (ppid, uid, gid) = unsafe { (libc::getppid(), libc::getuid(), libc::getgid()) };
     Ok(TaskView {

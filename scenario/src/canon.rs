@@ -144,9 +144,23 @@ pub enum NsLabel {
 impl NsLabel {
     /// `pid#3` for an entry of this type, or the errno name.
     pub fn text(self, ty: NsType) -> String {
-        match self {
-            NsLabel::Ns(n) => format!("{}#{n}", ty.proc_name()),
-            NsLabel::Errno(e) => e.name(),
+        self.display(ty).to_string()
+    }
+
+    /// What [`NsLabel::text`] returns, as a `Display` (no string is built).
+    pub fn display(self, ty: NsType) -> impl fmt::Display {
+        LabelText(self, ty)
+    }
+}
+
+/// An [`NsLabel`] of an entry of this type, as a `Display`.
+struct LabelText(NsLabel, NsType);
+
+impl fmt::Display for LabelText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            NsLabel::Ns(n) => write!(f, "{}#{n}", self.1.proc_name()),
+            NsLabel::Errno(e) => write!(f, "{}", e.display_name()),
         }
     }
 }
@@ -210,13 +224,13 @@ impl fmt::Display for CanonView {
         if let Some(e) = self.observe_error {
             return write!(f, "observe: {}", e.name());
         }
-        write!(f, "{}", state_name(self.state))?;
+        write!(f, "{}", state_text(self.state))?;
         if self.state != TaskState::Running {
             return Ok(());
         }
         for (e, v) in NsEntry::ALL.iter().zip(&self.ns) {
             if let Some(v) = v {
-                write!(f, " {}={}", e.file_name(), v.text(e.ns_type()))?;
+                write!(f, " {}={}", e.file_name(), v.display(e.ns_type()))?;
             }
         }
         let pids: Vec<String> = self.pids.iter().map(|p| p.to_string()).collect();
@@ -228,7 +242,7 @@ impl fmt::Display for CanonView {
             self.ppid.map_or("<root>".into(), |p| p.to_string()),
             self.uid,
             self.gid,
-            caps_name(self.caps),
+            caps_text(self.caps),
             self.hostname.as_deref().unwrap_or("<root>"),
             match &self.interfaces {
                 None => "<root>".to_string(),
@@ -244,18 +258,44 @@ impl fmt::Display for CanonView {
 
 /// `running`, `exited 0`, `killed 9`.
 pub fn state_name(s: TaskState) -> String {
-    match s {
-        TaskState::Running => "running".into(),
-        TaskState::Exited(c) => format!("exited {c}"),
-        TaskState::Killed(s) => format!("killed {s}"),
+    state_text(s).to_string()
+}
+
+/// What [`state_name`] returns, as a `Display` (no string is built).
+pub fn state_text(s: TaskState) -> impl fmt::Display {
+    StateText(s)
+}
+
+struct StateText(TaskState);
+
+impl fmt::Display for StateText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            TaskState::Running => f.write_str("running"),
+            TaskState::Exited(c) => write!(f, "exited {c}"),
+            TaskState::Killed(s) => write!(f, "killed {s}"),
+        }
     }
 }
 
 /// `all`, `none` or the hex set.
 pub fn caps_name(c: u64) -> String {
-    match c {
-        CAP_FULL_SET => "all".into(),
-        0 => "none".into(),
-        c => format!("{c:#x}"),
+    caps_text(c).to_string()
+}
+
+/// What [`caps_name`] returns, as a `Display` (no string is built).
+pub fn caps_text(c: u64) -> impl fmt::Display {
+    CapsText(c)
+}
+
+struct CapsText(u64);
+
+impl fmt::Display for CapsText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            CAP_FULL_SET => f.write_str("all"),
+            0 => f.write_str("none"),
+            c => write!(f, "{c:#x}"),
+        }
     }
 }

@@ -6,13 +6,13 @@
 //! the LKMM litmus tests go through one judging script for herd7 and klitmus7.
 
 use crate::ast::*;
-use crate::canon::{caps_name, state_name, CanonView, Canonicalizer};
+use crate::canon::{caps_text, state_text, CanonView, Canonicalizer, NsLabel};
 use crate::print::stmt_line;
 use nslab_sim::machine::TaskView;
-use nslab_sim::machine::{Machine, NsEntry, NsFd, Origin, SysError, TaskId, TaskState};
+use nslab_sim::machine::{Machine, NsFd, NsType, Origin, SysError, TaskId, TaskState};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::rc::Rc;
 
 /// What a step did on one machine.
@@ -59,8 +59,33 @@ pub struct StepRecord {
     /// For an `expect`, the values it read, canonical (`A.ns.pid=pid#0 init.ns.pid=pid#0`).
     pub observed: String,
     pub verdict: Verdict,
-    /// What the tasks the step touched saw afterwards, by task name.
-    pub views: Vec<(String, CanonView)>,
+    /// What the tasks the step touched saw afterwards, by task name. Names and views are
+    /// shared with the run (a view is computed once per observation and a name once per
+    /// task), so recording them copies no strings; they serialise as plain pairs.
+    #[serde(with = "shared_views")]
+    pub views: Vec<NamedView>,
+}
+
+/// A task's name and its canonical view, both shared.
+pub type NamedView = (Rc<str>, Rc<CanonView>);
+
+/// Serde for [`StepRecord::views`]: a list of `(name, view)` pairs, as if unshared.
+mod shared_views {
+    use super::{CanonView, NamedView};
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::rc::Rc;
+
+    pub fn serialize<S: Serializer>(views: &[NamedView], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(views.iter().map(|(n, v)| (&**n, &**v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NamedView>, D::Error> {
+        let views: Vec<(String, CanonView)> = Deserialize::deserialize(d)?;
+        Ok(views
+            .into_iter()
+            .map(|(n, v)| (Rc::from(n), Rc::new(v)))
+            .collect())
+    }
 }
 
 impl StepRecord {
@@ -199,11 +224,8 @@ pub fn agree_records(a: &StepRecord, b: &StepRecord) -> Vec<Disagreement> {
     out
 }
 
-fn names(v: &[(String, CanonView)]) -> String {
-    v.iter()
-        .map(|(n, _)| n.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+fn names(v: &[NamedView]) -> String {
+    v.iter().map(|(n, _)| &**n).collect::<Vec<_>>().join(",")
 }
 
 /// A scenario being run on one machine, one statement at a time. [`check`] drives it over a
@@ -213,7 +235,7 @@ pub struct Run<'m> {
     origin: Origin,
     env: Env,
     /// Every task the run created, in creation order, with its display name.
-    tasks: Vec<(TaskId, String)>,
+    tasks: Vec<(TaskId, Rc<str>)>,
     /// How many children each clone label has named so far (`A`, `A~2`, ...).
     name_uses: Vec<(String, u32)>,
     canon: Canonicalizer,
@@ -246,7 +268,7 @@ impl<'m> Run<'m> {
             machine,
             origin,
             env: Env::default(),
-            tasks: vec![(root, "init".into())],
+            tasks: vec![(root, Rc::from("init"))],
             name_uses: Vec::new(),
             canon: Canonicalizer::default(),
             repeat_texts: Vec::new(),
@@ -407,22 +429,23 @@ impl<'m> Run<'m> {
     /// backend faulted.
     pub fn view_of(&mut self, label: &str) -> Option<CanonView> {
         let id = self.env.get(label)?;
-        self.snapshot(id).ok()
+        self.snapshot(id).ok().map(Rc::unwrap_or_clone)
     }
 
-    fn snapshot(&mut self, id: TaskId) -> Result<CanonView, String> {
+    /// The canonical view of a task now, shared with the run's observation of it.
+    fn snapshot(&mut self, id: TaskId) -> Result<Rc<CanonView>, String> {
         let state = match self.machine.state(id) {
             Ok(s) => s,
             Err(SysError::Fault(f)) => return Err(f),
-            Err(SysError::Errno(e)) => return Ok(CanonView::unobservable(e)),
+            Err(SysError::Errno(e)) => return Ok(Rc::new(CanonView::unobservable(e))),
         };
         if state != TaskState::Running {
-            return Ok(CanonView::gone(state));
+            return Ok(Rc::new(CanonView::gone(state)));
         }
         match self.look(id, Some(state)) {
-            Ok((_, c)) => Ok((*c).clone()),
+            Ok((_, c)) => Ok(c),
             Err(SysError::Fault(f)) => Err(f),
-            Err(SysError::Errno(e)) => Ok(CanonView::unobservable(e)),
+            Err(SysError::Errno(e)) => Ok(Rc::new(CanonView::unobservable(e))),
         }
     }
 
@@ -492,12 +515,12 @@ impl<'m> Run<'m> {
         Ok(())
     }
 
-    fn task_name(&self, id: TaskId) -> String {
+    fn task_name(&self, id: TaskId) -> Rc<str> {
         self.tasks
             .iter()
             .find(|(t, _)| *t == id)
             .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| id.to_string())
+            .unwrap_or_else(|| Rc::from(id.to_string()))
     }
 
     fn call(&mut self, c: &CallStmt, text: String) -> StepRecord {
@@ -589,10 +612,10 @@ impl<'m> Run<'m> {
                             1
                         }
                     };
-                    let name = if uses == 1 {
-                        label.to_string()
+                    let name: Rc<str> = if uses == 1 {
+                        Rc::from(label)
                     } else {
-                        format!("{label}~{uses}")
+                        Rc::from(format!("{label}~{uses}"))
                     };
                     self.tasks.push((child, name));
                     touched.push(child);
@@ -696,6 +719,9 @@ impl<'m> Run<'m> {
         }
     }
 
+    /// Reads a fact and judges it. The observed text is written into one string (no
+    /// intermediate strings per part), and the comparisons are made on the values the text
+    /// shows, so they say exactly what comparing the printed parts would.
     fn eval(&mut self, fact: &Fact) -> Result<(String, Verdict), EvalError> {
         let t = &fact.task;
         // The reason is copied only when the expectation fails.
@@ -706,12 +732,14 @@ impl<'m> Run<'m> {
                 Verdict::Fail(why.to_string())
             }
         };
+        // Writing into a String cannot fail, so the results of `write!` are ignored below.
+        let mut o = String::with_capacity(64);
         if let FactCheck::State(want) = &fact.check {
             let id = self.id(t)?;
             let got = match self.machine.state(id) {
                 Ok(s) => s,
                 Err(SysError::Errno(e)) => {
-                    let o = format!("{t}.state={}", e.name());
+                    let _ = write!(o, "{t}.state={}", e.display_name());
                     return Ok((o.clone(), Verdict::Fail(o)));
                 }
                 Err(SysError::Fault(f)) => return Err(EvalError::Fault(f)),
@@ -721,21 +749,17 @@ impl<'m> Run<'m> {
                 StateWant::Exited(c) => TaskState::Exited(*c),
                 StateWant::Killed(s) => TaskState::Killed(*s),
             };
-            let o = format!("{t}.state={}", state_name(got));
-            return Ok({
-                let v = judge(got == wanted, &o);
-                (o, v)
-            });
+            let _ = write!(o, "{t}.state={}", state_text(got));
+            let v = judge(got == wanted, &o);
+            return Ok((o, v));
         }
         let (view, canon) = match self.observe(t)? {
             Observed::View(v, c) => (v, c),
             Observed::Errno(e) => {
-                let o = format!("{t}: observe gave {}", e.name());
+                let _ = write!(o, "{t}: observe gave {}", e.display_name());
                 return Ok((o.clone(), Verdict::Fail(o)));
             }
         };
-        let ns_of =
-            |c: &CanonView, e: NsEntry| c.ns(e).map(|l| l.text(e.ns_type())).unwrap_or_default();
         Ok(match &fact.check {
             FactCheck::SameNs {
                 entry,
@@ -743,88 +767,111 @@ impl<'m> Run<'m> {
                 other,
                 other_entry,
             } => {
-                let mine = ns_of(&canon, *entry);
-                let theirs = match self.observe(other)? {
-                    Observed::View(_, c) => ns_of(&c, *other_entry),
-                    Observed::Errno(e) => format!("observe: {}", e.name()),
-                };
-                let o = format!(
-                    "{t}.ns.{}={mine} {other}.ns.{}={theirs}",
+                let mine = canon.ns(*entry);
+                let _ = write!(
+                    o,
+                    "{t}.ns.{}={} {other}.ns.{}=",
                     entry.file_name(),
+                    OptLabel(mine, entry.ns_type()),
                     other_entry.file_name()
                 );
-                let same = mine == theirs && mine.contains('#');
-                {
-                    let v = judge(same == *equal, &o);
-                    (o, v)
-                }
+                let theirs = match self.observe(other)? {
+                    Observed::View(_, c) => {
+                        let l = c.ns(*other_entry);
+                        let _ = write!(o, "{}", OptLabel(l, other_entry.ns_type()));
+                        l
+                    }
+                    Observed::Errno(e) => {
+                        let _ = write!(o, "observe: {}", e.display_name());
+                        None
+                    }
+                };
+                // The same namespace: both entries name one (`type#n`, not an errno), of the
+                // same type, with the same label; what comparing the two printed labels says.
+                let same = match (mine, theirs) {
+                    (Some(NsLabel::Ns(a)), Some(NsLabel::Ns(b))) => {
+                        a == b && entry.ns_type() == other_entry.ns_type()
+                    }
+                    _ => false,
+                };
+                let v = judge(same == *equal, &o);
+                (o, v)
             }
             FactCheck::NsErrno { entry, errno } => {
-                let got = ns_of(&canon, *entry);
-                let o = format!("{t}.ns.{}={got}", entry.file_name());
-                {
-                    let v = judge(got == errno.name(), &o);
-                    (o, v)
-                }
+                let got = canon.ns(*entry);
+                let _ = write!(
+                    o,
+                    "{t}.ns.{}={}",
+                    entry.file_name(),
+                    OptLabel(got, entry.ns_type())
+                );
+                let v = judge(got == Some(NsLabel::Errno(*errno)), &o);
+                (o, v)
             }
             FactCheck::Int { field, equal, rhs } => {
                 let lhs = int_field(&view, &canon, *field);
+                let _ = write!(o, "{t}.{}={lhs}", field.name());
                 let rhs_v = match rhs {
                     IntRhs::Lit(n) => Portable::Num(*n),
-                    IntRhs::Field(other, f) => match self.observe(other)? {
-                        Observed::View(v, c) => int_field(&v, &c, *f),
-                        Observed::Errno(e) => Portable::NotPortable(format!("observe: {e}")),
-                    },
+                    IntRhs::Field(other, f) => {
+                        let r = match self.observe(other)? {
+                            Observed::View(v, c) => int_field(&v, &c, *f),
+                            Observed::Errno(e) => Portable::Unobservable(e),
+                        };
+                        let _ = write!(o, " {other}.{}={r}", f.name());
+                        r
+                    }
                 };
-                let rhs_text = match rhs {
-                    IntRhs::Lit(_) => String::new(),
-                    IntRhs::Field(o, f) => format!(" {o}.{}={rhs_v}", f.name()),
-                };
-                let o = format!("{t}.{}={lhs}{rhs_text}", field.name());
                 match (&lhs, &rhs_v) {
                     (Portable::Num(a), Portable::Num(b)) => {
                         let v = judge((a == b) == *equal, &o);
                         (o, v)
                     }
-                    _ => (
-                        o.clone(),
-                        Verdict::Fail(format!(
+                    _ => {
+                        let why = format!(
                             "{o}: a pid in the root task's pid namespace differs between machines; \
                              compare pids only inside namespaces the scenario created"
-                        )),
-                    ),
+                        );
+                        (o, Verdict::Fail(why))
+                    }
                 }
             }
             FactCheck::CapsHas { caps, has } => {
-                let o = format!("{t}.caps={}", caps_name(canon.caps));
+                let _ = write!(o, "{t}.caps={}", caps_text(canon.caps));
                 let got = view.cap_eff & caps == *caps;
-                {
-                    let v = judge(got == *has, &o);
-                    (o, v)
-                }
+                let v = judge(got == *has, &o);
+                (o, v)
             }
             FactCheck::CapsEq(caps) => {
-                let o = format!("{t}.caps={}", canon.caps);
+                let _ = write!(o, "{t}.caps={}", canon.caps);
                 let v = if view.cap_eff == *caps {
                     Verdict::Pass
                 } else {
-                    Verdict::Fail(format!("{o}, expected {}", caps_name(*caps)))
+                    Verdict::Fail(format!("{o}, expected {}", caps_text(*caps)))
                 };
                 (o, v)
             }
             FactCheck::Hostname { equal, rhs } => {
-                let (want, want_canon) = match rhs {
-                    StrRhs::Lit(s) => (s.clone(), format!("\"{s}\"")),
+                let _ = write!(o, "{t}.hostname={} vs ", HostnameText(&canon));
+                let same = match rhs {
+                    StrRhs::Lit(s) => {
+                        let _ = write!(o, "\"{s}\"");
+                        view.hostname == *s
+                    }
                     StrRhs::Task(other) => match self.observe(other)? {
-                        Observed::View(v, c) => (v.hostname.clone(), hostname_text(&c)),
-                        Observed::Errno(e) => (String::new(), format!("observe: {}", e.name())),
+                        Observed::View(v, c) => {
+                            let _ = write!(o, "{}", HostnameText(&c));
+                            view.hostname == v.hostname
+                        }
+                        Observed::Errno(e) => {
+                            let _ = write!(o, "observe: {}", e.display_name());
+                            // Nothing was read: compared as the empty name.
+                            view.hostname.is_empty()
+                        }
                     },
                 };
-                let o = format!("{t}.hostname={} vs {want_canon}", hostname_text(&canon));
-                {
-                    let v = judge((view.hostname == want) == *equal, &o);
-                    (o, v)
-                }
+                let v = judge(same == *equal, &o);
+                (o, v)
             }
             FactCheck::Link { ifname, want } => {
                 let got = match view.interfaces.iter().find(|i| i.name == *ifname) {
@@ -832,23 +879,32 @@ impl<'m> Run<'m> {
                     Some(_) => LinkState::Down,
                     None => LinkState::Absent,
                 };
-                let o = format!("{t}.link.{ifname}={got:?}").to_lowercase();
-                {
-                    let v = judge(got == *want, &o);
-                    (o, v)
+                let _ = write!(o, "{t}.link.{ifname}={got:?}");
+                // The whole line is shown in lower case (labels included).
+                if o.is_ascii() {
+                    o.make_ascii_lowercase();
+                } else {
+                    o = o.to_lowercase();
                 }
+                let v = judge(got == *want, &o);
+                (o, v)
             }
             FactCheck::Interfaces(names) => {
-                let got: Vec<String> = view.interfaces.iter().map(|i| i.name.clone()).collect();
-                let o = if canon.interfaces.is_none() {
-                    format!("{t}.interfaces=<root>")
+                let _ = write!(o, "{t}.interfaces=");
+                if canon.interfaces.is_none() {
+                    o.push_str("<root>");
                 } else {
-                    format!("{t}.interfaces={}", got.join(","))
-                };
-                {
-                    let v = judge(got == *names, &o);
-                    (o, v)
+                    for (k, i) in view.interfaces.iter().enumerate() {
+                        if k > 0 {
+                            o.push(',');
+                        }
+                        o.push_str(&i.name);
+                    }
                 }
+                let same = view.interfaces.len() == names.len()
+                    && view.interfaces.iter().zip(names).all(|(i, n)| i.name == *n);
+                let v = judge(same, &o);
+                (o, v)
             }
             FactCheck::State(_) => unreachable!("handled above"),
         })
@@ -882,10 +938,28 @@ fn missing(label: &str) -> (Outcome, Verdict) {
     (Outcome::NotRun(why.clone()), Verdict::Fail(why))
 }
 
-fn hostname_text(c: &CanonView) -> String {
-    match &c.hostname {
-        None => "<root>".into(),
-        Some(h) => format!("\"{h}\""),
+/// A canonical hostname as the observed text shows it: `<root>` or the quoted name.
+struct HostnameText<'a>(&'a CanonView);
+
+impl fmt::Display for HostnameText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.hostname {
+            None => f.write_str("<root>"),
+            Some(h) => write!(f, "\"{h}\""),
+        }
+    }
+}
+
+/// An entry's label as the observed text shows it: `pid#3`, the errno name, or nothing for a
+/// task that does not run.
+struct OptLabel(Option<NsLabel>, NsType);
+
+impl fmt::Display for OptLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(l) => write!(f, "{}", l.display(self.1)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -902,14 +976,18 @@ enum EvalError {
 /// A number that is the same on every machine, or why it is not.
 enum Portable {
     Num(i64),
-    NotPortable(String),
+    /// A number in the root task's pid namespace: shown as `<root>`.
+    Root,
+    /// The other task could not be observed.
+    Unobservable(Errno),
 }
 
 impl fmt::Display for Portable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Portable::Num(n) => write!(f, "{n}"),
-            Portable::NotPortable(s) => f.write_str(s),
+            Portable::Root => f.write_str("<root>"),
+            Portable::Unobservable(e) => write!(f, "observe: {e}"),
         }
     }
 }
@@ -917,10 +995,10 @@ impl fmt::Display for Portable {
 fn int_field(v: &nslab_sim::machine::TaskView, c: &CanonView, f: IntField) -> Portable {
     let in_root_pid_ns = v.nspid.len() <= 1;
     match f {
-        IntField::Pid if in_root_pid_ns => Portable::NotPortable("<root>".into()),
+        IntField::Pid if in_root_pid_ns => Portable::Root,
         IntField::Pid => Portable::Num(v.pid() as i64),
         IntField::Level => Portable::Num(v.nspid.len().saturating_sub(1) as i64),
-        IntField::Ppid if c.ppid.is_none() => Portable::NotPortable("<root>".into()),
+        IntField::Ppid if c.ppid.is_none() => Portable::Root,
         IntField::Ppid => Portable::Num(v.ppid as i64),
         IntField::Uid => Portable::Num(v.uid as i64),
         IntField::Gid => Portable::Num(v.gid as i64),

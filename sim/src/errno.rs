@@ -110,10 +110,13 @@ impl Errno {
 
     /// The C name (`"EINVAL"`), or the number for an unnamed one.
     pub fn name(self) -> String {
-        match self {
-            Errno::Other(n) => format!("E{n}"),
-            e => format!("{e:?}"),
-        }
+        self.display_name().to_string()
+    }
+
+    /// What [`Errno::name`] returns, written into a formatter without building a string
+    /// (reports write errno names at many steps).
+    pub fn display_name(self) -> impl fmt::Display {
+        ErrnoName(self)
     }
 
     /// Parses a C name such as `EINVAL` (case-insensitive).
@@ -155,6 +158,18 @@ impl fmt::Display for Errno {
 }
 
 impl std::error::Error for Errno {}
+
+/// The C name of an errno, as a `Display`.
+struct ErrnoName(Errno);
+
+impl fmt::Display for ErrnoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Errno::Other(n) => write!(f, "E{n}"),
+            e => write!(f, "{e:?}"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -286,9 +286,11 @@ pub struct Interface {
 /// What a task sees of itself, read the way the real backend reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskView {
-    /// readlink of each of the ten `/proc/<pid>/ns/` entries: the inode number, or the errno
-    /// (`pid_for_children` is `ENOENT` while its namespace has no init).
-    pub ns: Vec<(NsEntry, Result<u64, Errno>)>,
+    /// readlink of each of the ten `/proc/<pid>/ns/` entries, in [`NsEntry::ALL`] order: the
+    /// inode number, or the errno (`pid_for_children` is `ENOENT` while its namespace has no
+    /// init). A fixed array rather than a list: every step observes tasks, and this saves an
+    /// allocation per observation.
+    pub ns: [(NsEntry, Result<u64, Errno>); NsEntry::ALL.len()],
     /// The `NSpid:` line: the pid at every level from the machine's root task's pid namespace
     /// down to the task's own.
     pub nspid: Vec<i32>,

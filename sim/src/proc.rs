@@ -13,10 +13,7 @@ impl Kernel {
     pub fn observe_task(&self, t: TaskRef) -> TaskView {
         let task = self.tasks.get(t.0);
         let cred = self.creds.get(task.cred.0);
-        let ns = NsEntry::ALL
-            .into_iter()
-            .map(|e| (e, self.ns_of_entry(t, e).map(|o| self.ns_inum(o))))
-            .collect();
+        let ns = NsEntry::ALL.map(|e| (e, self.ns_of_entry(t, e).map(|o| self.ns_inum(o))));
         let root_level = self.pids.get(self.tasks.get(self.root_task.0).pid.0).level as usize;
         let pid = self.pids.get(task.pid.0);
         let nspid = pid.numbers.iter().skip(root_level).map(|u| u.nr).collect();
