@@ -123,6 +123,11 @@ impl Report {
 /// end, for [`agree`].
 pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
     let mut run = Run::new(machine);
+    // One record per statement run, and the final snapshot: reserved at once, so that the
+    // list of (large) records is not moved as it grows. A bound keeps a file with a huge
+    // repeat count from reserving more than it may ever use (a fault stops a run early).
+    let steps = record_count(&scenario.body, &run.origin) + 1;
+    run.records.reserve(steps.min(4096));
     run.exec(&scenario.body);
     run.finish(&scenario.name)
 }
@@ -250,6 +255,11 @@ pub struct Run<'m> {
     /// would read the same: consecutive `expect` lines, the labels' garbage collection and the
     /// touched tasks' views after a step, and the final snapshot share one observation.
     seen: Vec<Seen>,
+    /// The namespaces running tasks hold, gathered by [`Run::collect_garbage`]; kept between
+    /// calls so that its storage is reused.
+    held: Vec<(NsType, u64)>,
+    /// A buffer for building task names, reused.
+    scratch: String,
 }
 
 /// One observation of a running task, made since the last call.
@@ -275,6 +285,8 @@ impl<'m> Run<'m> {
             records: Vec::new(),
             aborted: None,
             seen: Vec::new(),
+            held: Vec::new(),
+            scratch: String::new(),
         };
         run.env.insert("init", root);
         match run.machine.observe(root) {
@@ -361,15 +373,7 @@ impl<'m> Run<'m> {
                 self.records.push(r);
             }
             Stmt::Repeat { count, body, .. } => {
-                let n = match count {
-                    Count::Fixed(n) => *n,
-                    Count::PidLevelsLeft => {
-                        MAX_PID_NS_LEVEL.saturating_sub(self.origin.pid_ns_level)
-                    }
-                    Count::UserLevelsLeft => {
-                        MAX_USER_NS_LEVEL.saturating_sub(self.origin.user_ns_level)
-                    }
-                };
+                let n = repeat_count(*count, &self.origin);
                 let cached = self.repeat_texts.len();
                 for s in body {
                     let text = stmt_line(s);
@@ -491,7 +495,8 @@ impl<'m> Run<'m> {
     /// Drops the canonical labels of namespaces that no running task shows (see
     /// [`Canonicalizer::retain`]).
     fn collect_garbage(&mut self) -> Result<(), String> {
-        let mut held = Vec::new();
+        let mut held = std::mem::take(&mut self.held);
+        held.clear();
         for i in 0..self.tasks.len() {
             let id = self.tasks[i].0;
             if !matches!(self.machine.state(id), Ok(TaskState::Running)) {
@@ -512,6 +517,7 @@ impl<'m> Run<'m> {
         held.sort_unstable();
         held.dedup();
         self.canon.retain(&held);
+        self.held = held;
         Ok(())
     }
 
@@ -615,7 +621,11 @@ impl<'m> Run<'m> {
                     let name: Rc<str> = if uses == 1 {
                         Rc::from(label)
                     } else {
-                        Rc::from(format!("{label}~{uses}"))
+                        // Written into a kept buffer: the name is then copied once, into
+                        // its shared string.
+                        self.scratch.clear();
+                        let _ = write!(self.scratch, "{label}~{uses}");
+                        Rc::from(self.scratch.as_str())
                     };
                     self.tasks.push((child, name));
                     touched.push(child);
@@ -931,6 +941,27 @@ impl Env {
     fn remove(&mut self, label: &str) {
         self.0.retain(|(l, _)| l != label);
     }
+}
+
+/// How many times a `repeat` body runs on a machine standing at `origin`.
+fn repeat_count(count: Count, origin: &Origin) -> u32 {
+    match count {
+        Count::Fixed(n) => n,
+        Count::PidLevelsLeft => MAX_PID_NS_LEVEL.saturating_sub(origin.pid_ns_level),
+        Count::UserLevelsLeft => MAX_USER_NS_LEVEL.saturating_sub(origin.user_ns_level),
+    }
+}
+
+/// How many records the statements make when the run is not stopped by a fault.
+fn record_count(stmts: &[Stmt], origin: &Origin) -> usize {
+    stmts.iter().fold(0usize, |n, s| {
+        n.saturating_add(match s {
+            Stmt::Repeat { count, body, .. } => {
+                (repeat_count(*count, origin) as usize).saturating_mul(record_count(body, origin))
+            }
+            _ => 1,
+        })
+    })
 }
 
 fn missing(label: &str) -> (Outcome, Verdict) {

@@ -39,7 +39,6 @@ impl Kernel {
     pub(crate) fn inc_ucount(&mut self, ns: UserNsRef, uid: u32, ty: NsType) -> Result<(), Errno> {
         self.call("inc_ucount", FILE, |k| {
             let idx = ucount_index(ty);
-            let mut charged: Vec<(UserNsRef, u32)> = Vec::new();
             let mut key = Some((ns, uid));
             while let Some((tns, tuid)) = key {
                 let max = k.user_namespaces.get(tns.0).ucount_max[idx];
@@ -49,13 +48,16 @@ impl Kernel {
                     .map(|u| u.ucount[idx])
                     .unwrap_or(0);
                 if cur >= max {
-                    for (n, u) in charged {
+                    // Uncharge the levels below this one by walking the same chain again,
+                    // rather than keeping a list of the charged levels at every call.
+                    let mut undo = Some((ns, uid));
+                    while let Some((n, u)) = undo.filter(|&c| c != (tns, tuid)) {
                         k.ucount_sub(n, u, idx);
+                        undo = k.user_namespaces.get(n.0).ucounts_key;
                     }
                     return k.rule("ucount at max_*_namespaces", true, Errno::ENOSPC);
                 }
                 k.ucounts.entry((tns, tuid)).or_default().ucount[idx] += 1;
-                charged.push((tns, tuid));
                 key = k.user_namespaces.get(tns.0).ucounts_key;
             }
             k.note(|k| Step::Set {
