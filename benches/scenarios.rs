@@ -1,6 +1,6 @@
 //! Times the whole scenario set on the model and on the kernel in one run and prints their
 //! ratio, then times 256 random cases of up to 12 steps on both backends (the property
-//! test's load). Results go into `scenario/BENCHMARKS-scenario.md` by hand.
+//! test's load). Results go into BENCHMARKS.md by hand.
 //!
 //! `cargo bench --bench scenarios` (as root for the real side); `cargo bench --bench scenarios
 //! -- sim` times only the model.
