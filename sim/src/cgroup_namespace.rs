@@ -82,13 +82,7 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("cgroupns_install", FILE, |k| {
             let owner = k.cgroup_namespaces.get(ns.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
-            let ok = k.ns_capable(current, cred_ns, CAP_SYS_ADMIN) && k.ns_capable(current, owner, CAP_SYS_ADMIN);
-            k.rule(
-                "!ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN) || !ns_capable(cgroup_ns->user_ns, CAP_SYS_ADMIN)",
-                !ok,
-                Errno::EPERM,
-            )?;
+            k.install_capable(current, nsset, owner)?;
             let old = k.nsproxies.get(nsset.nsproxy.0).cgroup_ns;
             if old == ns {
                 return Ok(());

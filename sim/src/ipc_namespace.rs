@@ -3,7 +3,6 @@
 //! Mirrors ipc/namespace.c (v6.18): `copy_ipcs`, `create_ipc_ns`, `free_ipc_ns`,
 //! `ipcns_install`.
 
-use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
 use crate::kernel::{IpcNsRef, Kernel, NsCommon, TaskRef, UserNsRef};
 use crate::machine::NsType;
@@ -80,13 +79,7 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("ipcns_install", FILE, |k| {
             let owner = k.ipc_namespaces.get(ns.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
-            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
-            k.rule(
-                "!ns_capable(ns->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
-                !ok,
-                Errno::EPERM,
-            )?;
+            k.install_capable(current, nsset, owner)?;
             k.get_ipc_ns(ns);
             let old = k.nsproxies.get(nsset.nsproxy.0).ipc_ns;
             k.put_ipc_ns(old);

@@ -5,7 +5,6 @@
 //! `cleanup_net` (run synchronously here; the kernel runs it from a work queue), and
 //! `netns_install`.
 
-use crate::capability::CAP_SYS_ADMIN;
 use crate::dev::NetDevice;
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NetRef, NsCommon, TaskRef, UserNsRef};
@@ -395,13 +394,7 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("netns_install", FILE, |k| {
             let owner = k.nets.get(net.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
-            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
-            k.rule(
-                "!ns_capable(net->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
-                !ok,
-                Errno::EPERM,
-            )?;
+            k.install_capable(current, nsset, owner)?;
             let old = k.nsproxies.get(nsset.nsproxy.0).net_ns;
             k.put_net(old);
             k.get_net(net);

@@ -34,6 +34,17 @@ pub struct Nsproxy {
     pub cgroup_ns: CgroupNsRef,
 }
 
+/// What `create_new_namespaces` has made before a later copy fails.
+#[derive(Debug, Default)]
+struct Partial {
+    mnt: Option<MntNsRef>,
+    uts: Option<UtsNsRef>,
+    ipc: Option<IpcNsRef>,
+    pid: Option<PidNsRef>,
+    cgroup: Option<CgroupNsRef>,
+    net: Option<NetRef>,
+}
+
 /// `struct nsset`: what `setns` builds before committing.
 #[derive(Debug)]
 pub struct Nsset {
@@ -189,70 +200,38 @@ impl Kernel {
         k.note(|_| Step::Alloc {
             object: "nsproxy (create_nsproxy, count 1)".to_string(),
         });
-        let mnt = k.copy_mnt_ns(flags, o.mnt_ns, user_ns, current)?;
-        let uts = match k.copy_utsname(flags, user_ns, o.uts_ns, current) {
-            Ok(v) => v,
-            Err(e) => {
-                k.put_mnt_ns(mnt);
-                return Err(e);
-            }
-        };
-        let ipc = match k.copy_ipcs(flags, user_ns, o.ipc_ns, current) {
-            Ok(v) => v,
-            Err(e) => {
-                k.put_uts_ns(uts);
-                k.put_mnt_ns(mnt);
-                return Err(e);
-            }
-        };
-        let pid = match k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, current) {
-            Ok(v) => v,
-            Err(e) => {
-                k.put_ipc_ns(ipc);
-                k.put_uts_ns(uts);
-                k.put_mnt_ns(mnt);
-                return Err(e);
-            }
-        };
-        let cgroup = match k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, current) {
-            Ok(v) => v,
-            Err(e) => {
-                k.put_pid_ns(pid);
-                k.put_ipc_ns(ipc);
-                k.put_uts_ns(uts);
-                k.put_mnt_ns(mnt);
-                return Err(e);
-            }
-        };
-        let net = match k.copy_net_ns(flags, user_ns, o.net_ns, current) {
-            Ok(v) => v,
-            Err(e) => {
-                k.put_cgroup_ns(cgroup);
-                k.put_pid_ns(pid);
-                k.put_ipc_ns(ipc);
-                k.put_uts_ns(uts);
-                k.put_mnt_ns(mnt);
-                return Err(e);
-            }
-        };
-        // 4.19 has no time namespaces: its nsproxy has no time fields.
-        let (time_ns, time_for_children) = match (o.time_ns, o.time_ns_for_children) {
-            (Some(time_ns), Some(old_children)) => {
-                match k.copy_time_ns(flags, user_ns, old_children, current) {
-                    Ok(v) => {
-                        k.get_time_ns(time_ns);
-                        (Some(time_ns), Some(v))
-                    }
+        // What is made so far; a failure puts it back, newest first, as the kernel's
+        // `out_time` .. `out_uts` labels do.
+        let mut made = Partial::default();
+        macro_rules! or_unwind {
+            ($copy:expr) => {
+                match $copy {
+                    Ok(v) => v,
                     Err(e) => {
-                        k.put_net(net);
-                        k.put_cgroup_ns(cgroup);
-                        k.put_pid_ns(pid);
-                        k.put_ipc_ns(ipc);
-                        k.put_uts_ns(uts);
-                        k.put_mnt_ns(mnt);
+                        k.put_partial(&made);
                         return Err(e);
                     }
                 }
+            };
+        }
+        let mnt = or_unwind!(k.copy_mnt_ns(flags, o.mnt_ns, user_ns, current));
+        made.mnt = Some(mnt);
+        let uts = or_unwind!(k.copy_utsname(flags, user_ns, o.uts_ns, current));
+        made.uts = Some(uts);
+        let ipc = or_unwind!(k.copy_ipcs(flags, user_ns, o.ipc_ns, current));
+        made.ipc = Some(ipc);
+        let pid = or_unwind!(k.copy_pid_ns(flags, user_ns, o.pid_ns_for_children, current));
+        made.pid = Some(pid);
+        let cgroup = or_unwind!(k.copy_cgroup_ns(flags, user_ns, o.cgroup_ns, current));
+        made.cgroup = Some(cgroup);
+        let net = or_unwind!(k.copy_net_ns(flags, user_ns, o.net_ns, current));
+        made.net = Some(net);
+        // 4.19 has no time namespaces: its nsproxy has no time fields.
+        let (time_ns, time_for_children) = match (o.time_ns, o.time_ns_for_children) {
+            (Some(time_ns), Some(old_children)) => {
+                let v = or_unwind!(k.copy_time_ns(flags, user_ns, old_children, current));
+                k.get_time_ns(time_ns);
+                (Some(time_ns), Some(v))
             }
             _ => (None, None),
         };
@@ -520,6 +499,49 @@ impl Kernel {
                 fs_shared: flags == CLONE_NEWNS,
             })
         })
+    }
+
+    /// Puts back what a failed `create_new_namespaces` made, in reverse: net, cgroup, pid,
+    /// ipc, uts, mnt.
+    fn put_partial(&mut self, p: &Partial) {
+        if let Some(n) = p.net {
+            self.put_net(n);
+        }
+        if let Some(n) = p.cgroup {
+            self.put_cgroup_ns(n);
+        }
+        if let Some(n) = p.pid {
+            self.put_pid_ns(n);
+        }
+        if let Some(n) = p.ipc {
+            self.put_ipc_ns(n);
+        }
+        if let Some(n) = p.uts {
+            self.put_uts_ns(n);
+        }
+        if let Some(n) = p.mnt {
+            self.put_mnt_ns(n);
+        }
+    }
+
+    /// The permission the uts, ipc, pid, cgroup, net and time installs share:
+    /// `CAP_SYS_ADMIN` over the namespace's owner and in the user namespace of the
+    /// credentials being installed (the caller's, or the new ones of a user namespace joined
+    /// in the same call), checked with the caller's credentials; else `EPERM`.
+    pub(crate) fn install_capable(
+        &mut self,
+        current: TaskRef,
+        nsset: &Nsset,
+        owner: UserNsRef,
+    ) -> Result<(), Errno> {
+        let cred_ns = self.creds.get(nsset.cred(self, current).0).user_ns;
+        let ok = self.ns_capable(current, owner, CAP_SYS_ADMIN)
+            && self.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
+        self.rule(
+            "!ns_capable(ns->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
+            !ok,
+            Errno::EPERM,
+        )
     }
 
     /// `validate_ns`: `ns->ops->install(nsset, ns)`.

@@ -257,18 +257,16 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("pidns_install", FILE, |k| {
             let owner = k.pid_namespaces.get(new.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
-            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
-            k.rule(
-                "!ns_capable(new->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
-                !ok,
-                Errno::EPERM,
-            )?;
+            k.install_capable(current, nsset, owner)?;
             let active = k.task_active_pid_ns(current);
             let active_level = k.pid_namespaces.get(active.0).level;
             let mut ancestor = new;
             while k.pid_namespaces.get(ancestor.0).level > active_level {
-                ancestor = k.pid_namespaces.get(ancestor.0).parent.expect("level > 0 has a parent");
+                ancestor = k
+                    .pid_namespaces
+                    .get(ancestor.0)
+                    .parent
+                    .expect("level > 0 has a parent");
             }
             k.rule(
                 "new is not the active pid namespace or a descendant of it",

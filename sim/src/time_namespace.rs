@@ -3,7 +3,6 @@
 //! Mirrors kernel/time/namespace.c (v6.18): `copy_time_ns`, `clone_time_ns`,
 //! `free_time_ns`, `timens_on_fork`, `timens_install`.
 
-use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NsCommon, NsproxyRef, TaskRef, TimeNsRef, UserNsRef};
 use crate::machine::NsType;
@@ -117,20 +116,18 @@ impl Kernel {
         ns: TimeNsRef,
     ) -> Result<(), Errno> {
         self.call("timens_install", FILE, |k| {
-            let threads = k.tasks.get(k.tasks.get(current.0).group_leader.0).nr_threads;
+            let threads = k
+                .tasks
+                .get(k.tasks.get(current.0).group_leader.0)
+                .nr_threads;
             k.rule("!current_is_single_threaded()", threads > 1, Errno::EUSERS)?;
             let owner = k.time_namespaces.get(ns.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
-            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
-            k.rule(
-                "!ns_capable(ns->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
-                !ok,
-                Errno::EPERM,
-            )?;
+            k.install_capable(current, nsset, owner)?;
             let (old, old_children) = {
                 let n = k.nsproxies.get(nsset.nsproxy.0);
                 (
-                    n.time_ns.expect("a time namespace exists, so the nsproxy has time fields"),
+                    n.time_ns
+                        .expect("a time namespace exists, so the nsproxy has time fields"),
                     n.time_ns_for_children.expect("as for time_ns"),
                 )
             };

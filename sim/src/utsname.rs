@@ -3,7 +3,6 @@
 //! Mirrors kernel/utsname.c (v6.18): `copy_utsname`, `clone_uts_ns`, `free_uts_ns`,
 //! `utsns_install`.
 
-use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NsCommon, TaskRef, UserNsRef, UtsNsRef};
 use crate::machine::NsType;
@@ -88,13 +87,7 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("utsns_install", FILE, |k| {
             let owner = k.uts_namespaces.get(ns.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
-            let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN) && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
-            k.rule(
-                "!ns_capable(ns->user_ns, CAP_SYS_ADMIN) || !ns_capable(nsset->cred->user_ns, CAP_SYS_ADMIN)",
-                !ok,
-                Errno::EPERM,
-            )?;
+            k.install_capable(current, nsset, owner)?;
             k.get_uts_ns(ns);
             let old = k.nsproxies.get(nsset.nsproxy.0).uts_ns;
             k.put_uts_ns(old);
