@@ -32,16 +32,18 @@ pub fn host_before() -> nslab_real::host::HostSnapshot {
     nslab_real::host::HostSnapshot::take()
 }
 
-/// Compares the host with `before`: the whole run must leave mounts, hostname, interfaces,
-/// `/run/netns`, fds, namespaces and children exactly as they were.
-pub fn host_unchanged(before: &nslab_real::host::HostSnapshot) -> Result<(), String> {
+/// Compares the host with `before` and prints the result as the `host-safety` test: the
+/// whole run must leave mounts, hostname, interfaces, `/run/netns`, fds, namespaces and
+/// children exactly as they were. Returns whether it passed.
+pub fn report_host_safety(before: &nslab_real::host::HostSnapshot) -> bool {
     let after = nslab_real::host::HostSnapshot::take();
     if &after == before {
-        Ok(())
+        println!("ok: host-safety");
+        true
     } else {
-        Err(format!(
-            "the host changed:\n  before: {before:?}\n  after:  {after:?}"
-        ))
+        println!("FAILED: host-safety");
+        println!("    the host changed:\n  before: {before:?}\n  after:  {after:?}");
+        false
     }
 }
 
