@@ -69,7 +69,7 @@ pub enum RandOp {
 }
 
 /// The namespace flags a random clone or unshare draws from, one bit each.
-const NS_BITS: [u64; 7] = [
+const NS_BITS: [u64; 8] = [
     CLONE_NEWUTS,
     CLONE_NEWIPC,
     CLONE_NEWPID,
@@ -77,21 +77,38 @@ const NS_BITS: [u64; 7] = [
     CLONE_NEWUSER,
     CLONE_NEWNS,
     CLONE_NEWCGROUP,
+    // Through clone3 for a clone (`CloneArgs::new` picks it), and valid for unshare.
+    CLONE_NEWTIME,
 ];
+
+/// Flags that change what is shared besides namespaces, valid alone and with most namespace
+/// flags: a shared fs_struct (which joining a mount or user namespace refuses), shared files,
+/// shared SysV semaphore undo lists.
+const SHARING_BITS: [u64; 3] = [CLONE_FS, CLONE_FILES, CLONE_SYSVSEM];
 
 /// Flags that make a clone fail in the flag checks, before anything is created (the real
 /// backend cannot run a successful `CLONE_THREAD`, so only refused combinations appear).
-const BAD_COMBOS: [u64; 4] = [
+const BAD_COMBOS: [u64; 8] = [
     CLONE_NEWNS | CLONE_FS,
     CLONE_NEWUSER | CLONE_FS,
     CLONE_NEWIPC | CLONE_SYSVSEM,
     CLONE_THREAD,
+    CLONE_SIGHAND,
+    CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_NEWPID,
+    CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_NEWUSER,
+    // An unknown bit: clone3 and unshare refuse it, legacy clone drops it (above 32 bits).
+    1 << 40,
 ];
 
 fn ns_flags() -> impl Strategy<Value = u64> {
     prop_oneof![
         4 => proptest::collection::vec(select(NS_BITS.to_vec()), 0..3)
             .prop_map(|v| v.into_iter().fold(0, |a, b| a | b)),
+        1 => (
+            proptest::collection::vec(select(NS_BITS.to_vec()), 0..2),
+            select(SHARING_BITS.to_vec()),
+        )
+            .prop_map(|(v, s)| v.into_iter().fold(s, |a, b| a | b)),
         1 => select(BAD_COMBOS.to_vec()),
     ]
 }
@@ -106,6 +123,8 @@ fn entry() -> impl Strategy<Value = NsEntry> {
         NsEntry::User,
         NsEntry::Mnt,
         NsEntry::Cgroup,
+        NsEntry::Time,
+        NsEntry::TimeForChildren,
     ])
 }
 

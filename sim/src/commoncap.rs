@@ -1,9 +1,10 @@
 //! Capability checks and the capability effects of uid changes.
 //!
 //! Mirrors security/commoncap.c (v6.18): `cap_capable` (behind `ns_capable`),
-//! `cap_capset`, and `cap_task_fix_setuid`'s `cap_emulate_setxuid`.
+//! `cap_ptrace_access_check`, `cap_capset`, and `cap_task_fix_setuid`'s
+//! `cap_emulate_setxuid`.
 
-use crate::capability::cap_bit;
+use crate::capability::{cap_bit, CAP_SYS_PTRACE};
 use crate::errno::Errno;
 use crate::kernel::{CredRef, Kernel, TaskRef, UserNsRef};
 
@@ -37,6 +38,20 @@ impl Kernel {
     /// `ns_capable(ns, cap)` for the task's subjective credentials.
     pub fn ns_capable(&self, task: TaskRef, ns: UserNsRef, cap: u32) -> bool {
         self.cap_capable(self.tasks.get(task.0).cred, ns, cap)
+    }
+
+    /// `cap_ptrace_access_check(child, PTRACE_MODE_READ_REALCREDS)`: in the same user
+    /// namespace the target's permitted set must be within the caller's; otherwise the
+    /// caller needs `CAP_SYS_PTRACE` over the target's user namespace. (So a task in a child
+    /// user namespace, however capable there, cannot ptrace-read, and so not `setns` by
+    /// pidfd into, a task of its parent's namespace.)
+    pub fn cap_ptrace_access_check(&self, current: TaskRef, child: TaskRef) -> bool {
+        let c = self.creds.get(self.tasks.get(current.0).cred.0);
+        let t = self.creds.get(self.tasks.get(child.0).real_cred.0);
+        if c.user_ns == t.user_ns && t.cap_permitted & !c.cap_permitted == 0 {
+            return true;
+        }
+        self.ns_capable(current, t.user_ns, CAP_SYS_PTRACE)
     }
 
     /// `capset` that only lowers the sets: removes `caps` from the effective and permitted

@@ -393,26 +393,22 @@ impl Kernel {
         }
     }
 
-    /// `ptrace_may_access(tsk, PTRACE_MODE_READ_REALCREDS)` (kernel/ptrace.c), without the
-    /// LSM hook: the same thread group; or the same real ids, or `CAP_SYS_PTRACE` over the
-    /// target's user namespace; and then a target that is not dumpable also needs
-    /// `CAP_SYS_PTRACE` over its mm's user namespace.
+    /// `ptrace_may_access(tsk, PTRACE_MODE_READ_REALCREDS)` (kernel/ptrace.c): the same
+    /// thread group; or the same real ids, or `CAP_SYS_PTRACE` over the target's user
+    /// namespace; then a target that is not dumpable also needs `CAP_SYS_PTRACE` over its
+    /// mm's user namespace; and last the LSM hook, `cap_ptrace_access_check`.
     pub fn ptrace_may_access(&self, current: TaskRef, tsk: TaskRef) -> bool {
         if self.tasks.get(current.0).group_leader == self.tasks.get(tsk.0).group_leader {
             return true;
         }
-        if !self.ptrace_creds_match(current, tsk) {
-            return false;
-        }
         let t = self.tasks.get(tsk.0);
-        t.dumpable || self.ns_capable(current, t.mm_user_ns, CAP_SYS_PTRACE)
+        self.ptrace_creds_match(current, tsk)
+            && (t.dumpable || self.ns_capable(current, t.mm_user_ns, CAP_SYS_PTRACE))
+            && self.cap_ptrace_access_check(current, tsk)
     }
 
     /// The credential part of `__ptrace_may_access`.
     fn ptrace_creds_match(&self, current: TaskRef, tsk: TaskRef) -> bool {
-        if self.tasks.get(current.0).group_leader == self.tasks.get(tsk.0).group_leader {
-            return true;
-        }
         let c = self.creds.get(self.tasks.get(current.0).real_cred.0);
         let t = self.creds.get(self.tasks.get(tsk.0).real_cred.0);
         let same_ids = c.uid == t.euid

@@ -391,3 +391,32 @@ fn last_exit_frees_the_nsproxy_and_its_namespaces() {
     assert_eq!(k.object_counts(), after_boot);
     assert_consistent(&k);
 }
+
+// validate_nsset (kernel/nsproxy.c) -> ptrace_may_access (kernel/ptrace.c) ->
+// cap_ptrace_access_check (security/commoncap.c), section 2: "-EPERM unless ptrace-read
+// access". A caller in a child user namespace, with every capability there, lacks
+// CAP_SYS_PTRACE over the target's namespace, so it gets EPERM before any install (here
+// before the EINVAL that a shared fs_struct would give in userns_install).
+#[test]
+fn setns_pidfd_from_a_child_user_namespace_is_eperm_before_any_install() {
+    let (mut k, root) = boot();
+    let t = fork(&mut k, root, CLONE_NEWUSER | CLONE_NEWUTS);
+    let _shares_fs = fork(&mut k, t, CLONE_FS);
+    let before = snapshot(&mut k, &[root, t]);
+    let pidfd = NsFd::Pidfd { task: root };
+    assert_eq!(errno(k.setns(t, pidfd, CLONE_NEWUSER)), Errno::EPERM);
+    assert_eq!(errno(k.setns(t, pidfd, CLONE_NEWUTS)), Errno::EPERM);
+    assert_eq!(
+        snapshot(&mut k, &[root, t]),
+        before,
+        "a refused setns changes nothing"
+    );
+    // The other way round, the parent namespace's root may read the child's task.
+    k.setns(root, NsFd::Pidfd { task: t }, CLONE_NEWUTS)
+        .unwrap();
+    assert_eq!(
+        inum(&mut k, root, NsEntry::Uts),
+        inum(&mut k, t, NsEntry::Uts)
+    );
+    assert_consistent(&k);
+}
