@@ -83,8 +83,9 @@ const NS_BITS: [u64; 8] = [
 
 /// Flags that change what is shared besides namespaces, valid alone and with most namespace
 /// flags: a shared fs_struct (which joining a mount or user namespace refuses), shared files,
-/// shared SysV semaphore undo lists.
-const SHARING_BITS: [u64; 3] = [CLONE_FS, CLONE_FILES, CLONE_SYSVSEM];
+/// shared SysV semaphore undo lists, and the caller's parent (refused from a namespace's
+/// init).
+const SHARING_BITS: [u64; 4] = [CLONE_FS, CLONE_FILES, CLONE_SYSVSEM, CLONE_PARENT];
 
 /// Flags that make a clone fail in the flag checks, before anything is created (the real
 /// backend cannot run a successful `CLONE_THREAD`, so only refused combinations appear).
@@ -303,10 +304,20 @@ fn to_stmt(op: &RandOp, labels: &[String], line: u32, runs: &mut [Run<'_>]) -> O
         }))
     };
     match op {
-        RandOp::Clone { flags, .. } => call(
-            Some(format!("T{}", labels.len())),
-            Call::Clone(CloneArgs::new(*flags)),
-        ),
+        RandOp::Clone { flags, .. } => {
+            // CLONE_PARENT makes the child a sibling of the caller. The root task's parent is
+            // outside the machine (the real backend's controller), so it is never asked of
+            // the root.
+            let flags = if task == "init" {
+                flags & !CLONE_PARENT
+            } else {
+                *flags
+            };
+            call(
+                Some(format!("T{}", labels.len())),
+                Call::Clone(CloneArgs::new(flags)),
+            )
+        }
         RandOp::Unshare { flags, .. } => call(None, Call::Unshare(*flags)),
         RandOp::SetnsFile {
             target,
