@@ -97,15 +97,5 @@ fn main() -> ExitCode {
             failed += 1;
         }
     }
-    if common::report_host_safety(&host) {
-        passed += 1;
-    } else {
-        failed += 1;
-    }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    common::finish(&host, passed, failed, skipped)
 }

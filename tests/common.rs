@@ -47,6 +47,27 @@ pub fn report_host_safety(before: &nslab_real::host::HostSnapshot) -> bool {
     }
 }
 
+/// Ends a custom-harness run: the host-safety check counts as one more test, then the
+/// closing `N passed, N failed, N skipped` line and the exit status.
+pub fn finish(
+    host: &nslab_real::host::HostSnapshot,
+    mut passed: usize,
+    mut failed: usize,
+    skipped: usize,
+) -> std::process::ExitCode {
+    if report_host_safety(host) {
+        passed += 1;
+    } else {
+        failed += 1;
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
 /// A model booted where the real root helper stands, or at the default origin.
 pub fn boot_sim(origin: Option<&Origin>) -> nslab_sim::Kernel {
     nslab_sim::Kernel::boot_at(origin.unwrap_or(&Origin::default()))

@@ -87,17 +87,7 @@ fn main() -> ExitCode {
     }
     // Every real machine above was dropped at the end of its scenario: the host must be as it
     // was before the first.
-    if common::report_host_safety(&host) {
-        passed += 1;
-    } else {
-        failed += 1;
-    }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    common::finish(&host, passed, failed, skipped)
 }
 
 /// `nslab run good bad good` on the model: the bad file's parse error is reported with its

@@ -115,18 +115,7 @@ fn ns_flags() -> impl Strategy<Value = u64> {
 }
 
 fn entry() -> impl Strategy<Value = NsEntry> {
-    select(vec![
-        NsEntry::Net,
-        NsEntry::Uts,
-        NsEntry::Ipc,
-        NsEntry::Pid,
-        NsEntry::PidForChildren,
-        NsEntry::User,
-        NsEntry::Mnt,
-        NsEntry::Cgroup,
-        NsEntry::Time,
-        NsEntry::TimeForChildren,
-    ])
+    select(NsEntry::ALL.to_vec())
 }
 
 /// One random operation.
