@@ -221,3 +221,24 @@ fn the_teaching_texts_kernel_4_19() {
     assert_eq!(code, 2, "an unknown version is bad input");
     assert!(err.contains("valid: 6.18, 4.19"), "{err}");
 }
+
+#[test]
+fn a_namespace_init_exits_zap_then_frees_in_kernel_order() {
+    let (code, out, err) = trace(&["exit", "NEWPID,NEWNET"]);
+    assert_eq!(code, 0, "{err}");
+    let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing:\n{out}"));
+    // The init zaps its namespace: its other task is killed before the init is released.
+    assert!(at("-> zap_pid_ns_processes()") < at("= SIGKILL task_struct pid 3"));
+    // free_nsproxy puts in the 6.18 order: mnt, uts, ipc, pid_for_children, time,
+    // time_for_children, cgroup, net; the last put of the net runs cleanup_net.
+    assert!(at("- put mnt:") < at("- put uts:"));
+    assert!(at("- put uts:") < at("- put ipc:"));
+    assert!(at("- put ipc:") < at("- put pid:[4026531840]"));
+    assert!(at("- put cgroup:") < at("- put net:[4026531841] (count 0)"));
+    assert!(at("- put net:[4026531841] (count 0)") < at("-> cleanup_net()"));
+    assert!(
+        out.contains("freed namespaces:\n  pid:[4026531840]"),
+        "{out}"
+    );
+    insta::assert_snapshot!("exit_newpid_newnet", out);
+}

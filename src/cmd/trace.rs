@@ -27,6 +27,7 @@ Examples:
   nslab trace --uid 65534 unshare NEWNET        (EPERM: no CAP_SYS_ADMIN)
   nslab trace setns net                          (join a child's network namespace by its file)
   nslab trace setns --pidfd NEWNET,NEWUTS        (join several of a child's namespaces at once)
+  nslab trace exit NEWPID,NEWNET                 (a namespace init exits: zap, then the frees)
   nslab trace --pernet-subsys my_subsys --fail-pernet-init loopback_net_ops clone newnet
                                                  (setup_net undoes my_subsys when lo fails)
 
@@ -68,8 +69,8 @@ pub struct TraceArgs {
     #[arg(long)]
     pub pidfd: bool,
 
-    /// The call: `clone FLAGS`, `clone3 FLAGS`, `unshare FLAGS`, `setns TYPE` or
-    /// `setns --pidfd FLAGS`.
+    /// The call: `clone FLAGS`, `clone3 FLAGS`, `unshare FLAGS`, `setns TYPE`,
+    /// `setns --pidfd FLAGS`, or `exit FLAGS` (the child of `clone(FLAGS)` exits).
     #[arg(value_name = "CALL")]
     pub call: String,
 
@@ -99,6 +100,11 @@ enum Call {
         target_flags: u64,
         fd: SetnsFd,
         nstype: u64,
+    },
+    /// The child of `clone(child_flags)` exits (with a child of its own when it is a pid
+    /// namespace's init, so that the zap shows).
+    Exit {
+        child_flags: u64,
     },
 }
 
@@ -134,6 +140,9 @@ impl Call {
                     nstype: f,
                 }
             }
+            "exit" => Call::Exit {
+                child_flags: flags()?,
+            },
             "setns" => {
                 let ty = NsType::from_name(&args.flags).ok_or_else(|| {
                     UsageError(format!(
@@ -159,7 +168,7 @@ impl Call {
             }
             other => {
                 return Err(UsageError(format!(
-                    "unknown call '{other}'; valid calls: clone, clone3, unshare, setns"
+                    "unknown call '{other}'; valid calls: clone, clone3, unshare, setns, exit"
                 )))
             }
         })
@@ -183,6 +192,10 @@ impl Call {
                     format!("setns(pidfd_open(<child>), {})", flags_to_string(*nstype))
                 }
             },
+            Call::Exit { child_flags } => format!(
+                "exit(0) by the child of clone({})",
+                flags_to_string(*child_flags)
+            ),
         }
     }
 }
@@ -193,7 +206,8 @@ struct TraceReport<'a> {
     kernel: &'static str,
     call: &'a Call,
     description: String,
-    caller_pid: i32,
+    /// The caller's pid at every level, outermost first (`NSpid`).
+    caller_nspid: Vec<i32>,
     result: CallResult,
     records: &'a [Record],
     summary: Summary,
@@ -292,11 +306,31 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
                 })?;
             Some(child)
         }
+        Call::Exit { child_flags } => {
+            let child =
+                Machine::clone(&mut k, init, CloneArgs::new(*child_flags)).map_err(|e| {
+                    anyhow::anyhow!(
+                        "setting up the child that exits, clone({}): {e}",
+                        flags_to_string(*child_flags)
+                    )
+                })?;
+            if child_flags & nslab_sim::sched::CLONE_NEWPID != 0 {
+                // A task in the child's pid namespace, for zap_pid_ns_processes to kill.
+                Machine::clone(&mut k, child, CloneArgs::new(0))
+                    .map_err(|e| anyhow::anyhow!("setting up the grandchild: {e}"))?;
+            }
+            Some(child)
+        }
         _ => None,
     };
 
     let before = k.namespaces();
-    let caller_view = k.observe(init).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The task making the call: init, or the child that exits.
+    let caller = match &call {
+        Call::Exit { .. } => target.expect("set up above"),
+        _ => init,
+    };
+    let caller_view = k.observe(caller).map_err(|e| anyhow::anyhow!("{e}"))?;
     k.set_recording(true);
     let outcome: Result<Option<TaskId>, SysError> = match &call {
         Call::Clone { flags, via } => Machine::clone(
@@ -309,6 +343,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         )
         .map(Some),
         Call::Unshare { flags } => k.unshare(init, *flags).map(|()| None),
+        Call::Exit { .. } => k.exit(caller, 0).map(|()| None),
         Call::Setns { fd, nstype, .. } => {
             let t = target.expect("set up above");
             let fd = match fd {
@@ -357,10 +392,13 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         .filter(|n| !after_inums.contains(&n.inum))
         .cloned()
         .collect();
-    let subject = match &outcome {
-        Ok(Some(child)) => Some((*child, "child")),
-        Ok(None) => Some((init, "caller")),
-        Err(_) => None,
+    let subject = match (&outcome, &call) {
+        (Ok(Some(child)), _) => Some((*child, "child")),
+        // After an exit there is nothing left to read of the caller: the summary is what
+        // was freed.
+        (Ok(None), Call::Exit { .. }) => None,
+        (Ok(None), _) => Some((init, "caller")),
+        (Err(_), _) => None,
     };
     let task = subject.map(|(id, role)| {
         let view = k.observe(id).expect("the subject is alive");
@@ -392,7 +430,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         kernel: args.kernel.tag(),
         call: &call,
         description: call.describe(),
-        caller_pid: caller_view.pid(),
+        caller_nspid: caller_view.nspid.clone(),
         result,
         records: &records,
         summary,
@@ -443,8 +481,16 @@ fn render_text(r: &TraceReport<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} from pid {} (init), model of Linux {}",
-        r.description, r.caller_pid, r.kernel
+        "{} from {}, model of Linux {}",
+        r.description,
+        match r.caller_nspid.as_slice() {
+            [1] => "pid 1 (init)".to_string(),
+            levels => {
+                let pids: Vec<String> = levels.iter().map(i32::to_string).collect();
+                format!("the task with NSpid {}", pids.join(" "))
+            }
+        },
+        r.kernel
     );
     let mut files: Vec<&str> = r
         .records
@@ -477,13 +523,13 @@ fn render_text(r: &TraceReport<'_>) -> String {
     if !r.summary.new_namespaces.is_empty() {
         let _ = writeln!(out, "new namespaces:");
         for n in &r.summary.new_namespaces {
-            let _ = writeln!(out, "  {}", ns_info_line(n));
+            let _ = writeln!(out, "  {}", ns_info_line(n, "count"));
         }
     }
     if !r.summary.freed_namespaces.is_empty() {
         let _ = writeln!(out, "freed namespaces:");
         for n in &r.summary.freed_namespaces {
-            let _ = writeln!(out, "  {}", ns_info_line(n));
+            let _ = writeln!(out, "  {}", ns_info_line(n, "count before the call"));
         }
     }
     if let Some(t) = &r.summary.task {
@@ -505,8 +551,14 @@ fn render_text(r: &TraceReport<'_>) -> String {
     out
 }
 
-fn ns_info_line(n: &NsInfo) -> String {
-    let mut s = format!("{}:[{}] count {}", n.ty.proc_name(), n.inum, n.count);
+/// One namespace of the summary; `count_label` says when its count was read.
+fn ns_info_line(n: &NsInfo, count_label: &str) -> String {
+    let mut s = format!(
+        "{}:[{}] {count_label} {}",
+        n.ty.proc_name(),
+        n.inum,
+        n.count
+    );
     if let Some(l) = n.level {
         let _ = write!(s, ", level {l}");
     }
