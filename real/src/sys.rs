@@ -99,18 +99,7 @@ pub fn clone(flags: u64) -> Result<Forked, Errno> {
             child_ptr,
         )
     };
-    let pid = check(ret)?;
-    if pid == 0 {
-        return Ok(Forked::Child);
-    }
-    let pidfd = (flags & CLONE_PIDFD != 0 && parent_word >= 0).then(|| {
-        // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd that nobody else owns.
-        unsafe { OwnedFd::from_raw_fd(parent_word) }
-    });
-    Ok(Forked::Parent {
-        pid: pid as i32,
-        pidfd,
-    })
+    forked(check(ret)?, flags, parent_word)
 }
 
 /// Legacy `clone` flags with `SIGCHLD` as the exit signal when the low byte is zero.
@@ -208,6 +197,22 @@ pub fn clone_probe(flags: u64) -> Result<Probe, Errno> {
     Ok(Probe::Accepted)
 }
 
+/// What a fork-like clone returned, on either side: the child sees 0; the parent gets the
+/// child's pid and, with `CLONE_PIDFD`, the pidfd the kernel stored in `pidfd_word`.
+fn forked(pid: libc::c_long, flags: u64, pidfd_word: libc::c_int) -> Result<Forked, Errno> {
+    if pid == 0 {
+        return Ok(Forked::Child);
+    }
+    let pidfd = (flags & CLONE_PIDFD != 0 && pidfd_word >= 0).then(|| {
+        // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd that nobody else owns.
+        unsafe { OwnedFd::from_raw_fd(pidfd_word) }
+    });
+    Ok(Forked::Parent {
+        pid: pid as i32,
+        pidfd,
+    })
+}
+
 /// `struct clone_args` of include/uapi/linux/sched.h (`CLONE_ARGS_SIZE_VER2`).
 #[repr(C)]
 #[derive(Default)]
@@ -256,18 +261,7 @@ pub fn clone3(flags: u64) -> Result<Forked, Errno> {
             std::mem::size_of::<CloneArgs3>(),
         )
     };
-    let pid = check(ret)?;
-    if pid == 0 {
-        return Ok(Forked::Child);
-    }
-    let pidfd = (flags & CLONE_PIDFD != 0 && pidfd >= 0).then(|| {
-        // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd that nobody else owns.
-        unsafe { OwnedFd::from_raw_fd(pidfd) }
-    });
-    Ok(Forked::Parent {
-        pid: pid as i32,
-        pidfd,
-    })
+    forked(check(ret)?, flags, pidfd)
 }
 
 /// `unshare(2)` with the full `unsigned long` flag word.

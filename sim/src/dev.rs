@@ -119,11 +119,7 @@ impl Kernel {
     /// `dev_change_flags`. A loopback device coming up gets 127.0.0.1/8 and ::1.
     pub fn dev_ioctl_set_up(&mut self, task: TaskRef, ifname: &str) -> Result<(), Errno> {
         self.call("dev_ioctl", "net/core/dev_ioctl.c", |k| {
-            let nsp = k
-                .tasks
-                .get(task.0)
-                .nsproxy
-                .expect("a running task has an nsproxy");
+            let nsp = k.task_nsproxy(task);
             let net = k.nsproxies.get(nsp.0).net_ns;
             let owner = k.nets.get(net.0).user_ns;
             let capable = k.ns_capable(task, owner, CAP_NET_ADMIN);

@@ -165,11 +165,7 @@ impl Kernel {
                 Errno::EINVAL,
             )?;
             if f & CLONE_THREAD != 0 {
-                let nsp = k
-                    .tasks
-                    .get(current.0)
-                    .nsproxy
-                    .expect("a running task has an nsproxy");
+                let nsp = k.task_nsproxy(current);
                 let for_children = k.nsproxies.get(nsp.0).pid_ns_for_children;
                 let active = k.task_active_pid_ns(current);
                 k.rule(

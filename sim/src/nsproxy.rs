@@ -111,6 +111,15 @@ impl Kernel {
         format!("nsproxy#{}", n.0)
     }
 
+    /// `tsk->nsproxy` of a running task (only an exiting task has none, and the model
+    /// never calls on one).
+    pub fn task_nsproxy(&self, t: TaskRef) -> NsproxyRef {
+        self.tasks
+            .get(t.0)
+            .nsproxy
+            .expect("a running task has an nsproxy")
+    }
+
     /// `get_nsproxy`.
     pub(crate) fn get_nsproxy(&mut self, n: NsproxyRef) {
         let count = {
@@ -261,7 +270,7 @@ impl Kernel {
         tsk: TaskRef,
     ) -> Result<(), Errno> {
         self.call("copy_namespaces", FILE, |k| {
-            let old = k.tasks.get(current.0).nsproxy.expect("a running task has an nsproxy");
+            let old = k.task_nsproxy(current);
             let user_ns = k.creds.get(k.tasks.get(tsk.0).cred.0).user_ns;
             if flags & NSPROXY_FLAGS == 0 {
                 let o = k.nsproxies.get(old.0);
@@ -316,11 +325,7 @@ impl Kernel {
                 !capable,
                 Errno::EPERM,
             )?;
-            let old = k
-                .tasks
-                .get(current.0)
-                .nsproxy
-                .expect("a running task has an nsproxy");
+            let old = k.task_nsproxy(current);
             k.create_new_namespaces(flags, current, old, user_ns)
                 .map(Some)
         })
@@ -480,11 +485,7 @@ impl Kernel {
     fn prepare_nsset(&mut self, current: TaskRef, flags: u64) -> Result<Nsset, Errno> {
         let name = self.version.has_pidfd().then_some("prepare_nsset");
         self.call_if(name, FILE, |k| {
-            let old = k
-                .tasks
-                .get(current.0)
-                .nsproxy
-                .expect("a running task has an nsproxy");
+            let old = k.task_nsproxy(current);
             let user_ns = k.creds.get(k.tasks.get(current.0).cred.0).user_ns;
             let nsproxy = k.create_new_namespaces(0, current, old, user_ns)?;
             let cred = (flags & CLONE_NEWUSER != 0).then(|| k.prepare_creds(current));

@@ -93,11 +93,7 @@ impl Kernel {
     /// 64 bytes.
     pub fn sys_sethostname(&mut self, task: TaskRef, name: &str) -> Result<(), Errno> {
         self.call("sethostname", FILE, |k| {
-            let nsp = k
-                .tasks
-                .get(task.0)
-                .nsproxy
-                .expect("a running task has an nsproxy");
+            let nsp = k.task_nsproxy(task);
             let uts = k.nsproxies.get(nsp.0).uts_ns;
             let owner = k.uts_namespaces.get(uts.0).user_ns;
             let capable = k.ns_capable(task, owner, CAP_SYS_ADMIN);
