@@ -197,7 +197,7 @@ fn origin() -> (Origin, String) {
 }
 
 /// The caller's `NSpid`, from the /proc mount's pid namespace down.
-fn own_proc_nspid() -> Vec<i32> {
+fn own_proc_nspid() -> nslab_sim::NsPids {
     observe::own_status()
         .map(|s| observe::parse_nspid(&s))
         .unwrap_or_default()

@@ -5,7 +5,7 @@
 //!
 //! Tests take one before and one after a batch of real-backend work and compare them.
 
-use nslab_sim::{Interface, NsEntry};
+use nslab_sim::{fit, Interface, NsEntry};
 use std::collections::BTreeSet;
 
 /// What the host looks like from the test process.
@@ -39,13 +39,13 @@ impl HostSnapshot {
             .unwrap_or_default();
         let mut interfaces: Vec<Interface> = Vec::new();
         for a in nix::ifaddrs::getifaddrs().into_iter().flatten() {
-            if interfaces.iter().any(|i| i.name == a.interface_name) {
+            if interfaces.iter().any(|i| *i.name == *a.interface_name) {
                 continue;
             }
             interfaces.push(Interface {
                 ifindex: nix::net::if_::if_nametoindex(a.interface_name.as_str()).unwrap_or(0),
                 up: a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP),
-                name: a.interface_name,
+                name: fit(&a.interface_name),
             });
         }
         interfaces.sort();

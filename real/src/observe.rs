@@ -6,20 +6,22 @@
 //! `procfs` crate hides EACCES, see the pitfalls page).
 
 use crate::sys::last_errno;
-use nslab_sim::{Errno, Interface, NsEntry, TaskView};
+use nslab_sim::{fit, Errno, Interface, Interfaces, NsEntry, NsPids, TaskView, UtsName};
 use std::os::unix::fs::MetadataExt;
 
 /// The `/proc` directory of the calling thread.
 const THREAD_SELF: &str = "/proc/thread-self";
 
-/// The numbers after `NSpid:` in a status file.
-pub fn parse_nspid(status: &str) -> Vec<i32> {
+/// The numbers after `NSpid:` in a status file (at most one per pid namespace level, which
+/// the kernel bounds: any beyond are ignored).
+pub fn parse_nspid(status: &str) -> NsPids {
     status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
         .map(|rest| {
             rest.split_whitespace()
                 .filter_map(|w| w.parse().ok())
+                .take(nslab_sim::NSPID_MAX)
                 .collect()
         })
         .unwrap_or_default()
@@ -43,7 +45,7 @@ pub fn parse_ns_link(link: &str) -> Option<u64> {
 
 /// The `NSpid:` line of a pidfd's fdinfo: its pids from the /proc mount's pid namespace
 /// down (proc(5)), or `None` once its process has been reaped.
-pub fn pidfd_nspid(pidfd: std::os::fd::BorrowedFd<'_>) -> Option<Vec<i32>> {
+pub fn pidfd_nspid(pidfd: std::os::fd::BorrowedFd<'_>) -> Option<NsPids> {
     use std::os::fd::AsRawFd;
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).ok()?;
     let nspid = parse_nspid(&info);
@@ -71,28 +73,28 @@ pub fn own_ns_identity(entry: NsEntry) -> Option<(u64, u64)> {
 }
 
 /// The interfaces of the caller's network namespace, one per name, sorted by ifindex.
-pub fn interfaces() -> Result<Vec<Interface>, Errno> {
+pub fn interfaces() -> Result<Interfaces, Errno> {
     let addrs = nix::ifaddrs::getifaddrs().map_err(|e| Errno::from_raw(e as i32))?;
-    let mut out: Vec<Interface> = Vec::new();
+    let mut out = Interfaces::new();
     for a in addrs {
-        if out.iter().any(|i| i.name == a.interface_name) {
+        if out.iter().any(|i| *i.name == *a.interface_name) {
             continue;
         }
         let ifindex = nix::net::if_::if_nametoindex(a.interface_name.as_str()).unwrap_or(0);
         out.push(Interface {
             up: a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP),
-            name: a.interface_name,
+            name: fit(&a.interface_name),
             ifindex,
         });
     }
-    out.sort_by_key(|i| (i.ifindex, i.name.clone()));
+    out.sort_by_key(|i| (i.ifindex, i.name));
     Ok(out)
 }
 
 /// `gethostname(2)`.
-pub fn hostname() -> Result<String, Errno> {
+pub fn hostname() -> Result<UtsName, Errno> {
     nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
+        .map(|h| fit(&h.to_string_lossy()))
         .map_err(|e| Errno::from_raw(e as i32))
 }
 
@@ -136,9 +138,9 @@ mod tests {
     #[test]
     fn parses_status_lines() {
         let status = "Name:\tx\nNSpid:\t667\t2\nCapEff:\t000001ffffffffff\n";
-        assert_eq!(parse_nspid(status), vec![667, 2]);
+        assert_eq!(parse_nspid(status)[..], [667, 2]);
         assert_eq!(parse_cap_eff(status), 0x1ff_ffff_ffff);
-        assert_eq!(parse_nspid("Name:\tx\n"), Vec::<i32>::new());
+        assert!(parse_nspid("Name:\tx\n").is_empty());
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub enum Reply {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Hello {
     /// `NSpid:` of `/proc/self/status`: from the /proc mount's pid namespace down.
-    pub proc_nspid: Vec<i32>,
+    pub proc_nspid: nslab_sim::NsPids,
     /// Where it stands, or why it could not start.
     pub root: Option<Result<RootInfo, StartFailure>>,
 }

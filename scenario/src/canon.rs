@@ -7,24 +7,25 @@
 //! `<root>`. Two backends that agree produce equal views.
 
 use nslab_sim::capability::CAP_FULL_SET;
-use nslab_sim::machine::{Interface, NsEntry, NsType, TaskState, TaskView};
+use nslab_sim::machine::{Interfaces, NsEntry, NsPids, NsType, TaskState, TaskView, UtsName};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Renames one backend's inode numbers to labels, per namespace type, in order of first
 /// appearance.
 #[derive(Clone, Debug, Default)]
 pub struct Canonicalizer {
-    /// A BTreeMap rather than a HashMap: it is small, and hashing showed in profiles.
-    labels: BTreeMap<(NsType, u64), u32>,
+    /// Every labelled inode with its label: a few dozen at most, so a list searched in order
+    /// (one allocation per run, where a map allocated per node and hashing showed in
+    /// profiles).
+    labels: Vec<((NsType, u64), u32)>,
     next: [u32; 8],
     /// The last inode looked up per type and its label: consecutive views mostly show the
     /// same namespaces, and this skips the map (it showed in profiles of the benchmark).
     last: [Option<(u64, u32)>; 8],
     /// The root task's hostname, shown as `<root>`.
-    pub root_hostname: Option<String>,
+    pub root_hostname: Option<UtsName>,
 }
 
 fn type_index(t: NsType) -> usize {
@@ -49,12 +50,12 @@ impl Canonicalizer {
                 return n;
             }
         }
-        let n = match self.labels.get(&(ty, inum)) {
-            Some(n) => *n,
+        let n = match self.labels.iter().find(|(k, _)| *k == (ty, inum)) {
+            Some((_, n)) => *n,
             None => {
                 let n = self.next[t];
                 self.next[t] += 1;
-                self.labels.insert((ty, inum), n);
+                self.labels.push(((ty, inum), n));
                 n
             }
         };
@@ -68,7 +69,7 @@ impl Canonicalizer {
     /// get a fresh label on both sides. Labels are never handed out twice.
     /// `held` is sorted (a few dozen entries at most: a sorted list beats a hash set here).
     pub fn retain(&mut self, held: &[(NsType, u64)]) {
-        self.labels.retain(|k, _| held.binary_search(k).is_ok());
+        self.labels.retain(|(k, _)| held.binary_search(k).is_ok());
         self.last = [None; 8];
     }
 
@@ -89,7 +90,7 @@ impl Canonicalizer {
         let in_root_net = ns[entry_index(NsEntry::Net)] == Some(NsLabel::Ns(0));
         let hostname = match &self.root_hostname {
             Some(h) if *h == view.hostname => None,
-            _ => Some(view.hostname.clone()),
+            _ => Some(view.hostname),
         };
         let interfaces = if in_root_net {
             None
@@ -98,7 +99,7 @@ impl Canonicalizer {
         };
         // The first NSpid number is in the root task's pid namespace, whose numbers depend on
         // the machine; getppid() of a task there is such a number too.
-        let pids: Vec<i32> = view.nspid.iter().skip(1).copied().collect();
+        let pids: NsPids = view.nspid.iter().skip(1).copied().collect();
         let ppid = (view.nspid.len() > 1 || view.ppid == 0).then_some(view.ppid);
         CanonView {
             state,
@@ -174,16 +175,16 @@ pub struct CanonView {
     /// a task that does not run.
     pub ns: [Option<NsLabel>; NS_ENTRIES],
     /// The `NSpid` numbers below the root task's pid namespace.
-    pub pids: Vec<i32>,
+    pub pids: NsPids,
     /// `None` for a parent pid in the root task's pid namespace.
     pub ppid: Option<i32>,
     pub uid: u32,
     pub gid: u32,
     pub caps: u64,
     /// `None` when it is the root task's hostname.
-    pub hostname: Option<String>,
+    pub hostname: Option<UtsName>,
     /// `None` in the root task's network namespace.
-    pub interfaces: Option<Vec<Interface>>,
+    pub interfaces: Option<Interfaces>,
     /// Why the task could not be observed (`state` or `observe` gave this errno).
     pub observe_error: Option<Errno>,
 }
@@ -194,7 +195,7 @@ impl CanonView {
         CanonView {
             state,
             ns: [None; NS_ENTRIES],
-            pids: Vec::new(),
+            pids: NsPids::new(),
             ppid: None,
             uid: 0,
             gid: 0,

@@ -7,11 +7,13 @@
 
 use crate::ast::*;
 use crate::canon::{caps_text, state_text, CanonView, Canonicalizer, NsLabel};
-use crate::print::stmt_line;
+use crate::print::{push_stmt_line, stmt_line};
+use arrayvec::ArrayVec;
 use nslab_sim::machine::TaskView;
 use nslab_sim::machine::{Machine, NsFd, NsType, Origin, SysError, TaskId, TaskState};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
 
@@ -53,25 +55,30 @@ pub enum Verdict {
 pub struct StepRecord {
     /// The line of the statement in its file (0 for the final snapshot).
     pub line: u32,
-    /// The statement, printed back.
-    pub text: String,
+    /// The statement, printed back (shared: printed once per statement of a run, not once
+    /// per time it runs).
+    pub text: Rc<str>,
     pub outcome: Outcome,
     /// For an `expect`, the values it read, canonical (`A.ns.pid=pid#0 init.ns.pid=pid#0`).
     pub observed: String,
     pub verdict: Verdict,
     /// What the tasks the step touched saw afterwards, by task name. Names and views are
     /// shared with the run (a view is computed once per observation and a name once per
-    /// task), so recording them copies no strings; they serialise as plain pairs.
+    /// task), so recording them copies no strings; they serialise as plain pairs. A step
+    /// touches at most two tasks, kept inline; the final snapshot's list spills to the heap.
     #[serde(with = "shared_views")]
-    pub views: Vec<NamedView>,
+    pub views: NamedViews,
 }
 
 /// A task's name and its canonical view, both shared.
 pub type NamedView = (Rc<str>, Rc<CanonView>);
 
+/// The views of a record.
+pub type NamedViews = SmallVec<[NamedView; 2]>;
+
 /// Serde for [`StepRecord::views`]: a list of `(name, view)` pairs, as if unshared.
 mod shared_views {
-    use super::{CanonView, NamedView};
+    use super::{CanonView, NamedView, NamedViews};
     use serde::{Deserialize, Deserializer, Serializer};
     use std::rc::Rc;
 
@@ -79,7 +86,7 @@ mod shared_views {
         s.collect_seq(views.iter().map(|(n, v)| (&**n, &**v)))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NamedView>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NamedViews, D::Error> {
         let views: Vec<(String, CanonView)> = Deserialize::deserialize(d)?;
         Ok(views
             .into_iter()
@@ -128,6 +135,8 @@ pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
     // repeat count from reserving more than it may ever use (a fault stops a run early).
     let steps = record_count(&scenario.body, &run.origin) + 1;
     run.records.reserve(steps.min(4096));
+    // The scenario is borrowed for the whole run: its statements are printed once each.
+    run.pin_texts(&scenario.body);
     run.exec(&scenario.body);
     run.finish(&scenario.name)
 }
@@ -201,7 +210,7 @@ pub fn agree_records(a: &StepRecord, b: &StepRecord) -> Vec<Disagreement> {
     let mut push = |what: &str, l: String, r: String| {
         out.push(Disagreement {
             line: a.line,
-            text: a.text.clone(),
+            text: a.text.to_string(),
             what: what.to_string(),
             left: l,
             right: r,
@@ -244,10 +253,11 @@ pub struct Run<'m> {
     /// How many children each clone label has named so far (`A`, `A~2`, ...).
     name_uses: Vec<(String, u32)>,
     canon: Canonicalizer,
-    /// The texts of the statements of the `repeat` bodies being run, by address: a body runs
-    /// up to 33 times, and its statements print the same each time. Only statements borrowed
-    /// for the whole loop are cached, so an address cannot be reused while it is here.
-    repeat_texts: Vec<(usize, String)>,
+    /// The printed texts of statements, by address: those of a scenario [`check`] runs, and
+    /// those of the `repeat` bodies being run (a body runs up to 33 times, and its statements
+    /// print the same each time). Only statements borrowed for as long as they are here are
+    /// pinned, so an address cannot be reused while it is here.
+    texts: Vec<(usize, Rc<str>)>,
     records: Vec<StepRecord>,
     aborted: Option<String>,
     /// The observations made since the last call, with their canonical form once computed. A
@@ -265,7 +275,8 @@ pub struct Run<'m> {
 /// One observation of a running task, made since the last call.
 struct Seen {
     id: TaskId,
-    view: Rc<TaskView>,
+    /// Inline (no allocation): a view is a few hundred bytes of fixed arrays.
+    view: TaskView,
     canon: Option<Rc<CanonView>>,
 }
 
@@ -281,7 +292,7 @@ impl<'m> Run<'m> {
             tasks: vec![(root, Rc::from("init"))],
             name_uses: Vec::new(),
             canon: Canonicalizer::default(),
-            repeat_texts: Vec::new(),
+            texts: Vec::new(),
             records: Vec::new(),
             aborted: None,
             seen: Vec::new(),
@@ -291,7 +302,7 @@ impl<'m> Run<'m> {
         run.env.insert("init", root);
         match run.machine.observe(root) {
             Ok(v) => {
-                run.canon.root_hostname = Some(v.hostname.clone());
+                run.canon.root_hostname = Some(v.hostname);
                 run.canon.view(TaskState::Running, &v);
             }
             Err(e) => run.aborted = Some(format!("cannot observe the root task: {e}")),
@@ -359,7 +370,7 @@ impl<'m> Run<'m> {
                     outcome,
                     observed: String::new(),
                     verdict,
-                    views: Vec::new(),
+                    views: NamedViews::new(),
                 });
             }
             Stmt::Call(c) => {
@@ -374,33 +385,47 @@ impl<'m> Run<'m> {
             }
             Stmt::Repeat { count, body, .. } => {
                 let n = repeat_count(*count, &self.origin);
-                let cached = self.repeat_texts.len();
-                for s in body {
-                    let text = stmt_line(s);
-                    self.repeat_texts.push((s as *const Stmt as usize, text));
-                }
+                let pinned = self.texts.len();
+                self.pin_texts(body);
                 for _ in 0..n {
                     self.exec(body);
                 }
-                self.repeat_texts.truncate(cached);
+                self.texts.truncate(pinned);
             }
         }
         self.records.len() - before
     }
 
     /// The statement printed back, for its record.
-    fn text(&self, stmt: &Stmt) -> String {
+    fn text(&self, stmt: &Stmt) -> Rc<str> {
         let addr = stmt as *const Stmt as usize;
-        match self.repeat_texts.iter().rev().find(|(a, _)| *a == addr) {
+        match self.texts.iter().rev().find(|(a, _)| *a == addr) {
             Some((_, t)) => t.clone(),
-            None => stmt_line(stmt),
+            None => Rc::from(stmt_line(stmt)),
+        }
+    }
+
+    /// Prints these statements (and those of their `repeat` bodies) once, for [`Run::text`].
+    /// The caller keeps them borrowed until it truncates `texts` back.
+    fn pin_texts(&mut self, stmts: &[Stmt]) {
+        for st in stmts {
+            let addr = st as *const Stmt as usize;
+            if !self.texts.iter().any(|(a, _)| *a == addr) {
+                // Printed into the kept buffer, then copied once into the shared string.
+                self.scratch.clear();
+                push_stmt_line(&mut self.scratch, st);
+                self.texts.push((addr, Rc::from(self.scratch.as_str())));
+            }
+            if let Stmt::Repeat { body, .. } = st {
+                self.pin_texts(body);
+            }
         }
     }
 
     /// Ends the run with a snapshot of every task it created.
     pub fn finish(mut self, scenario: &str) -> Report {
         if self.aborted.is_none() {
-            let mut views = Vec::with_capacity(self.tasks.len());
+            let mut views = NamedViews::with_capacity(self.tasks.len());
             for i in 0..self.tasks.len() {
                 let id = self.tasks[i].0;
                 match self.snapshot(id) {
@@ -446,50 +471,56 @@ impl<'m> Run<'m> {
         if state != TaskState::Running {
             return Ok(Rc::new(CanonView::gone(state)));
         }
-        match self.look(id, Some(state)) {
+        match self.look(id, Some(state), false) {
             Ok((_, c)) => Ok(c),
             Err(SysError::Fault(f)) => Err(f),
             Err(SysError::Errno(e)) => Ok(Rc::new(CanonView::unobservable(e))),
         }
     }
 
-    /// The raw observation of a task since the last call, made now if there is none.
-    fn look_raw(&mut self, id: TaskId) -> Result<(usize, Rc<TaskView>), SysError> {
+    /// The raw observation of a task since the last call, made now if there is none: its
+    /// index in `seen`.
+    fn look_raw(&mut self, id: TaskId) -> Result<usize, SysError> {
         if let Some(i) = self.seen.iter().position(|s| s.id == id) {
-            return Ok((i, self.seen[i].view.clone()));
+            return Ok(i);
         }
-        let v = Rc::new(self.machine.observe(id)?);
+        let view = self.machine.observe(id)?;
         self.seen.push(Seen {
             id,
-            view: v.clone(),
+            view,
             canon: None,
         });
-        Ok((self.seen.len() - 1, v))
+        Ok(self.seen.len() - 1)
     }
 
-    /// The observation of a task and its canonical form. `state` is the task's state if the
-    /// caller has read it; otherwise it is read after the observation.
+    /// The canonical form of a task's observation, and with `want_view` the observation
+    /// itself (copied out only then: most callers need only the canonical form). `state` is
+    /// the task's state if the caller has read it; otherwise it is read after the
+    /// observation.
     fn look(
         &mut self,
         id: TaskId,
         state: Option<TaskState>,
-    ) -> Result<(Rc<TaskView>, Rc<CanonView>), SysError> {
-        let (i, v) = self.look_raw(id)?;
+        want_view: bool,
+    ) -> Result<(Option<TaskView>, Rc<CanonView>), SysError> {
+        let i = self.look_raw(id)?;
+        let view = |s: &Seen| want_view.then(|| s.view.clone());
         if let Some(c) = &self.seen[i].canon {
-            return Ok((v, c.clone()));
+            return Ok((view(&self.seen[i]), c.clone()));
         }
         let state = match state {
             Some(s) => s,
             None => self.machine.state(id).unwrap_or(TaskState::Running),
         };
-        let c = Rc::new(self.canon.view(state, &v));
+        let c = Rc::new(self.canon.view(state, &self.seen[i].view));
         if state == TaskState::Running {
             self.seen[i].canon = Some(c.clone());
+            Ok((view(&self.seen[i]), c))
         } else {
             // Only running tasks' observations are kept.
-            self.seen.swap_remove(i);
+            let gone = self.seen.swap_remove(i);
+            Ok((want_view.then_some(gone.view), c))
         }
-        Ok((v, c))
     }
 
     /// Drops the canonical labels of namespaces that no running task shows (see
@@ -503,8 +534,8 @@ impl<'m> Run<'m> {
                 continue;
             }
             match self.look_raw(id) {
-                Ok((_, v)) => {
-                    for (e, r) in &v.ns {
+                Ok(i) => {
+                    for (e, r) in &self.seen[i].view.ns {
                         if let Ok(inum) = r {
                             held.push((e.ns_type(), *inum));
                         }
@@ -529,14 +560,14 @@ impl<'m> Run<'m> {
             .unwrap_or_else(|| Rc::from(id.to_string()))
     }
 
-    fn call(&mut self, c: &CallStmt, text: String) -> StepRecord {
+    fn call(&mut self, c: &CallStmt, text: Rc<str>) -> StepRecord {
         let mut record = StepRecord {
             line: c.span.line,
             text,
             outcome: Outcome::Ok,
             observed: String::new(),
             verdict: Verdict::Pass,
-            views: Vec::new(),
+            views: NamedViews::new(),
         };
         let Some(actor) = self.env.get(&c.task) else {
             (record.outcome, record.verdict) = missing(&c.task);
@@ -599,10 +630,10 @@ impl<'m> Run<'m> {
         // The tasks whose view the step may change: the child of a clone (its parent shows
         // the change at the next step that touches it, and in the final snapshot), the
         // target of a map write, the caller of anything else.
-        let mut touched = match &c.call {
-            Call::Clone(_) => Vec::new(),
+        let mut touched: ArrayVec<TaskId, 1> = match &c.call {
+            Call::Clone(_) => ArrayVec::new(),
             Call::WriteIdMap { target, .. } => self.env.get(target).into_iter().collect(),
-            _ => vec![actor],
+            _ => [actor].into(),
         };
         record.outcome = match result {
             Ok(child) => {
@@ -690,14 +721,14 @@ impl<'m> Run<'m> {
         record
     }
 
-    fn expect(&mut self, span: Span, fact: &Fact, text: String) -> StepRecord {
+    fn expect(&mut self, span: Span, fact: &Fact, text: Rc<str>) -> StepRecord {
         let mut record = StepRecord {
             line: span.line,
             text,
             outcome: Outcome::Ok,
             observed: String::new(),
             verdict: Verdict::Pass,
-            views: Vec::new(),
+            views: NamedViews::new(),
         };
         match self.eval(fact) {
             Ok((observed, verdict)) => {
@@ -722,8 +753,9 @@ impl<'m> Run<'m> {
 
     fn observe(&mut self, label: &str) -> Result<Observed, EvalError> {
         let id = self.id(label)?;
-        match self.look(id, None) {
-            Ok((v, canon)) => Ok(Observed::View(v, canon)),
+        match self.look(id, None, true) {
+            Ok((Some(v), canon)) => Ok(Observed::View(v, canon)),
+            Ok((None, _)) => unreachable!("look gives the view when asked"),
             Err(SysError::Errno(e)) => Ok(Observed::Errno(e)),
             Err(SysError::Fault(f)) => Err(EvalError::Fault(f)),
         }
@@ -866,7 +898,7 @@ impl<'m> Run<'m> {
                 let same = match rhs {
                     StrRhs::Lit(s) => {
                         let _ = write!(o, "\"{s}\"");
-                        view.hostname == *s
+                        *view.hostname == **s
                     }
                     StrRhs::Task(other) => match self.observe(other)? {
                         Observed::View(v, c) => {
@@ -884,7 +916,7 @@ impl<'m> Run<'m> {
                 (o, v)
             }
             FactCheck::Link { ifname, want } => {
-                let got = match view.interfaces.iter().find(|i| i.name == *ifname) {
+                let got = match view.interfaces.iter().find(|i| *i.name == **ifname) {
                     Some(i) if i.up => LinkState::Up,
                     Some(_) => LinkState::Down,
                     None => LinkState::Absent,
@@ -912,7 +944,11 @@ impl<'m> Run<'m> {
                     }
                 }
                 let same = view.interfaces.len() == names.len()
-                    && view.interfaces.iter().zip(names).all(|(i, n)| i.name == *n);
+                    && view
+                        .interfaces
+                        .iter()
+                        .zip(names)
+                        .all(|(i, n)| *i.name == **n);
                 let v = judge(same, &o);
                 (o, v)
             }
@@ -995,7 +1031,7 @@ impl fmt::Display for OptLabel {
 }
 
 enum Observed {
-    View(Rc<TaskView>, Rc<CanonView>),
+    View(TaskView, Rc<CanonView>),
     Errno(Errno),
 }
 

@@ -59,23 +59,28 @@ fn push_errno(s: &mut String, e: Errno) {
 /// statement it runs into its record, so everything goes into one buffer.
 pub fn stmt_line(st: &Stmt) -> String {
     let mut s = String::with_capacity(64);
+    push_stmt_line(&mut s, st);
+    s
+}
+
+/// [`stmt_line`], appended to a buffer.
+pub fn push_stmt_line(s: &mut String, st: &Stmt) {
     match st {
         Stmt::Alias { label, target, .. } => {
             s.push_str(label);
             s.push_str(" = ");
             s.push_str(target);
         }
-        Stmt::Call(c) => push_call_line(&mut s, c),
+        Stmt::Call(c) => push_call_line(s, c),
         Stmt::Expect { fact, .. } => {
             s.push_str("expect ");
-            push_fact(&mut s, fact);
+            push_fact(s, fact);
         }
         Stmt::Repeat { count, .. } => {
             s.push_str("repeat ");
             s.push_str(&count_text(*count));
         }
     }
-    s
 }
 
 fn count_text(c: Count) -> String {

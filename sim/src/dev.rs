@@ -19,13 +19,14 @@ const FILE: &str = "net/core/dev.c";
 pub const IFF_UP: u32 = 0x1;
 /// `IFF_LOOPBACK`.
 pub const IFF_LOOPBACK: u32 = 0x8;
-/// `IFNAMSIZ`: names are shorter than this.
-pub const IFNAMSIZ: usize = 16;
+pub use crate::machine::IFNAMSIZ;
+use crate::machine::{IfName, Interfaces};
 
 /// `struct net_device`, reduced to what `ip link` and `ip addr` show.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetDevice {
-    pub name: String,
+    /// `char name[IFNAMSIZ]`, inline as in the kernel.
+    pub name: IfName,
     pub ifindex: u32,
     /// `flags`: `IFF_*`.
     pub flags: u32,
@@ -73,7 +74,7 @@ fn default_device_exit_batch(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
     let devs = std::mem::take(&mut k.nets.get_mut(net.0).dev_base);
     k.nets.get_mut(net.0).loopback_dev = None;
     for d in devs.iter().rev() {
-        let name = d.name.clone();
+        let name = d.name;
         k.note(|_| Step::Free {
             object: format!("net_device {name} (unregister_netdevice_queue)"),
         });
@@ -102,7 +103,7 @@ impl Kernel {
                 Ok(n.ifindex)
             })?;
             dev.ifindex = ifindex;
-            let name = dev.name.clone();
+            let name = dev.name;
             k.nets.get_mut(net.0).dev_base.push(dev);
             k.note(|k| Step::Alloc {
                 object: format!(
@@ -133,7 +134,7 @@ impl Kernel {
                 .get(net.0)
                 .dev_base
                 .iter()
-                .position(|d| d.name == ifname);
+                .position(|d| *d.name == *ifname);
             k.rule(
                 "!__dev_get_by_name(net, ifr_name)",
                 pos.is_none(),
@@ -147,7 +148,7 @@ impl Kernel {
                     if d.flags & IFF_LOOPBACK != 0 {
                         d.addrs = vec!["127.0.0.1/8".to_string(), "::1/128".to_string()];
                     }
-                    let name = d.name.clone();
+                    let name = d.name;
                     k.note(|_| Step::Set {
                         what: format!(
                             "{name}: IFF_UP set (NETDEV_UP: inetdev and addrconf add addresses)"
@@ -160,14 +161,14 @@ impl Kernel {
     }
 
     /// The interfaces of a network namespace as `getifaddrs` shows them.
-    pub fn interfaces(&self, net: NetRef) -> Vec<Interface> {
-        let mut v: Vec<Interface> = self
+    pub fn interfaces(&self, net: NetRef) -> Interfaces {
+        let mut v: Interfaces = self
             .nets
             .get(net.0)
             .dev_base
             .iter()
             .map(|d| Interface {
-                name: d.name.clone(),
+                name: d.name,
                 ifindex: d.ifindex,
                 up: d.flags & IFF_UP != 0,
             })

@@ -18,7 +18,7 @@ use crate::dev::{default_device_ops, netdev_net_ops};
 use crate::ipc_namespace::IpcNamespace;
 use crate::kernel::*;
 use crate::loopback::loopback_net_ops;
-use crate::machine::{CloneArgs, IdMapExtent, IdMapKind, Origin, TaskState};
+use crate::machine::{CloneArgs, IdMapExtent, IdMapKind, Origin, TaskState, UtsName};
 use crate::mnt_namespace::{initial_mounts, MntNamespace};
 use crate::net_namespace::{net_ns_ops, Net};
 use crate::nsproxy::Nsproxy;
@@ -29,6 +29,7 @@ use crate::task::{FsStruct, TaskStruct};
 use crate::time_namespace::{TimeNamespace, TimensOffsets};
 use crate::user_namespace::{identity_map, UserNamespace};
 use crate::utsname::UtsNamespace;
+use arrayvec::ArrayVec;
 
 /// `UTS_NODENAME`: the hostname the kernel boots with.
 pub const UTS_NODENAME: &str = "(none)";
@@ -62,7 +63,7 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
         root_task: TaskRef(0),
         init_ucount_max: DEFAULT_UCOUNT_MAX,
         version,
-        initial_inums: Vec::new(),
+        initial_inums: ArrayVec::new(),
         handles: Vec::new(),
         origin: origin.cloned().unwrap_or_default(),
         rec: None,
@@ -101,8 +102,8 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
     let uts = UtsNsRef(k.uts_namespaces.insert(UtsNamespace {
         ns: owned(PROC_UTS_INIT_INO),
         user_ns: user,
-        nodename: UTS_NODENAME.to_string(),
-        domainname: "(none)".to_string(),
+        nodename: UtsName::from(UTS_NODENAME).expect("UTS_NODENAME fits"),
+        domainname: UtsName::from("(none)").expect("\"(none)\" fits"),
         ucounts_key: None,
     }));
     let ipc = IpcNsRef(k.ipc_namespaces.insert(IpcNamespace {
@@ -250,7 +251,18 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
     k.init_pid_ns = pid_ns;
     k.init_net = net;
     k.root_task = init;
-    k.initial_inums = k.namespaces().iter().map(|n| n.inum).collect();
+    k.initial_inums.extend([
+        k.user_namespaces.get(user.0).ns.inum,
+        k.pid_namespaces.get(pid_ns.0).ns.inum,
+        k.uts_namespaces.get(uts.0).ns.inum,
+        k.ipc_namespaces.get(ipc.0).ns.inum,
+        k.mnt_namespaces.get(mnt.0).ns.inum,
+        k.cgroup_namespaces.get(cgroup.0).ns.inum,
+        k.nets.get(net.0).ns.inum,
+    ]);
+    if let Some(time) = time {
+        k.initial_inums.push(k.time_namespaces.get(time.0).ns.inum);
+    }
 
     match origin {
         None => {

@@ -256,7 +256,7 @@ pub struct Kernel {
     pub version: KernelVersion,
     /// The inode numbers of the initial namespaces (fixed in 6.18; mnt and net are dynamic
     /// in 4.19), which carry the idle task's reference.
-    pub initial_inums: Vec<u64>,
+    pub initial_inums: arrayvec::ArrayVec<u64, 8>,
     /// Task handles given out through [`crate::Machine`], indexed by `TaskId`.
     pub(crate) handles: Vec<Handle>,
     pub(crate) origin: Origin,

@@ -6,6 +6,7 @@
 use crate::dev::{NetDevice, IFF_LOOPBACK};
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NetRef};
+use crate::machine::IfName;
 use crate::net_namespace::{PernetKind, PernetOperations};
 use crate::trace::Step;
 
@@ -31,7 +32,7 @@ fn loopback_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
             .to_string(),
     });
     let dev = NetDevice {
-        name: "lo".to_string(),
+        name: IfName::from("lo").expect("\"lo\" fits in IFNAMSIZ"),
         ifindex: 0,
         flags: IFF_LOOPBACK,
         mtu: 65536,
@@ -43,7 +44,7 @@ fn loopback_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
         ifindex != LOOPBACK_IFINDEX,
         Errno::EINVAL,
     )?;
-    k.nets.get_mut(net.0).loopback_dev = Some("lo".to_string());
+    k.nets.get_mut(net.0).loopback_dev = Some(IfName::from("lo").expect("\"lo\" fits in IFNAMSIZ"));
     k.note(|_| Step::Set {
         what: "net->loopback_dev = lo".to_string(),
     });

@@ -9,8 +9,44 @@
 
 use crate::errno::Errno;
 use crate::sched::*;
+use arrayvec::{ArrayString, ArrayVec};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::fmt;
+
+/// `__NEW_UTS_LEN` (include/uapi/linux/utsname.h): the longest host or domain name.
+pub const NEW_UTS_LEN: usize = 64;
+
+/// `IFNAMSIZ` (include/uapi/linux/if.h): an interface name with its terminating NUL.
+pub const IFNAMSIZ: usize = 16;
+
+/// The most numbers an `NSpid:` line can have: one per level, `MAX_PID_NS_LEVEL` + 1.
+pub const NSPID_MAX: usize = crate::pid_namespace::MAX_PID_NS_LEVEL as usize + 1;
+
+/// A host or domain name: the kernel keeps it in a fixed `char[__NEW_UTS_LEN + 1]` of
+/// `struct new_utsname`, and so does the model (inline, no heap).
+pub type UtsName = ArrayString<NEW_UTS_LEN>;
+
+/// An interface name: `char name[IFNAMSIZ]` of `struct net_device`, inline.
+pub type IfName = ArrayString<{ IFNAMSIZ - 1 }>;
+
+/// The numbers of an `NSpid:` line, inline (at most [`NSPID_MAX`]).
+pub type NsPids = ArrayVec<i32, NSPID_MAX>;
+
+/// The interfaces of a network namespace: inline up to two (a new namespace has `lo`; a
+/// scenario may add one), on the heap beyond (the host's own namespace may have many).
+pub type Interfaces = SmallVec<[Interface; 2]>;
+
+/// The longest prefix of `s` that fits in `N` bytes, cut at a character boundary: for names
+/// read from the real kernel, which bounds them in bytes, after a lossy UTF-8 conversion
+/// that may have grown them.
+pub fn fit<const N: usize>(s: &str) -> ArrayString<N> {
+    let mut end = s.len().min(N);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    ArrayString::from(&s[..end]).expect("the prefix fits by construction")
+}
 
 /// A task of a machine: an index chosen by the backend, never reused within one machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -277,7 +313,7 @@ pub struct IdMapExtent {
 /// One network interface as `getifaddrs` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Interface {
-    pub name: String,
+    pub name: IfName,
     pub ifindex: u32,
     /// `IFF_UP` is set.
     pub up: bool,
@@ -293,7 +329,7 @@ pub struct TaskView {
     pub ns: [(NsEntry, Result<u64, Errno>); NsEntry::ALL.len()],
     /// The `NSpid:` line: the pid at every level from the machine's root task's pid namespace
     /// down to the task's own.
-    pub nspid: Vec<i32>,
+    pub nspid: NsPids,
     /// `getppid()`: the parent's pid in the task's own pid namespace, 0 if it is outside.
     pub ppid: i32,
     /// `getuid()`/`getgid()` as seen inside (65534 when unmapped).
@@ -302,9 +338,9 @@ pub struct TaskView {
     /// The effective capability set (`CapEff:`).
     pub cap_eff: u64,
     /// `gethostname()`.
-    pub hostname: String,
+    pub hostname: UtsName,
     /// Interfaces of the task's network namespace, sorted by ifindex.
-    pub interfaces: Vec<Interface>,
+    pub interfaces: Interfaces,
 }
 
 impl TaskView {

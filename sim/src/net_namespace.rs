@@ -76,7 +76,7 @@ pub struct Net {
     /// `ifindex`: the last index handed out (the counter is per namespace).
     pub ifindex: u32,
     /// `loopback_dev`: set by `loopback_net_init`.
-    pub loopback_dev: Option<String>,
+    pub loopback_dev: Option<crate::machine::IfName>,
     /// `gen->ptr[id]`: the sizes of the per-op data allocated by `ops_init`.
     pub generic: Vec<(usize, usize)>,
     /// On `net_namespace_list` (after a successful `setup_net`).
@@ -356,18 +356,20 @@ impl Kernel {
             ops.id = Some(1 + self.pernet_list.iter().filter(|o| o.id.is_some()).count());
         }
         self.pernet_list.insert(at, ops);
-        let nets = self.net_namespace_list.clone();
-        let mut done = Vec::new();
-        for net in nets {
+        // `for_each_net`: an init adds no namespace to the list, so positions are stable; on
+        // a failure the namespaces already done are undone in reverse, as the kernel's
+        // `list_for_each_entry_continue_reverse` does.
+        for i in 0..self.net_namespace_list.len() {
+            let net = self.net_namespace_list[i];
             if let Err(e) = self.ops_init(at, net) {
-                for n in done.into_iter().rev() {
+                for j in (0..i).rev() {
+                    let n = self.net_namespace_list[j];
                     self.ops_exit(at, n);
                     self.ops_free(at, n);
                 }
                 self.pernet_list.remove(at);
                 return Err(e);
             }
-            done.push(net);
         }
         Ok(())
     }

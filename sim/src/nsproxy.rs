@@ -13,6 +13,7 @@ use crate::kernel::{
 };
 use crate::machine::{NsEntry, NsFd, NsType};
 use crate::sched::*;
+use crate::task::TaskStruct;
 use crate::trace::Step;
 
 const FILE: &str = "kernel/nsproxy.c";
@@ -362,11 +363,25 @@ impl Kernel {
         let task = self.tasks.get(t.0);
         let n = task.nsproxy.ok_or(Errno::ENOENT)?;
         let p = self.nsproxies.get(n.0);
+        let active = self.task_active_pid_ns(t);
+        self.ns_of_entry_in(task, p, active, entry)
+    }
+
+    /// [`Kernel::ns_of_entry`] for a task whose nsproxy and active pid namespace the caller
+    /// has looked up already (reading all ten entries looks them up once).
+    #[inline(always)]
+    pub(crate) fn ns_of_entry_in(
+        &self,
+        task: &TaskStruct,
+        p: &Nsproxy,
+        active_pid_ns: PidNsRef,
+        entry: NsEntry,
+    ) -> Result<NsObject, Errno> {
         Ok(match entry {
             NsEntry::Net => NsObject::Net(p.net_ns),
             NsEntry::Uts => NsObject::Uts(p.uts_ns),
             NsEntry::Ipc => NsObject::Ipc(p.ipc_ns),
-            NsEntry::Pid => NsObject::Pid(self.task_active_pid_ns(t)),
+            NsEntry::Pid => NsObject::Pid(active_pid_ns),
             NsEntry::PidForChildren => {
                 let ns = p.pid_ns_for_children;
                 if self.pid_namespaces.get(ns.0).child_reaper.is_none() {
@@ -385,6 +400,7 @@ impl Kernel {
     }
 
     /// The inode number of a namespace object.
+    #[inline]
     pub fn ns_inum(&self, ns: NsObject) -> u64 {
         match ns {
             NsObject::Mnt(r) => self.mnt_namespaces.get(r.0).ns.inum,

@@ -13,17 +13,20 @@ impl Kernel {
     pub fn observe_task(&self, t: TaskRef) -> TaskView {
         let task = self.tasks.get(t.0);
         let cred = self.creds.get(task.cred.0);
-        let ns = NsEntry::ALL.map(|e| (e, self.ns_of_entry(t, e).map(|o| self.ns_inum(o))));
+        let nsp = task.nsproxy.expect("a live task has an nsproxy");
+        let p = self.nsproxies.get(nsp.0);
+        let active = self.task_active_pid_ns(t);
+        let ns = NsEntry::ALL.map(|e| {
+            let found = self.ns_of_entry_in(task, p, active, e);
+            (e, found.map(|o| self.ns_inum(o)))
+        });
         let root_level = self.pids.get(self.tasks.get(self.root_task.0).pid.0).level as usize;
         let pid = self.pids.get(task.pid.0);
         let nspid = pid.numbers.iter().skip(root_level).map(|u| u.nr).collect();
-        let active = self.task_active_pid_ns(t);
         let ppid = task
             .real_parent
             .map(|p| self.pid_nr_ns(self.tasks.get(p.0).pid, active))
             .unwrap_or(0);
-        let nsp = task.nsproxy.expect("a live task has an nsproxy");
-        let p = self.nsproxies.get(nsp.0);
         TaskView {
             ns,
             nspid,
@@ -31,7 +34,7 @@ impl Kernel {
             uid: self.from_kuid_munged(cred.user_ns, cred.uid),
             gid: self.from_kgid_munged(cred.user_ns, cred.gid),
             cap_eff: cred.cap_effective,
-            hostname: self.uts_namespaces.get(p.uts_ns.0).nodename.clone(),
+            hostname: self.uts_namespaces.get(p.uts_ns.0).nodename,
             interfaces: self.interfaces(p.net_ns),
         }
     }

@@ -5,8 +5,8 @@
 use crate::capability::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::errno::Errno;
 use crate::kernel::{Kernel, TaskRef};
+use crate::machine::{UtsName, NEW_UTS_LEN};
 use crate::trace::Step;
-use crate::utsname::NEW_UTS_LEN;
 
 const FILE: &str = "kernel/sys.c";
 
@@ -107,7 +107,8 @@ impl Kernel {
                 name.len() > NEW_UTS_LEN,
                 Errno::EINVAL,
             )?;
-            k.uts_namespaces.get_mut(uts.0).nodename = name.to_string();
+            k.uts_namespaces.get_mut(uts.0).nodename =
+                UtsName::from(name).expect("at most __NEW_UTS_LEN bytes, checked above");
             k.note(|k| Step::Set {
                 what: format!(
                     "uts:[{}] nodename = \"{name}\"",

@@ -13,18 +13,18 @@ use crate::trace::Step;
 
 const FILE: &str = "kernel/utsname.c";
 
-/// `__NEW_UTS_LEN`: the longest hostname.
-pub const NEW_UTS_LEN: usize = 64;
+use crate::machine::UtsName;
+pub use crate::machine::NEW_UTS_LEN;
 
 /// `struct uts_namespace`.
 #[derive(Clone, Debug)]
 pub struct UtsNamespace {
     pub ns: NsCommon,
     pub user_ns: UserNsRef,
-    /// `name.nodename`: what `gethostname` returns.
-    pub nodename: String,
+    /// `name.nodename`: what `gethostname` returns (a fixed array, as in the kernel).
+    pub nodename: UtsName,
     /// `name.domainname`.
-    pub domainname: String,
+    pub domainname: UtsName,
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 
@@ -61,8 +61,8 @@ impl Kernel {
                 let ns = UtsNamespace {
                     ns: NsCommon { inum, count: 1 },
                     user_ns,
-                    nodename: o.nodename.clone(),
-                    domainname: o.domainname.clone(),
+                    nodename: o.nodename,
+                    domainname: o.domainname,
                     ucounts_key: Some((user_ns, euid)),
                 };
                 let r = UtsNsRef(k.uts_namespaces.insert(ns));

@@ -52,9 +52,9 @@ fn init_nsproxy_holds_the_initial_namespaces() {
     assert_eq!(k.nsproxies.get(n.0).pid_ns_for_children, k.init_pid_ns);
     assert_eq!(user_ns_of(&k, root), k.init_user_ns);
     let v = view(&mut k, root);
-    assert_eq!(v.nspid, [1]);
+    assert_eq!(v.nspid[..], [1]);
     assert_eq!((v.uid, v.gid, v.cap_eff), (0, 0, CAP_FULL_SET));
-    assert_eq!(v.hostname, "(none)");
+    assert_eq!(&*v.hostname, "(none)");
     assert_eq!(k.proc_inum.in_use(), 0, "no dynamic inode number yet");
 }
 
@@ -64,9 +64,9 @@ fn init_nsproxy_holds_the_initial_namespaces() {
 fn init_net_has_lo() {
     let (mut k, root) = boot();
     assert_eq!(
-        view(&mut k, root).interfaces,
-        vec![Interface {
-            name: "lo".to_string(),
+        view(&mut k, root).interfaces[..],
+        [Interface {
+            name: fit("lo"),
             ifindex: 1,
             up: false
         }]

@@ -11,12 +11,14 @@ use nslab_sim::sched::*;
 use nslab_sim::trace::functions_entered;
 use nslab_sim::*;
 
-fn lo(up: bool) -> Vec<Interface> {
-    vec![Interface {
-        name: "lo".to_string(),
+fn lo(up: bool) -> Interfaces {
+    [Interface {
+        name: fit("lo"),
         ifindex: 1,
         up,
     }]
+    .into_iter()
+    .collect()
 }
 
 fn ok_hook(_: &mut Kernel, _: NetRef) -> Result<(), Errno> {

@@ -209,12 +209,14 @@ impl World {
     }
 }
 
-fn lo_down() -> Vec<Interface> {
-    vec![Interface {
-        name: "lo".to_string(),
+fn lo_down() -> Interfaces {
+    [Interface {
+        name: fit("lo"),
         ifindex: 1,
         up: false,
     }]
+    .into_iter()
+    .collect()
 }
 
 /// Checks the clone-sharing property for a successful clone of `child` by `parent`.

@@ -114,7 +114,7 @@ fn shared_rules_and_teardown() {
     );
     let a = fork(&mut k, root, CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID);
     let b = fork(&mut k, a, 0);
-    assert_eq!(k.observe(b).unwrap().nspid, vec![3, 2]);
+    assert_eq!(k.observe(b).unwrap().nspid[..], [3, 2]);
     assert_eq!(k.observe(a).unwrap().interfaces.len(), 1);
     k.exit(a, 0).unwrap();
     assert_eq!(k.state(b).unwrap(), TaskState::Killed(9));

@@ -162,7 +162,7 @@ pub fn print_result(r: &FileResult, quiet: bool) {
         let disagreement: Vec<&Disagreement> = r
             .disagreements
             .iter()
-            .filter(|d| d.line == first.line && d.text == first.text)
+            .filter(|d| d.line == first.line && *d.text == *first.text)
             .collect();
         if quiet && !any_failed && disagreement.is_empty() {
             continue;

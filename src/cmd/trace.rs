@@ -406,7 +406,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         let nsp = k.tasks.get(t.0).nsproxy;
         TaskSummary {
             role,
-            nspid: view.nspid.clone(),
+            nspid: view.nspid.to_vec(),
             nsproxy: nsp.map(|n| format!("nsproxy#{}", n.0)),
             nsproxy_count: nsp.map(|n| k.nsproxies.get(n.0).count),
             ns: view
@@ -430,7 +430,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         kernel: args.kernel.tag(),
         call: &call,
         description: call.describe(),
-        caller_nspid: caller_view.nspid.clone(),
+        caller_nspid: caller_view.nspid.to_vec(),
         result,
         records: &records,
         summary,

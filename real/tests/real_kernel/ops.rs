@@ -148,9 +148,9 @@ fn clone_newnet_holds_only_lo_down() -> Outcome {
     let v = m.observe(c).unwrap();
     assert_ne!(v.ns(NsEntry::Net), host.ns(NsEntry::Net));
     assert_eq!(
-        v.interfaces,
-        vec![Interface {
-            name: "lo".into(),
+        v.interfaces[..],
+        [Interface {
+            name: nslab_sim::fit("lo"),
             ifindex: 1,
             up: false
         }]
@@ -457,7 +457,7 @@ fn sethostname_in_a_new_uts_namespace() -> Outcome {
     let c = m.clone(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
     assert_eq!(m.observe(c).unwrap().hostname, host);
     m.sethostname(c, "nslab-test").unwrap();
-    assert_eq!(m.observe(c).unwrap().hostname, "nslab-test");
+    assert_eq!(&*m.observe(c).unwrap().hostname, "nslab-test");
     assert_eq!(m.observe(root).unwrap().hostname, host);
     match m.sethostname(root, "nslab-test") {
         Err(SysError::Fault(f)) => assert!(f.starts_with("refused:") && f.contains("host"), "{f}"),

@@ -1,0 +1,193 @@
+//! Counts the heap allocations one pass over the scenario set makes on the model, split into
+//! booting the machines, running the judge, and dropping the reports and machines.
+//!
+//! `cargo bench --bench scenario_allocs [-- --rounds N]`: with `--rounds`, it then runs the
+//! set N more times, untimed, for a profiler (`perf record`, `valgrind --tool=cachegrind`)
+//! to look at the model's steady state. Allocation counts do not depend on the machine's
+//! load, so this tracks the model side's main cost (malloc and free were a third of its time
+//! in profiles) without timing noise.
+
+use nslab_scenario::{check, parse_file, Scenario};
+use nslab_sim::machine::{
+    CloneArgs, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Origin, SysResult, TaskId, TaskState,
+    TaskView,
+};
+use nslab_sim::Kernel;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The system allocator, counting calls and bytes.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(l.size() as u64, Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(l) }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(p, l) }
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(new as u64, Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn count<T>(f: impl FnOnce() -> T) -> (T, u64, u64) {
+    let (a, b) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let t = f();
+    (t, ALLOCS.load(Relaxed) - a, BYTES.load(Relaxed) - b)
+}
+
+/// The model, with the allocations made inside its calls counted apart from the judge's.
+struct Counted {
+    k: Kernel,
+    calls: u64,
+    observe: u64,
+}
+
+impl Counted {
+    fn calls<T>(&mut self, f: impl FnOnce(&mut Kernel) -> T) -> T {
+        let (t, a, _) = count(|| f(&mut self.k));
+        self.calls += a;
+        t
+    }
+}
+
+impl Machine for Counted {
+    fn backend_name(&self) -> &'static str {
+        "sim"
+    }
+    fn root(&self) -> TaskId {
+        self.k.root()
+    }
+    fn origin(&self) -> Origin {
+        self.k.origin()
+    }
+    fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+        self.calls(|k| Machine::clone(k, task, args))
+    }
+    fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
+        self.calls(|k| Machine::unshare(k, task, flags))
+    }
+    fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
+        self.calls(|k| Machine::setns(k, task, fd, nstype))
+    }
+    fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
+        self.calls(|k| Machine::exit(k, task, code))
+    }
+    fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
+        self.calls(|k| Machine::setresuid(k, task, uid))
+    }
+    fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
+        self.calls(|k| Machine::setresgid(k, task, gid))
+    }
+    fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
+        self.calls(|k| Machine::drop_caps(k, task, caps))
+    }
+    fn write_id_map(
+        &mut self,
+        writer: TaskId,
+        target: TaskId,
+        kind: IdMapKind,
+        map: &[IdMapExtent],
+    ) -> SysResult<()> {
+        self.calls(|k| Machine::write_id_map(k, writer, target, kind, map))
+    }
+    fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
+        self.calls(|k| Machine::sethostname(k, task, name))
+    }
+    fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
+        self.calls(|k| Machine::link_up(k, task, ifname))
+    }
+    fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
+        self.calls(|k| Machine::set_max_namespaces(k, task, ns, max))
+    }
+    fn observe(&mut self, task: TaskId) -> SysResult<TaskView> {
+        let (v, a, _) = count(|| Machine::observe(&mut self.k, task));
+        self.observe += a;
+        v
+    }
+    fn state(&mut self, task: TaskId) -> SysResult<TaskState> {
+        self.calls(|k| Machine::state(k, task))
+    }
+}
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
+        .collect();
+    files.sort();
+    let set: Vec<Scenario> = files
+        .iter()
+        .map(|f| parse_file(f).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let origin = Origin::default();
+    let (mut boot, mut judge, mut records, mut drop) = ((0, 0), (0, 0), 0, (0, 0));
+    let (mut calls, mut observe) = (0, 0);
+    for s in &set {
+        let (k, a, b) = count(|| Kernel::boot_at(&origin));
+        boot = (boot.0 + a, boot.1 + b);
+        let mut k = Counted {
+            k,
+            calls: 0,
+            observe: 0,
+        };
+        let (report, a, b) = count(|| check(s, &mut k));
+        calls += k.calls;
+        observe += k.observe;
+        assert!(report.passed(), "{} fails on the model", s.name);
+        judge = (judge.0 + a, judge.1 + b);
+        records += report.records.len() as u64;
+        let ((), a, b) = count(move || {
+            std::mem::drop(report);
+            std::mem::drop(k);
+        });
+        drop = (drop.0 + a, drop.1 + b);
+    }
+    let total = boot.0 + judge.0 + drop.0;
+    println!(
+        "scenario set ({} files, {records} records) on sim: {total} allocations",
+        set.len()
+    );
+    println!("  boot:  {:>6} allocations, {:>8} bytes", boot.0, boot.1);
+    println!("  check: {:>6} allocations, {:>8} bytes", judge.0, judge.1);
+    println!("    of which model calls: {calls}, observe: {observe}");
+    println!("  drop:  {:>6} allocations, {:>8} bytes", drop.0, drop.1);
+    println!(
+        "  per record (check only): {:.1} allocations",
+        judge.0 as f64 / records as f64
+    );
+
+    let args: Vec<String> = std::env::args().collect();
+    let rounds: u32 = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--rounds takes a number"),
+        None => 0,
+    };
+    for _ in 0..rounds {
+        for s in &set {
+            let mut k = Kernel::boot_at(&origin);
+            std::hint::black_box(check(s, &mut k));
+        }
+    }
+}
