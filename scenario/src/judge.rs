@@ -1030,6 +1030,9 @@ impl fmt::Display for OptLabel {
     }
 }
 
+/// A stack temporary of one `expect`: boxing its large variant would put an allocation back
+/// on every expectation.
+#[allow(clippy::large_enum_variant)]
 enum Observed {
     View(TaskView, Rc<CanonView>),
     Errno(Errno),
