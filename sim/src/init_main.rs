@@ -36,7 +36,65 @@ pub const UTS_NODENAME: &str = "(none)";
 
 /// Boots the machine; with an origin, places the scenario root where it says.
 pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {
-    let mut k = Kernel {
+    let mut k = empty_kernel(origin, version);
+    boot_into(&mut k, origin);
+    k
+}
+
+/// Boots `k` again in place: every object is freed and the machine is what
+/// [`start_kernel`] gives, but the arenas keep their memory, so that a runner booting a fresh
+/// machine per scenario does not allocate them again.
+pub(crate) fn restart_kernel(k: &mut Kernel, origin: Option<&Origin>, version: KernelVersion) {
+    // Everything not kept is replaced by what `empty_kernel` starts from, so that a field
+    // added there cannot be forgotten here.
+    let fresh = empty_kernel(origin, version);
+    let Kernel {
+        tasks,
+        creds,
+        fs_structs,
+        nsproxies,
+        pids,
+        user_namespaces,
+        pid_namespaces,
+        uts_namespaces,
+        ipc_namespaces,
+        mnt_namespaces,
+        cgroup_namespaces,
+        nets,
+        time_namespaces,
+        pernet_list,
+        net_namespace_list,
+        handles,
+        ..
+    } = std::mem::replace(k, fresh);
+    k.tasks = tasks.emptied();
+    k.creds = creds.emptied();
+    k.fs_structs = fs_structs.emptied();
+    k.nsproxies = nsproxies.emptied();
+    k.pids = pids.emptied();
+    k.user_namespaces = user_namespaces.emptied();
+    k.pid_namespaces = pid_namespaces.emptied();
+    k.uts_namespaces = uts_namespaces.emptied();
+    k.ipc_namespaces = ipc_namespaces.emptied();
+    k.mnt_namespaces = mnt_namespaces.emptied();
+    k.cgroup_namespaces = cgroup_namespaces.emptied();
+    k.nets = nets.emptied();
+    k.time_namespaces = time_namespaces.emptied();
+    k.pernet_list = emptied(pernet_list);
+    k.net_namespace_list = emptied(net_namespace_list);
+    k.handles = emptied(handles);
+    boot_into(k, origin);
+}
+
+/// The list, cleared, with its memory.
+fn emptied<T>(mut v: Vec<T>) -> Vec<T> {
+    v.clear();
+    v
+}
+
+/// A machine with no object yet.
+fn empty_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {
+    Kernel {
         tasks: Slab::default(),
         creds: Slab::default(),
         fs_structs: Slab::default(),
@@ -67,8 +125,12 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
         handles: Vec::new(),
         origin: origin.cloned().unwrap_or_default(),
         rec: None,
-    };
+    }
+}
 
+/// `start_kernel` proper, into an empty machine.
+fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
+    let version = k.version;
     // The static initial namespaces; counts start at 1 for the idle task's references.
     let user = UserNsRef(k.user_namespaces.insert(UserNamespace {
         ns: NsCommon {
@@ -268,9 +330,8 @@ pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> K
         None => {
             k.new_handle(init);
         }
-        Some(o) => place_root(&mut k, o),
+        Some(o) => place_root(k, o),
     }
-    k
 }
 
 /// Replays what a container runtime did to put a process where `origin` says: nested user

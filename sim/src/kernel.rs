@@ -95,6 +95,14 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The arena with every object freed, keeping its memory; indices start again at 0.
+    pub fn emptied(mut self) -> Self {
+        self.items.clear();
+        self.free.clear();
+        self.live = 0;
+        self
+    }
+
     /// Frees an object.
     ///
     /// # Panics
@@ -346,6 +354,13 @@ impl Kernel {
     /// helper is, and a child subreaper like it.
     pub fn boot_at(origin: &Origin) -> Kernel {
         crate::init_main::start_kernel(Some(origin), KernelVersion::V6_18)
+    }
+
+    /// Boots this machine again in place, as [`Kernel::boot_at`] would boot a new one (the
+    /// same objects at the same indices, recording off), keeping the arenas' memory: for a
+    /// runner that starts a fresh machine per scenario.
+    pub fn reboot_at(&mut self, origin: &Origin) {
+        crate::init_main::restart_kernel(self, Some(origin), KernelVersion::V6_18)
     }
 
     // ---- the step recorder ----

@@ -140,3 +140,52 @@ fn boot_at_default_origin_is_an_initial_namespace_child() {
     assert_eq!(v.cap_eff, CAP_FULL_SET);
     fork(&mut k, root, CLONE_NEWPID | CLONE_NEWNET);
 }
+
+// Kernel::reboot_at: booting a used machine again in place gives exactly the machine a new
+// boot gives (every object, index, count and inode number), whatever ran on it before and
+// wherever its root stood.
+#[test]
+fn reboot_in_place_is_a_fresh_boot() {
+    let nested = Origin {
+        pid_ns_level: 2,
+        user_ns_level: 1,
+        uid: 1000,
+        gid: 1000,
+        cap_eff: 0,
+    };
+    let root_no_resource = Origin {
+        cap_eff: CAP_FULL_SET & !(1 << nslab_sim::capability::CAP_SYS_RESOURCE),
+        ..Origin::default()
+    };
+    let origins = [Origin::default(), nested, root_no_resource];
+    for before in &origins {
+        for after in &origins {
+            let mut k = Kernel::boot_at(before);
+            let root = k.root();
+            // Leave objects of every kind behind, some freed and some still live.
+            let all = CLONE_NEWNS
+                | CLONE_NEWUTS
+                | CLONE_NEWIPC
+                | CLONE_NEWPID
+                | CLONE_NEWNET
+                | CLONE_NEWCGROUP
+                | CLONE_NEWUSER;
+            if let Ok(c) = Machine::clone(&mut k, root, CloneArgs::new(all)) {
+                let _ = Machine::clone(&mut k, c, CloneArgs::new(CLONE_NEWNET));
+                let _ = k.sethostname(c, "used");
+                let _ = k.exit(c, 0);
+            }
+            let _ = Machine::clone(&mut k, root, CloneArgs::new(CLONE_NEWIPC));
+            k.set_recording(true);
+            k.reboot_at(after);
+            assert!(!k.recording(), "a rebooted machine records nothing");
+            let fresh = Kernel::boot_at(after);
+            assert_eq!(
+                format!("{k:?}"),
+                format!("{fresh:?}"),
+                "reboot from {before:?} to {after:?}"
+            );
+            assert_consistent(&k);
+        }
+    }
+}

@@ -53,13 +53,18 @@ pub fn start_real() -> anyhow::Result<nslab_real::RealMachine> {
         .map_err(|e| anyhow::anyhow!("cannot start the real backend: {e}"))
 }
 
-/// Runs one parsed scenario on the chosen backends: fresh machines for every scenario, the
-/// model booted at the real root helper's origin when both run.
-pub fn run_scenario(scenario: &Scenario, backend: Backend) -> anyhow::Result<Vec<Report>> {
+/// Runs one parsed scenario on the chosen backends: fresh machines for every scenario (the
+/// model `sim` rebooted in place, a new real root helper), the model booted at the real root
+/// helper's origin when both run.
+pub fn run_scenario(
+    scenario: &Scenario,
+    backend: Backend,
+    sim: &mut nslab_sim::Kernel,
+) -> anyhow::Result<Vec<Report>> {
     Ok(match backend {
         Backend::Sim => {
-            let mut sim = nslab_sim::Kernel::boot_at(&Origin::default());
-            vec![check(scenario, &mut sim)]
+            sim.reboot_at(&Origin::default());
+            vec![check(scenario, sim)]
         }
         Backend::Real => {
             let mut real = start_real()?;
@@ -67,8 +72,8 @@ pub fn run_scenario(scenario: &Scenario, backend: Backend) -> anyhow::Result<Vec
         }
         Backend::Both => {
             let mut real = start_real()?;
-            let mut sim = nslab_sim::Kernel::boot_at(&real.origin());
-            let s = check(scenario, &mut sim);
+            sim.reboot_at(&real.origin());
+            let s = check(scenario, sim);
             let r = check(scenario, &mut real);
             vec![s, r]
         }
@@ -76,8 +81,13 @@ pub fn run_scenario(scenario: &Scenario, backend: Backend) -> anyhow::Result<Vec
 }
 
 /// Runs one parsed file.
-pub fn run_file(path: &Path, scenario: &Scenario, backend: Backend) -> anyhow::Result<FileResult> {
-    let reports = run_scenario(scenario, backend)?;
+pub fn run_file(
+    path: &Path,
+    scenario: &Scenario,
+    backend: Backend,
+    sim: &mut nslab_sim::Kernel,
+) -> anyhow::Result<FileResult> {
+    let reports = run_scenario(scenario, backend, sim)?;
     let disagreements = match reports.as_slice() {
         [a, b] => agree(a, b),
         _ => Vec::new(),
@@ -100,6 +110,8 @@ pub fn run_file(path: &Path, scenario: &Scenario, backend: Backend) -> anyhow::R
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let mut results = Vec::new();
     let mut unreadable = 0;
+    // One model for the whole run, booted again before each file.
+    let mut sim = nslab_sim::Kernel::boot();
     for f in &args.files {
         let scenario = match parse_file(f) {
             Ok(s) => s,
@@ -109,7 +121,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 continue;
             }
         };
-        let r = run_file(f, &scenario, args.backend)?;
+        let r = run_file(f, &scenario, args.backend, &mut sim)?;
         if !args.json {
             print_result(&r, args.quiet);
         }
