@@ -5,8 +5,13 @@
 //! `cargo bench --bench scenarios` (as root for the real side); `cargo bench --bench scenarios
 //! -- sim` times only the model.
 //!
-//! Both sides report the median of their rounds, so that another process briefly taking a
-//! core (this runs on a shared 2-core machine) moves the figure less than a mean would.
+//! This shared 2-core machine's speed moves by half from one second to the next (other
+//! machines' load), so the two sides are timed in pairs, back to back: a kernel round (the
+//! whole set, a fresh root helper per file), a pause for the kernel to finish tearing down
+//! what that round made (network namespaces are freed by a work queue, on the other core),
+//! then the model on the same set for a fifth of a second (the median of its rounds). The
+//! ratio printed is the median of the pairs' ratios; the medians of each side are printed
+//! too.
 
 /// The allocator the `nslab` binary uses (src/main.rs), so that both sides are timed as
 /// `nslab run` runs them.
@@ -15,10 +20,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use nslab_scenario::random::{ops, run_ops};
 use nslab_scenario::{check, parse_file, Machine, Scenario};
+use nslab_sim::machine::Origin;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// Kernel rounds, each paired with a model measurement.
+const PAIRS: usize = 5;
+
+/// How long the kernel is left to finish tearing down a round before the model is timed.
+const SETTLE: Duration = Duration::from_millis(500);
 
 fn scenarios() -> Vec<Scenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -39,66 +51,97 @@ fn start_real() -> Result<nslab_real::RealMachine, String> {
         .map_err(|e| e.to_string())
 }
 
-fn main() {
-    let set = scenarios();
-    let real_origin = start_real().ok().map(|r| r.origin());
-    std::thread::sleep(Duration::from_secs(1));
-    let origin = real_origin.clone().unwrap_or_default();
-
-    let sim_only = std::env::args().any(|a| a == "sim");
-
-    // The model: the whole set, repeated until a second has passed, a fresh machine per file
-    // (booted again in place, as `nslab run` does), boot included.
+/// The model on the whole set, repeated for at least `span` (and 3 rounds), a fresh machine
+/// per file (booted again in place, as `nslab run` does), boot included: the median and the
+/// fastest round, and how many rounds ran.
+fn time_model(set: &[Scenario], origin: &Origin, span: Duration) -> (Duration, Duration, usize) {
     let mut rounds = Vec::new();
-    let mut sim = nslab_sim::Kernel::boot_at(&origin);
+    let mut sim = nslab_sim::Kernel::boot_at(origin);
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(1) || rounds.len() < 3 {
+    while start.elapsed() < span || rounds.len() < 3 {
         let round = Instant::now();
-        for s in &set {
-            sim.reboot_at(&origin);
+        for s in set {
+            sim.reboot_at(origin);
             std::hint::black_box(check(s, &mut sim));
         }
         rounds.push(round.elapsed());
     }
-    let sim_time = median(&mut rounds);
-    println!(
-        "scenario set ({} files) on sim:  {:>10.3} ms (median of {} rounds, fastest {:.3} ms)",
-        set.len(),
-        sim_time.as_secs_f64() * 1e3,
-        rounds.len(),
-        rounds[0].as_secs_f64() * 1e3
-    );
-    if sim_only {
-        return;
-    }
+    let med = median(&mut rounds);
+    (med, rounds[0], rounds.len())
+}
 
-    if real_origin.is_none() {
+/// The kernel on the whole set, through the same judge, a fresh root helper per file (as
+/// the model boots a fresh machine per file).
+fn time_kernel(set: &[Scenario]) -> Duration {
+    let start = Instant::now();
+    for s in set {
+        let mut real = start_real().expect("the real backend started before");
+        std::hint::black_box(check(s, &mut real));
+    }
+    start.elapsed()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let set = scenarios();
+    let sim_only = std::env::args().any(|a| a == "sim");
+    if sim_only {
+        let (med, fastest, n) = time_model(&set, &Origin::default(), Duration::from_secs(1));
         println!(
-            "SKIPPED: real side: {}",
-            start_real().err().unwrap_or_default()
+            "scenario set ({} files) on sim: {:>8.3} ms (median of {n} rounds, fastest {:.3} ms)",
+            set.len(),
+            ms(med),
+            ms(fastest)
         );
         return;
     }
-    // The kernel: the same set through the same judge, a fresh root helper per file (as the
-    // model boots a fresh machine per file), three rounds.
-    let mut rounds = Vec::new();
-    for _ in 0..3 {
-        let round = Instant::now();
-        for s in &set {
-            let mut real = start_real().expect("the real backend started above");
-            std::hint::black_box(check(s, &mut real));
+    let origin = match start_real() {
+        Ok(r) => r.origin(),
+        Err(e) => {
+            println!("SKIPPED: real side: {e}");
+            let (med, fastest, n) = time_model(&set, &Origin::default(), Duration::from_secs(1));
+            println!(
+                "scenario set ({} files) on sim: {:>8.3} ms (median of {n} rounds, fastest {:.3} ms)",
+                set.len(),
+                ms(med),
+                ms(fastest)
+            );
+            return;
         }
-        rounds.push(round.elapsed());
+    };
+    std::thread::sleep(SETTLE);
+
+    let (mut real_times, mut sim_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in 1..=PAIRS {
+        let real = time_kernel(&set);
+        std::thread::sleep(SETTLE);
+        let (sim, fastest, n) = time_model(&set, &origin, Duration::from_millis(200));
+        let ratio = real.as_secs_f64() / sim.as_secs_f64();
+        println!(
+            "pair {pair}: real {:>8.3} ms, sim {:>6.3} ms (median of {n} rounds, fastest {:.3} ms): {ratio:.0}x",
+            ms(real),
+            ms(sim),
+            ms(fastest)
+        );
+        real_times.push(real);
+        sim_times.push(sim);
+        ratios.push(ratio);
     }
-    let real_time = median(&mut rounds);
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "scenario set ({} files) on real: {:>10.3} ms (median of 3 rounds, helper start included)",
+        "scenario set ({} files): real {:.3} ms, sim {:.3} ms (medians of {PAIRS} pairs)",
         set.len(),
-        real_time.as_secs_f64() * 1e3
+        ms(median(&mut real_times)),
+        ms(median(&mut sim_times))
     );
     println!(
-        "ratio real/sim: {:.0}x",
-        real_time.as_secs_f64() / sim_time.as_secs_f64()
+        "ratio real/sim: {:.0}x (median of the pairs' ratios; lowest {:.0}x, highest {:.0}x)",
+        ratios[PAIRS / 2],
+        ratios[0],
+        ratios[PAIRS - 1]
     );
 
     // The property test's load: 256 cases of up to 12 steps, both backends, fresh machines.
@@ -116,8 +159,8 @@ fn main() {
             .current();
         let mut real = start_real().expect("the real backend started above");
         let mut sim = nslab_sim::Kernel::boot_at(&real.origin());
-        let mut ms: [&mut dyn Machine; 2] = [&mut sim, &mut real];
-        if !run_ops("bench", &seq, &mut ms).disagreement.is_empty() {
+        let mut both: [&mut dyn Machine; 2] = [&mut sim, &mut real];
+        if !run_ops("bench", &seq, &mut both).disagreement.is_empty() {
             disagreements += 1;
         }
     }

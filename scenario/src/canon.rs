@@ -26,6 +26,9 @@ pub struct Canonicalizer {
     last: [Option<(u64, u32)>; 8],
     /// The root task's hostname, shown as `<root>`.
     pub root_hostname: Option<UtsName>,
+    /// How many times [`Canonicalizer::retain`] has dropped labels: a canonical view
+    /// computed in the same epoch from the same observation is the same.
+    epoch: u64,
 }
 
 fn type_index(t: NsType) -> usize {
@@ -69,8 +72,18 @@ impl Canonicalizer {
     /// get a fresh label on both sides. Labels are never handed out twice.
     /// `held` is sorted (a few dozen entries at most: a sorted list beats a hash set here).
     pub fn retain(&mut self, held: &[(NsType, u64)]) {
+        let before = self.labels.len();
         self.labels.retain(|(k, _)| held.binary_search(k).is_ok());
+        if self.labels.len() != before {
+            self.epoch += 1;
+        }
         self.last = [None; 8];
+    }
+
+    /// The current epoch (see the field): labels are only ever added within one, so every
+    /// inode labelled in it keeps its label until it ends.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The canonical form of one observation.
@@ -95,11 +108,15 @@ impl Canonicalizer {
         let interfaces = if in_root_net {
             None
         } else {
-            Some(view.interfaces.clone())
+            Some(Interfaces::from_slice(&view.interfaces))
         };
         // The first NSpid number is in the root task's pid namespace, whose numbers depend on
         // the machine; getppid() of a task there is such a number too.
-        let pids: NsPids = view.nspid.iter().skip(1).copied().collect();
+        let mut pids = NsPids::new();
+        if let Some(below) = view.nspid.get(1..) {
+            pids.try_extend_from_slice(below)
+                .expect("a part of an NSpid line fits where the line did");
+        }
         let ppid = (view.nspid.len() > 1 || view.ppid == 0).then_some(view.ppid);
         CanonView {
             state,

@@ -260,10 +260,13 @@ pub struct Run<'m> {
     texts: Vec<(usize, Rc<str>)>,
     records: Vec<StepRecord>,
     aborted: Option<String>,
-    /// The observations made since the last call, with their canonical form once computed. A
-    /// machine changes only through calls, so a second look at a task before the next call
-    /// would read the same: consecutive `expect` lines, the labels' garbage collection and the
-    /// touched tasks' views after a step, and the final snapshot share one observation.
+    /// The last observation of each running task, with its canonical form once computed.
+    /// Those made since the last call are `fresh`: a machine changes only through calls, so a
+    /// second look at a task before the next call would read the same, and consecutive
+    /// `expect` lines, the labels' garbage collection and the touched tasks' views after a
+    /// step, and the final snapshot share one observation. An older one is kept to compare
+    /// with the next: a task a call did not change shows the same, and its canonical form is
+    /// reused (most tasks of a step are untouched by it).
     seen: Vec<Seen>,
     /// The namespaces running tasks hold, gathered by [`Run::collect_garbage`]; kept between
     /// calls so that its storage is reused.
@@ -277,7 +280,11 @@ struct Seen {
     id: TaskId,
     /// Inline (no allocation): a view is a few hundred bytes of fixed arrays.
     view: TaskView,
-    canon: Option<Rc<CanonView>>,
+    /// Made since the last call.
+    fresh: bool,
+    /// The canonical form of `view`, with the canonicalizer's epoch it was computed in: it
+    /// holds while no label has been dropped since (see [`Canonicalizer::retain`]).
+    canon: Option<(u64, Rc<CanonView>)>,
 }
 
 impl<'m> Run<'m> {
@@ -285,19 +292,24 @@ impl<'m> Run<'m> {
     pub fn new(machine: &'m mut dyn Machine) -> Run<'m> {
         let root = machine.root();
         let origin = machine.origin();
+        // Room for a typical scenario's tasks and statements, so that the lists are not
+        // copied as they grow (an observation is a few hundred bytes).
+        const TASKS: usize = 8;
+        let mut tasks = Vec::with_capacity(TASKS);
+        tasks.push((root, Rc::from("init")));
         let mut run = Run {
             machine,
             origin,
-            env: Env::default(),
-            tasks: vec![(root, Rc::from("init"))],
-            name_uses: Vec::new(),
+            env: Env(Vec::with_capacity(TASKS)),
+            tasks,
+            name_uses: Vec::with_capacity(TASKS),
             canon: Canonicalizer::default(),
-            texts: Vec::new(),
+            texts: Vec::with_capacity(2 * TASKS),
             records: Vec::new(),
             aborted: None,
-            seen: Vec::new(),
-            held: Vec::new(),
-            scratch: String::new(),
+            seen: Vec::with_capacity(TASKS),
+            held: Vec::with_capacity(2 * TASKS),
+            scratch: String::with_capacity(64),
         };
         run.env.insert("init", root);
         match run.machine.observe(root) {
@@ -481,16 +493,41 @@ impl<'m> Run<'m> {
     /// The raw observation of a task since the last call, made now if there is none: its
     /// index in `seen`.
     fn look_raw(&mut self, id: TaskId) -> Result<usize, SysError> {
-        if let Some(i) = self.seen.iter().position(|s| s.id == id) {
-            return Ok(i);
+        let known = self.seen.iter().position(|s| s.id == id);
+        if let Some(i) = known {
+            if self.seen[i].fresh {
+                return Ok(i);
+            }
         }
-        let view = self.machine.observe(id)?;
-        self.seen.push(Seen {
-            id,
-            view,
-            canon: None,
-        });
-        Ok(self.seen.len() - 1)
+        let view = match self.machine.observe(id) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(i) = known {
+                    self.seen.swap_remove(i);
+                }
+                return Err(e);
+            }
+        };
+        Ok(match known {
+            Some(i) => {
+                let s = &mut self.seen[i];
+                if s.view != view {
+                    s.view = view;
+                    s.canon = None;
+                }
+                s.fresh = true;
+                i
+            }
+            None => {
+                self.seen.push(Seen {
+                    id,
+                    view,
+                    fresh: true,
+                    canon: None,
+                });
+                self.seen.len() - 1
+            }
+        })
     }
 
     /// The canonical form of a task's observation, and with `want_view` the observation
@@ -505,8 +542,10 @@ impl<'m> Run<'m> {
     ) -> Result<(Option<TaskView>, Rc<CanonView>), SysError> {
         let i = self.look_raw(id)?;
         let view = |s: &Seen| want_view.then(|| s.view.clone());
-        if let Some(c) = &self.seen[i].canon {
-            return Ok((view(&self.seen[i]), c.clone()));
+        if let Some((epoch, c)) = &self.seen[i].canon {
+            if *epoch == self.canon.epoch() {
+                return Ok((view(&self.seen[i]), c.clone()));
+            }
         }
         let state = match state {
             Some(s) => s,
@@ -514,7 +553,7 @@ impl<'m> Run<'m> {
         };
         let c = Rc::new(self.canon.view(state, &self.seen[i].view));
         if state == TaskState::Running {
-            self.seen[i].canon = Some(c.clone());
+            self.seen[i].canon = Some((self.canon.epoch(), c.clone()));
             Ok((view(&self.seen[i]), c))
         } else {
             // Only running tasks' observations are kept.
@@ -574,7 +613,9 @@ impl<'m> Run<'m> {
             return record;
         };
         // The call may change what any task sees.
-        self.seen.clear();
+        for s in &mut self.seen {
+            s.fresh = false;
+        }
         let result: Result<Option<TaskId>, SysError> = match &c.call {
             Call::Clone(args) => self.machine.clone(actor, *args).map(Some),
             Call::Unshare(flags) => self.machine.unshare(actor, *flags).map(|_| None),

@@ -45,12 +45,10 @@ fn push_flags(s: &mut String, flags: u64) {
 
 /// `EINVAL`, as `Errno::name` spells it, appended to `s` without a string of its own.
 fn push_errno(s: &mut String, e: Errno) {
-    match e {
-        Errno::Other(n) => {
-            let _ = write!(s, "E{n}");
-        }
-        e => {
-            let _ = write!(s, "{e:?}");
+    match e.c_name() {
+        Some(name) => s.push_str(name),
+        None => {
+            let _ = write!(s, "E{}", e.as_raw());
         }
     }
 }

@@ -19,8 +19,9 @@ const FILE: &str = "kernel/cgroup/namespace.c";
 pub struct CgroupNamespace {
     pub ns: NsCommon,
     pub user_ns: UserNsRef,
-    /// `root_cset`: the creator's cgroup at creation, as a path.
-    pub root_cgroup: String,
+    /// `root_cset`: the creator's cgroup at creation, as a path. The model has one cgroup, the
+    /// root, so this is always `/`.
+    pub root_cgroup: &'static str,
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 
@@ -58,7 +59,7 @@ impl Kernel {
             let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
             k.inc_ucount(user_ns, euid, NsType::Cgroup)?;
             let inum = k.proc_alloc_inum();
-            let root_cgroup = k.cgroup_namespaces.get(old.0).root_cgroup.clone();
+            let root_cgroup = k.cgroup_namespaces.get(old.0).root_cgroup;
             let r = CgroupNsRef(k.cgroup_namespaces.insert(CgroupNamespace {
                 ns: NsCommon { inum, count: 1 },
                 user_ns,

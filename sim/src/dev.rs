@@ -32,7 +32,7 @@ pub struct NetDevice {
     pub flags: u32,
     pub mtu: u32,
     /// Addresses added by the inet and addrconf notifiers when it comes up.
-    pub addrs: Vec<String>,
+    pub addrs: Vec<&'static str>,
 }
 
 /// `netdev_net_ops`: registered first, as a subsystem.
@@ -146,7 +146,7 @@ impl Kernel {
                 if d.flags & IFF_UP == 0 {
                     d.flags |= IFF_UP;
                     if d.flags & IFF_LOOPBACK != 0 {
-                        d.addrs = vec!["127.0.0.1/8".to_string(), "::1/128".to_string()];
+                        d.addrs = vec!["127.0.0.1/8", "::1/128"];
                     }
                     let name = d.name;
                     k.note(|_| Step::Set {
@@ -162,17 +162,15 @@ impl Kernel {
 
     /// The interfaces of a network namespace as `getifaddrs` shows them.
     pub fn interfaces(&self, net: NetRef) -> Interfaces {
-        let mut v: Interfaces = self
-            .nets
-            .get(net.0)
-            .dev_base
-            .iter()
-            .map(|d| Interface {
+        let devs = &self.nets.get(net.0).dev_base;
+        let mut v = Interfaces::with_capacity(devs.len());
+        for d in devs {
+            v.push(Interface {
                 name: d.name,
                 ifindex: d.ifindex,
                 up: d.flags & IFF_UP != 0,
-            })
-            .collect();
+            });
+        }
         // Devices are listed in registration order, which is ifindex order here.
         if !v.is_sorted_by_key(|i| i.ifindex) {
             v.sort_by_key(|i| i.ifindex);

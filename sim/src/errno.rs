@@ -108,6 +108,31 @@ impl Errno {
             .unwrap_or(Errno::Other(n))
     }
 
+    /// The C name (`"EINVAL"`) of a named errno.
+    pub const fn c_name(self) -> Option<&'static str> {
+        Some(match self {
+            Errno::EPERM => "EPERM",
+            Errno::ENOENT => "ENOENT",
+            Errno::ESRCH => "ESRCH",
+            Errno::EINTR => "EINTR",
+            Errno::EBADF => "EBADF",
+            Errno::ECHILD => "ECHILD",
+            Errno::EAGAIN => "EAGAIN",
+            Errno::ENOMEM => "ENOMEM",
+            Errno::EACCES => "EACCES",
+            Errno::EBUSY => "EBUSY",
+            Errno::EEXIST => "EEXIST",
+            Errno::ENODEV => "ENODEV",
+            Errno::EINVAL => "EINVAL",
+            Errno::ENOSPC => "ENOSPC",
+            Errno::ERANGE => "ERANGE",
+            Errno::ENOSYS => "ENOSYS",
+            Errno::EUSERS => "EUSERS",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
+            Errno::Other(_) => return None,
+        })
+    }
+
     /// The C name (`"EINVAL"`), or the number for an unnamed one.
     pub fn name(self) -> String {
         self.display_name().to_string()
@@ -164,9 +189,9 @@ struct ErrnoName(Errno);
 
 impl fmt::Display for ErrnoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Errno::Other(n) => write!(f, "E{n}"),
-            e => write!(f, "{e:?}"),
+        match self.0.c_name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "E{}", self.0.as_raw()),
         }
     }
 }
@@ -183,5 +208,14 @@ mod tests {
         }
         assert_eq!(Errno::from_raw(22), Errno::EINVAL);
         assert_eq!(Errno::from_raw(4242), Errno::Other(4242));
+    }
+
+    #[test]
+    fn c_names_are_the_variant_names() {
+        for e in Errno::NAMED {
+            assert_eq!(e.c_name(), Some(format!("{e:?}").as_str()));
+        }
+        assert_eq!(Errno::Other(4242).c_name(), None);
+        assert_eq!(Errno::Other(4242).name(), "E4242");
     }
 }

@@ -151,7 +151,7 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
     let owned = |inum| NsCommon { inum, count: 1 };
     let pid_ns = PidNsRef(k.pid_namespaces.insert(PidNamespace {
         ns: owned(PROC_PID_INIT_INO),
-        idr: IdMap::default(),
+        idr: Default::default(),
         last_pid: 0,
         pid_max: PID_MAX_DEFAULT,
         pid_allocated: PIDNS_ADDING,
@@ -178,7 +178,7 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
     let cgroup = CgroupNsRef(k.cgroup_namespaces.insert(CgroupNamespace {
         ns: owned(PROC_CGROUP_INIT_INO),
         user_ns: user,
-        root_cgroup: "/".to_string(),
+        root_cgroup: "/",
         ucounts_key: None,
     }));
     // 4.19 has no time namespaces.

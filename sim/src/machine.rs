@@ -311,7 +311,7 @@ pub struct IdMapExtent {
 }
 
 /// One network interface as `getifaddrs` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Interface {
     pub name: IfName,
     pub ifindex: u32,

@@ -27,8 +27,9 @@ pub struct Pid {
     pub count: u64,
     /// `level`: the level of the innermost namespace.
     pub level: u32,
-    /// `numbers[0..=level]`, outermost first.
-    pub numbers: Vec<Upid>,
+    /// `numbers[0..=level]`, outermost first: a flexible array at the end of `struct pid`
+    /// (each level has its own `kmem_cache` sized for it), inline here up to level 1.
+    pub numbers: smallvec::SmallVec<[Upid; 2]>,
     /// The task using it (`tasks[PIDTYPE_PID]`), if attached.
     pub task: Option<TaskRef>,
 }
@@ -51,7 +52,8 @@ impl Kernel {
     pub(crate) fn alloc_pid(&mut self, ns: PidNsRef) -> Result<PidRef, Errno> {
         self.call("alloc_pid", FILE, |k| {
             let level = k.pid_namespaces.get(ns.0).level;
-            let mut numbers = vec![Upid { nr: 0, ns }; level as usize + 1];
+            let mut numbers: smallvec::SmallVec<[Upid; 2]> =
+                smallvec::smallvec![Upid { nr: 0, ns }; level as usize + 1];
             let mut tmp = Some(ns);
             for i in (0..=level as usize).rev() {
                 let t = tmp.expect("a pid namespace above level 0 has a parent");

@@ -5,7 +5,7 @@
 
 use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
-use crate::kernel::{IdMap, Kernel, NsCommon, PidNsRef, PidRef, TaskRef, UserNsRef};
+use crate::kernel::{Kernel, NsCommon, PidNsRef, PidRef, TaskRef, UserNsRef};
 use crate::machine::{NsType, TaskState};
 use crate::nsproxy::Nsset;
 use crate::sched::CLONE_NEWPID;
@@ -28,8 +28,10 @@ pub const PID_MAX_MIN: i32 = 301;
 #[derive(Clone, Debug)]
 pub struct PidNamespace {
     pub ns: NsCommon,
-    /// `idr`: number -> pid, for the numbers handed out in this namespace.
-    pub idr: IdMap<i32, PidRef>,
+    /// `idr`: number -> pid, for the numbers handed out in this namespace. Ordered, as the
+    /// kernel's radix tree is (a B-tree finds the next free number after the cursor the same
+    /// way, and for a few dozen pids it is cheaper than hashing).
+    pub idr: std::collections::BTreeMap<i32, PidRef>,
     /// The idr cursor: the last number handed out.
     pub last_pid: i32,
     /// `pid_max`.
@@ -166,7 +168,7 @@ impl Kernel {
             let inum = k.proc_alloc_inum();
             let r = PidNsRef(k.pid_namespaces.insert(PidNamespace {
                 ns: NsCommon { inum, count: 1 },
-                idr: IdMap::default(),
+                idr: Default::default(),
                 last_pid: 0,
                 pid_max,
                 pid_allocated: PIDNS_ADDING,

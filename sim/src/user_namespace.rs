@@ -33,8 +33,8 @@ pub struct UserNamespace {
     pub group: u32,
     /// `uid_map`/`gid_map`, with `lower_first` already in kernel ids, as the kernel stores
     /// them. Empty until written; written once.
-    pub uid_map: Vec<IdMapExtent>,
-    pub gid_map: Vec<IdMapExtent>,
+    pub uid_map: UidGidMap,
+    pub gid_map: UidGidMap,
     /// `flags & USERNS_SETGROUPS_ALLOWED`.
     pub setgroups_allowed: bool,
     /// `parent_could_setfcap`: the creator held `CAP_SETFCAP`.
@@ -44,6 +44,14 @@ pub struct UserNamespace {
     /// `ucounts`: the (parent namespace, owner) counter this namespace is charged to.
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
+
+/// `UID_GID_MAP_MAX_BASE_EXTENTS`: a `struct uid_gid_map` keeps this many extents inline;
+/// more (up to 340) go to separately allocated arrays.
+pub const UID_GID_MAP_MAX_BASE_EXTENTS: usize = 5;
+
+/// `struct uid_gid_map`: the extents, inline up to [`UID_GID_MAP_MAX_BASE_EXTENTS`] as in
+/// the kernel.
+pub type UidGidMap = smallvec::SmallVec<[IdMapExtent; UID_GID_MAP_MAX_BASE_EXTENTS]>;
 
 /// Maps an id through a map from inside to below (`map_id_down`).
 pub fn map_id_down(map: &[IdMapExtent], id: u32) -> Option<u32> {
@@ -60,8 +68,8 @@ pub fn map_id_up(map: &[IdMapExtent], id: u32) -> Option<u32> {
 }
 
 /// The identity map of `init_user_ns`: every id maps to itself.
-pub fn identity_map() -> Vec<IdMapExtent> {
-    vec![IdMapExtent {
+pub fn identity_map() -> UidGidMap {
+    smallvec::smallvec![IdMapExtent {
         first: 0,
         lower_first: 0,
         count: u32::MAX,
@@ -173,8 +181,8 @@ impl Kernel {
                 level: parent_level + 1,
                 owner,
                 group,
-                uid_map: Vec::new(),
-                gid_map: Vec::new(),
+                uid_map: UidGidMap::new(),
+                gid_map: UidGidMap::new(),
                 setgroups_allowed: parent.setgroups_allowed,
                 parent_could_setfcap: cap_eff & cap_bit(CAP_SETFCAP) != 0,
                 ucount_max: [i32::MAX as u32; 8],
@@ -351,7 +359,7 @@ impl Kernel {
                     IdMapKind::Gid => p.gid_map.clone(),
                 }
             };
-            let mut stored = Vec::with_capacity(map.len());
+            let mut stored = UidGidMap::with_capacity(map.len());
             let mut unmapped = false;
             for e in map {
                 let lo = map_id_down(&parent_map, e.lower_first);
