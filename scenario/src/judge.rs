@@ -135,6 +135,13 @@ pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
     // repeat count from reserving more than it may ever use (a fault stops a run early).
     let steps = record_count(&scenario.body, &run.origin) + 1;
     run.records.reserve(steps.min(4096));
+    // Likewise the lists kept per task (the depth-limit scenarios make 34 tasks; their
+    // observations are a few hundred bytes each).
+    let tasks = clone_count(&scenario.body, &run.origin)
+        .saturating_add(1)
+        .min(4096);
+    run.tasks.reserve(tasks.saturating_sub(run.tasks.len()));
+    run.seen.reserve(tasks.saturating_sub(run.seen.len()));
     // The scenario is borrowed for the whole run: its statements are printed once each.
     run.pin_texts(&scenario.body);
     run.exec(&scenario.body);
@@ -1037,6 +1044,22 @@ fn record_count(stmts: &[Stmt], origin: &Origin) -> usize {
                 (repeat_count(*count, origin) as usize).saturating_mul(record_count(body, origin))
             }
             _ => 1,
+        })
+    })
+}
+
+/// How many clones the statements make at most when the run is not stopped by a fault.
+fn clone_count(stmts: &[Stmt], origin: &Origin) -> usize {
+    stmts.iter().fold(0usize, |n, s| {
+        n.saturating_add(match s {
+            Stmt::Repeat { count, body, .. } => {
+                (repeat_count(*count, origin) as usize).saturating_mul(clone_count(body, origin))
+            }
+            Stmt::Call(CallStmt {
+                call: Call::Clone(_),
+                ..
+            }) => 1,
+            _ => 0,
         })
     })
 }

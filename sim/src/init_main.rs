@@ -22,7 +22,7 @@ use crate::machine::{CloneArgs, IdMapExtent, IdMapKind, Origin, TaskState, UtsNa
 use crate::mnt_namespace::{initial_mounts, MntNamespace};
 use crate::net_namespace::{net_ns_ops, Net};
 use crate::nsproxy::Nsproxy;
-use crate::pid_namespace::{PidNamespace, PIDNS_ADDING, PID_MAX_DEFAULT};
+use crate::pid_namespace::{Idr, PidNamespace, PIDNS_ADDING, PID_MAX_DEFAULT};
 use crate::proc_generic::*;
 use crate::sched::*;
 use crate::task::{FsStruct, TaskStruct};
@@ -151,7 +151,7 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
     let owned = |inum| NsCommon { inum, count: 1 };
     let pid_ns = PidNsRef(k.pid_namespaces.insert(PidNamespace {
         ns: owned(PROC_PID_INIT_INO),
-        idr: Default::default(),
+        idr: Idr::default(),
         last_pid: 0,
         pid_max: PID_MAX_DEFAULT,
         pid_allocated: PIDNS_ADDING,

@@ -61,7 +61,7 @@ impl Kernel {
                     Some(nr) => numbers[i] = Upid { nr, ns: t },
                     None => {
                         for u in &numbers[i + 1..] {
-                            k.pid_namespaces.get_mut(u.ns.0).idr.remove(&u.nr);
+                            k.pid_namespaces.get_mut(u.ns.0).idr.remove(u.nr);
                         }
                         k.reset_cursor_if_empty(ns);
                         return Err(
@@ -78,7 +78,7 @@ impl Kernel {
                 Errno::ENOMEM,
             ) {
                 for u in &numbers {
-                    k.pid_namespaces.get_mut(u.ns.0).idr.remove(&u.nr);
+                    k.pid_namespaces.get_mut(u.ns.0).idr.remove(u.nr);
                 }
                 k.reset_cursor_if_empty(ns);
                 return Err(e);
@@ -126,7 +126,7 @@ impl Kernel {
         let upper = n.pid_max;
         let nr = (start..upper)
             .chain(pid_min..start.min(upper))
-            .find(|nr| !n.idr.contains_key(nr))?;
+            .find(|nr| !n.idr.contains(*nr))?;
         n.last_pid = nr;
         Some(nr)
     }
@@ -141,7 +141,7 @@ impl Kernel {
             if n.pid_allocated == PIDNS_ADDING {
                 n.pid_allocated = 0;
             }
-            n.idr.remove(&u.nr);
+            n.idr.remove(u.nr);
         }
         self.note(|k| Step::Set {
             what: format!("free_pid {}", k.pid_numbers_text(p)),

@@ -24,14 +24,63 @@ pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 /// The smallest `pid_max` the sysctl accepts (`RESERVED_PIDS + 1`).
 pub const PID_MAX_MIN: i32 = 301;
 
+/// `struct idr` of a pid namespace: the numbers handed out, each with its `struct pid`,
+/// ordered by number as the kernel's radix tree is. A sorted array: numbers are handed out
+/// upwards, so an insert is mostly an append, and a lookup is a binary search; a namespace
+/// with a few pids (most of them) keeps them inline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Idr(smallvec::SmallVec<[(i32, PidRef); 4]>);
+
+impl Idr {
+    fn find(&self, nr: i32) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&nr, |(n, _)| *n)
+    }
+
+    /// `idr_find`: whether the number is in use.
+    pub fn contains(&self, nr: i32) -> bool {
+        self.find(nr).is_ok()
+    }
+
+    /// The pid with this number.
+    pub fn get(&self, nr: i32) -> Option<PidRef> {
+        self.find(nr).ok().map(|i| self.0[i].1)
+    }
+
+    /// `idr_replace`/`idr_alloc`: the number now names this pid.
+    pub fn insert(&mut self, nr: i32, p: PidRef) {
+        match self.find(nr) {
+            Ok(i) => self.0[i].1 = p,
+            Err(i) => self.0.insert(i, (nr, p)),
+        }
+    }
+
+    /// `idr_remove`.
+    pub fn remove(&mut self, nr: i32) -> Option<PidRef> {
+        self.find(nr).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// The numbers in use with their pids, in number order.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, PidRef)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// How many numbers are in use.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no number is in use.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// `struct pid_namespace`.
 #[derive(Clone, Debug)]
 pub struct PidNamespace {
     pub ns: NsCommon,
-    /// `idr`: number -> pid, for the numbers handed out in this namespace. Ordered, as the
-    /// kernel's radix tree is (a B-tree finds the next free number after the cursor the same
-    /// way, and for a few dozen pids it is cheaper than hashing).
-    pub idr: std::collections::BTreeMap<i32, PidRef>,
+    /// `idr`: number -> pid, for the numbers handed out in this namespace.
+    pub idr: Idr,
     /// The idr cursor: the last number handed out.
     pub last_pid: i32,
     /// `pid_max`.
@@ -168,7 +217,7 @@ impl Kernel {
             let inum = k.proc_alloc_inum();
             let r = PidNsRef(k.pid_namespaces.insert(PidNamespace {
                 ns: NsCommon { inum, count: 1 },
-                idr: Default::default(),
+                idr: Idr::default(),
                 last_pid: 0,
                 pid_max,
                 pid_allocated: PIDNS_ADDING,
@@ -199,16 +248,16 @@ impl Kernel {
                     k.pid_ns_name(ns)
                 ),
             });
-            let mut victims: Vec<(i32, PidRef)> = k
+            // In number order, as `idr_for_each_entry` walks it.
+            let victims: Vec<PidRef> = k
                 .pid_namespaces
                 .get(ns.0)
                 .idr
                 .iter()
-                .filter(|(nr, _)| **nr >= 2)
-                .map(|(nr, p)| (*nr, *p))
+                .filter(|(nr, _)| *nr >= 2)
+                .map(|(_, p)| p)
                 .collect();
-            victims.sort_unstable();
-            for (_, p) in victims {
+            for p in victims {
                 if !k.pids.contains(p.0) {
                     continue;
                 }
