@@ -128,6 +128,12 @@ impl Machine for Counted {
         self.observe += a;
         v
     }
+    fn observe_into(&mut self, task: TaskId, view: &mut TaskView) -> SysResult<()> {
+        self.nobserve += 1;
+        let (r, a, _) = count(|| Machine::observe_into(&mut self.k, task, view));
+        self.observe += a;
+        r
+    }
     fn state(&mut self, task: TaskId) -> SysResult<TaskState> {
         self.calls(|k| Machine::state(k, task))
     }

@@ -267,13 +267,12 @@ pub struct Run<'m> {
     texts: Vec<(usize, Rc<str>)>,
     records: Vec<StepRecord>,
     aborted: Option<String>,
-    /// The last observation of each running task, with its canonical form once computed.
-    /// Those made since the last call are `fresh`: a machine changes only through calls, so a
-    /// second look at a task before the next call would read the same, and consecutive
-    /// `expect` lines, the labels' garbage collection and the touched tasks' views after a
-    /// step, and the final snapshot share one observation. An older one is kept to compare
-    /// with the next: a task a call did not change shows the same, and its canonical form is
-    /// reused (most tasks of a step are untouched by it).
+    /// The last observation of each task, with its canonical form once computed. Those made
+    /// since the last call are `fresh`: a machine changes only through calls, so a second look
+    /// at a task before the next call would read the same, and consecutive `expect` lines,
+    /// the labels' garbage collection and the touched tasks' views after a step, and the
+    /// final snapshot share one observation. Each task keeps its entry for the whole run, and
+    /// the next observation is written into it.
     seen: Vec<Seen>,
     /// The namespaces running tasks hold, gathered by [`Run::collect_garbage`]; kept between
     /// calls so that its storage is reused.
@@ -287,10 +286,10 @@ struct Seen {
     id: TaskId,
     /// Inline (no allocation): a view is a few hundred bytes of fixed arrays.
     view: TaskView,
-    /// Made since the last call.
+    /// Made since the last call (and of a running task).
     fresh: bool,
-    /// The canonical form of `view`, with the canonicalizer's epoch it was computed in: it
-    /// holds while no label has been dropped since (see [`Canonicalizer::retain`]).
+    /// The canonical form of a fresh `view`, with the canonicalizer's epoch it was computed
+    /// in: it holds while no label has been dropped since (see [`Canonicalizer::retain`]).
     canon: Option<(u64, Rc<CanonView>)>,
 }
 
@@ -490,7 +489,7 @@ impl<'m> Run<'m> {
         if state != TaskState::Running {
             return Ok(Rc::new(CanonView::gone(state)));
         }
-        match self.look(id, Some(state), false) {
+        match self.look(id, Some(state)) {
             Ok((_, c)) => Ok(c),
             Err(SysError::Fault(f)) => Err(f),
             Err(SysError::Errno(e)) => Ok(Rc::new(CanonView::unobservable(e))),
@@ -498,60 +497,41 @@ impl<'m> Run<'m> {
     }
 
     /// The raw observation of a task since the last call, made now if there is none: its
-    /// index in `seen`.
+    /// index in `seen`. Entries are never removed during a run, so an index stays valid: the
+    /// observation is written in place into the task's entry (the model copies nothing).
     fn look_raw(&mut self, id: TaskId) -> Result<usize, SysError> {
-        let known = self.seen.iter().position(|s| s.id == id);
-        if let Some(i) = known {
-            if self.seen[i].fresh {
-                return Ok(i);
-            }
-        }
-        let view = match self.machine.observe(id) {
-            Ok(v) => v,
-            Err(e) => {
-                if let Some(i) = known {
-                    self.seen.swap_remove(i);
-                }
-                return Err(e);
-            }
-        };
-        Ok(match known {
-            Some(i) => {
-                let s = &mut self.seen[i];
-                if s.view != view {
-                    s.view = view;
-                    s.canon = None;
-                }
-                s.fresh = true;
-                i
-            }
+        let i = match self.seen.iter().position(|s| s.id == id) {
+            Some(i) if self.seen[i].fresh => return Ok(i),
+            Some(i) => i,
             None => {
                 self.seen.push(Seen {
                     id,
-                    view,
-                    fresh: true,
+                    view: TaskView::empty(),
+                    fresh: false,
                     canon: None,
                 });
                 self.seen.len() - 1
             }
-        })
+        };
+        let s = &mut self.seen[i];
+        s.canon = None;
+        self.machine.observe_into(id, &mut s.view)?;
+        s.fresh = true;
+        Ok(i)
     }
 
-    /// The canonical form of a task's observation, and with `want_view` the observation
-    /// itself (copied out only then: most callers need only the canonical form). `state` is
-    /// the task's state if the caller has read it; otherwise it is read after the
-    /// observation.
+    /// The canonical form of a task's observation, with the index of the observation in
+    /// `seen`. `state` is the task's state if the caller has read it; otherwise it is read
+    /// after the observation.
     fn look(
         &mut self,
         id: TaskId,
         state: Option<TaskState>,
-        want_view: bool,
-    ) -> Result<(Option<TaskView>, Rc<CanonView>), SysError> {
+    ) -> Result<(usize, Rc<CanonView>), SysError> {
         let i = self.look_raw(id)?;
-        let view = |s: &Seen| want_view.then(|| s.view.clone());
         if let Some((epoch, c)) = &self.seen[i].canon {
             if *epoch == self.canon.epoch() {
-                return Ok((view(&self.seen[i]), c.clone()));
+                return Ok((i, c.clone()));
             }
         }
         let state = match state {
@@ -561,12 +541,11 @@ impl<'m> Run<'m> {
         let c = Rc::new(self.canon.view(state, &self.seen[i].view));
         if state == TaskState::Running {
             self.seen[i].canon = Some((self.canon.epoch(), c.clone()));
-            Ok((view(&self.seen[i]), c))
         } else {
-            // Only running tasks' observations are kept.
-            let gone = self.seen.swap_remove(i);
-            Ok((want_view.then_some(gone.view), c))
+            // Only running tasks' observations are kept for the next look.
+            self.seen[i].fresh = false;
         }
+        Ok((i, c))
     }
 
     /// Drops the canonical labels of namespaces that no running task shows (see
@@ -801,9 +780,8 @@ impl<'m> Run<'m> {
 
     fn observe(&mut self, label: &str) -> Result<Observed, EvalError> {
         let id = self.id(label)?;
-        match self.look(id, None, true) {
-            Ok((Some(v), canon)) => Ok(Observed::View(v, canon)),
-            Ok((None, _)) => unreachable!("look gives the view when asked"),
+        match self.look(id, None) {
+            Ok((i, canon)) => Ok(Observed::View(i, canon)),
             Err(SysError::Errno(e)) => Ok(Observed::Errno(e)),
             Err(SysError::Fault(f)) => Err(EvalError::Fault(f)),
         }
@@ -843,7 +821,8 @@ impl<'m> Run<'m> {
             let v = judge(got == wanted, &o);
             return Ok((o, v));
         }
-        let (view, canon) = match self.observe(t)? {
+        // `vi`: the observation's index in `seen`, which stays valid for the whole run.
+        let (vi, canon) = match self.observe(t)? {
             Observed::View(v, c) => (v, c),
             Observed::Errno(e) => {
                 let _ = write!(o, "{t}: observe gave {}", e.display_name());
@@ -899,13 +878,13 @@ impl<'m> Run<'m> {
                 (o, v)
             }
             FactCheck::Int { field, equal, rhs } => {
-                let lhs = int_field(&view, &canon, *field);
+                let lhs = int_field(&self.seen[vi].view, &canon, *field);
                 let _ = write!(o, "{t}.{}={lhs}", field.name());
                 let rhs_v = match rhs {
                     IntRhs::Lit(n) => Portable::Num(*n),
                     IntRhs::Field(other, f) => {
                         let r = match self.observe(other)? {
-                            Observed::View(v, c) => int_field(&v, &c, *f),
+                            Observed::View(v, c) => int_field(&self.seen[v].view, &c, *f),
                             Observed::Errno(e) => Portable::Unobservable(e),
                         };
                         let _ = write!(o, " {other}.{}={r}", f.name());
@@ -928,13 +907,13 @@ impl<'m> Run<'m> {
             }
             FactCheck::CapsHas { caps, has } => {
                 let _ = write!(o, "{t}.caps={}", caps_text(canon.caps));
-                let got = view.cap_eff & caps == *caps;
+                let got = self.seen[vi].view.cap_eff & caps == *caps;
                 let v = judge(got == *has, &o);
                 (o, v)
             }
             FactCheck::CapsEq(caps) => {
                 let _ = write!(o, "{t}.caps={}", canon.caps);
-                let v = if view.cap_eff == *caps {
+                let v = if self.seen[vi].view.cap_eff == *caps {
                     Verdict::Pass
                 } else {
                     Verdict::Fail(format!("{o}, expected {}", caps_text(*caps)))
@@ -946,17 +925,17 @@ impl<'m> Run<'m> {
                 let same = match rhs {
                     StrRhs::Lit(s) => {
                         let _ = write!(o, "\"{s}\"");
-                        *view.hostname == **s
+                        *self.seen[vi].view.hostname == **s
                     }
                     StrRhs::Task(other) => match self.observe(other)? {
                         Observed::View(v, c) => {
                             let _ = write!(o, "{}", HostnameText(&c));
-                            view.hostname == v.hostname
+                            self.seen[vi].view.hostname == self.seen[v].view.hostname
                         }
                         Observed::Errno(e) => {
                             let _ = write!(o, "observe: {}", e.display_name());
                             // Nothing was read: compared as the empty name.
-                            view.hostname.is_empty()
+                            self.seen[vi].view.hostname.is_empty()
                         }
                     },
                 };
@@ -964,6 +943,7 @@ impl<'m> Run<'m> {
                 (o, v)
             }
             FactCheck::Link { ifname, want } => {
+                let view = &self.seen[vi].view;
                 let got = match view.interfaces.iter().find(|i| *i.name == **ifname) {
                     Some(i) if i.up => LinkState::Up,
                     Some(_) => LinkState::Down,
@@ -980,6 +960,7 @@ impl<'m> Run<'m> {
                 (o, v)
             }
             FactCheck::Interfaces(names) => {
+                let view = &self.seen[vi].view;
                 let _ = write!(o, "{t}.interfaces=");
                 if canon.interfaces.is_none() {
                     o.push_str("<root>");
@@ -1094,11 +1075,10 @@ impl fmt::Display for OptLabel {
     }
 }
 
-/// A stack temporary of one `expect`: boxing its large variant would put an allocation back
-/// on every expectation.
-#[allow(clippy::large_enum_variant)]
+/// What reading a task gave: its observation (by index in `Run::seen`) and canonical view,
+/// or the errno.
 enum Observed {
-    View(TaskView, Rc<CanonView>),
+    View(usize, Rc<CanonView>),
     Errno(Errno),
 }
 

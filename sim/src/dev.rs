@@ -162,9 +162,15 @@ impl Kernel {
 
     /// The interfaces of a network namespace as `getifaddrs` shows them.
     pub fn interfaces(&self, net: NetRef) -> Interfaces {
-        let devs = &self.nets.get(net.0).dev_base;
-        let mut v = Interfaces::with_capacity(devs.len());
-        for d in devs {
+        let mut v = Interfaces::new();
+        self.interfaces_into(net, &mut v);
+        v
+    }
+
+    /// [`Kernel::interfaces`] into a list the caller keeps.
+    pub fn interfaces_into(&self, net: NetRef, v: &mut Interfaces) {
+        v.clear();
+        for d in &self.nets.get(net.0).dev_base {
             v.push(Interface {
                 name: d.name,
                 ifindex: d.ifindex,
@@ -175,6 +181,5 @@ impl Kernel {
         if !v.is_sorted_by_key(|i| i.ifindex) {
             v.sort_by_key(|i| i.ifindex);
         }
-        v
     }
 }

@@ -344,6 +344,20 @@ pub struct TaskView {
 }
 
 impl TaskView {
+    /// A view with nothing read yet: every entry `ENOENT`, no pid, no name, no interface.
+    pub fn empty() -> TaskView {
+        TaskView {
+            ns: NsEntry::ALL.map(|e| (e, Err(Errno::ENOENT))),
+            nspid: NsPids::new(),
+            ppid: 0,
+            uid: 0,
+            gid: 0,
+            cap_eff: 0,
+            hostname: UtsName::new(),
+            interfaces: Interfaces::new(),
+        }
+    }
+
     /// The readlink result of one entry.
     pub fn ns(&self, entry: NsEntry) -> Result<u64, Errno> {
         self.ns
@@ -460,6 +474,14 @@ pub trait Machine {
 
     /// What the task sees of itself.
     fn observe(&mut self, task: TaskId) -> SysResult<TaskView>;
+
+    /// [`Machine::observe`] into a view the caller keeps, which a backend may fill in place
+    /// (the model does: an observation then copies nothing). On an error the view is left
+    /// as it was.
+    fn observe_into(&mut self, task: TaskId, view: &mut TaskView) -> SysResult<()> {
+        *view = self.observe(task)?;
+        Ok(())
+    }
 
     /// Whether the task runs; `ESRCH` only for a handle this machine never gave out.
     fn state(&mut self, task: TaskId) -> SysResult<TaskState>;

@@ -124,6 +124,12 @@ impl Machine for Kernel {
         Ok(self.observe_task(t))
     }
 
+    fn observe_into(&mut self, task: TaskId, view: &mut TaskView) -> SysResult<()> {
+        let t = self.task_of(task)?;
+        self.observe_task_into(t, view);
+        Ok(())
+    }
+
     fn state(&mut self, task: TaskId) -> SysResult<TaskState> {
         match self.handles.get(task.0 as usize) {
             Some(crate::kernel::Handle::Live(_)) => Ok(TaskState::Running),
