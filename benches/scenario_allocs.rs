@@ -15,7 +15,6 @@ use nslab_sim::machine::{
 };
 use nslab_sim::Kernel;
 use std::alloc::{GlobalAlloc, Layout};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The allocator of the `nslab` binary (mimalloc), counting calls and bytes.
@@ -139,15 +138,11 @@ impl Machine for Counted {
     }
 }
 
+#[path = "../tests/common.rs"]
+mod common;
+
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
-        .collect();
-    files.sort();
-    let set: Vec<Scenario> = files
+    let set: Vec<Scenario> = common::scenario_files()
         .iter()
         .map(|f| parse_file(f).unwrap_or_else(|e| panic!("{e}")))
         .collect();

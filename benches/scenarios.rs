@@ -23,7 +23,6 @@ use nslab_scenario::{check, parse_file, Machine, Scenario};
 use nslab_sim::machine::Origin;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Kernel rounds, each paired with a model measurement.
@@ -32,23 +31,15 @@ const PAIRS: usize = 5;
 /// How long the kernel is left to finish tearing down a round before the model is timed.
 const SETTLE: Duration = Duration::from_millis(500);
 
+#[path = "../tests/common.rs"]
+mod common;
+use common::start_real;
+
 fn scenarios() -> Vec<Scenario> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
-        .collect();
-    files.sort();
-    files
+    common::scenario_files()
         .iter()
         .map(|f| parse_file(f).unwrap_or_else(|e| panic!("{e}")))
         .collect()
-}
-
-fn start_real() -> Result<nslab_real::RealMachine, String> {
-    nslab_real::RealMachine::start(Path::new(env!("CARGO_BIN_EXE_nslab")))
-        .map_err(|e| e.to_string())
 }
 
 /// The model on the whole set, repeated for at least `span` (and 3 rounds), a fresh machine
@@ -85,30 +76,29 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The model alone, for a second.
+fn model_only(set: &[Scenario]) {
+    let (med, fastest, n) = time_model(set, &Origin::default(), Duration::from_secs(1));
+    println!(
+        "scenario set ({} files) on sim: {:>8.3} ms (median of {n} rounds, fastest {:.3} ms)",
+        set.len(),
+        ms(med),
+        ms(fastest)
+    );
+}
+
 fn main() {
     let set = scenarios();
-    let sim_only = std::env::args().any(|a| a == "sim");
-    if sim_only {
-        let (med, fastest, n) = time_model(&set, &Origin::default(), Duration::from_secs(1));
-        println!(
-            "scenario set ({} files) on sim: {:>8.3} ms (median of {n} rounds, fastest {:.3} ms)",
-            set.len(),
-            ms(med),
-            ms(fastest)
-        );
+    if std::env::args().any(|a| a == "sim") {
+        model_only(&set);
         return;
     }
+    let host = common::host_before();
     let origin = match start_real() {
         Ok(r) => r.origin(),
         Err(e) => {
             println!("SKIPPED: real side: {e}");
-            let (med, fastest, n) = time_model(&set, &Origin::default(), Duration::from_secs(1));
-            println!(
-                "scenario set ({} files) on sim: {:>8.3} ms (median of {n} rounds, fastest {:.3} ms)",
-                set.len(),
-                ms(med),
-                ms(fastest)
-            );
+            model_only(&set);
             return;
         }
     };
@@ -168,6 +158,8 @@ fn main() {
         "256 random cases (up to 12 steps) on sim and real: {:.2} s ({disagreements} disagreed)",
         start.elapsed().as_secs_f64()
     );
+    // Everything the real side made is gone, and the host is as it was.
+    common::report_host_safety(&host);
 }
 
 /// The middle of the measured rounds.

@@ -10,7 +10,7 @@ use crate::canon::{caps_text, state_text, CanonView, Canonicalizer, NsLabel};
 use crate::print::{push_stmt_line, stmt_line};
 use arrayvec::ArrayVec;
 use nslab_sim::machine::TaskView;
-use nslab_sim::machine::{Machine, NsFd, NsType, Origin, SysError, TaskId, TaskState};
+use nslab_sim::machine::{Machine, NsEntry, NsFd, NsType, Origin, SysError, TaskId, TaskState};
 use nslab_sim::Errno;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -837,17 +837,18 @@ impl<'m> Run<'m> {
                 other_entry,
             } => {
                 let mine = canon.ns(*entry);
-                let _ = write!(
-                    o,
-                    "{t}.ns.{}={} {other}.ns.{}=",
-                    entry.file_name(),
-                    OptLabel(mine, entry.ns_type()),
-                    other_entry.file_name()
-                );
+                // `A.ns.net=net#1 B.ns.net=net#1`, appended piece by piece: the most common
+                // expectation, and `write!` through `Display` cost more than the rest of it.
+                push_ns_fact(&mut o, t, *entry, mine);
+                o.push(' ');
+                o.push_str(other);
+                o.push_str(".ns.");
+                o.push_str(other_entry.file_name());
+                o.push('=');
                 let theirs = match self.observe(other)? {
                     Observed::View(_, c) => {
                         let l = c.ns(*other_entry);
-                        let _ = write!(o, "{}", OptLabel(l, other_entry.ns_type()));
+                        push_label(&mut o, l, other_entry.ns_type());
                         l
                     }
                     Observed::Errno(e) => {
@@ -868,18 +869,13 @@ impl<'m> Run<'m> {
             }
             FactCheck::NsErrno { entry, errno } => {
                 let got = canon.ns(*entry);
-                let _ = write!(
-                    o,
-                    "{t}.ns.{}={}",
-                    entry.file_name(),
-                    OptLabel(got, entry.ns_type())
-                );
+                push_ns_fact(&mut o, t, *entry, got);
                 let v = judge(got == Some(NsLabel::Errno(*errno)), &o);
                 (o, v)
             }
             FactCheck::Int { field, equal, rhs } => {
                 let lhs = int_field(&self.seen[vi].view, &canon, *field);
-                let _ = write!(o, "{t}.{}={lhs}", field.name());
+                push_int_fact(&mut o, t, *field, &lhs);
                 let rhs_v = match rhs {
                     IntRhs::Lit(n) => Portable::Num(*n),
                     IntRhs::Field(other, f) => {
@@ -887,7 +883,8 @@ impl<'m> Run<'m> {
                             Observed::View(v, c) => int_field(&self.seen[v].view, &c, *f),
                             Observed::Errno(e) => Portable::Unobservable(e),
                         };
-                        let _ = write!(o, " {other}.{}={r}", f.name());
+                        o.push(' ');
+                        push_int_fact(&mut o, other, *f, &r);
                         r
                     }
                 };
@@ -1062,17 +1059,47 @@ impl fmt::Display for HostnameText<'_> {
     }
 }
 
-/// An entry's label as the observed text shows it: `pid#3`, the errno name, or nothing for a
-/// task that does not run.
-struct OptLabel(Option<NsLabel>, NsType);
+/// Appends an entry's label as the observed text shows it: `pid#3`, the errno name, or
+/// nothing for a task that does not run (what `NsLabel::display` writes).
+fn push_label(o: &mut String, label: Option<NsLabel>, ty: NsType) {
+    match label {
+        Some(NsLabel::Ns(n)) => {
+            o.push_str(ty.proc_name());
+            o.push('#');
+            o.push_str(itoa::Buffer::new().format(n));
+        }
+        Some(NsLabel::Errno(e)) => match e.c_name() {
+            Some(name) => o.push_str(name),
+            None => {
+                o.push('E');
+                o.push_str(itoa::Buffer::new().format(e.as_raw()));
+            }
+        },
+        None => {}
+    }
+}
 
-impl fmt::Display for OptLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(l) => write!(f, "{}", l.display(self.1)),
-            None => Ok(()),
+/// Appends `A.pid=2` (or `<root>`, or why the number could not be read).
+fn push_int_fact(o: &mut String, task: &str, field: IntField, value: &Portable) {
+    o.push_str(task);
+    o.push('.');
+    o.push_str(field.name());
+    o.push('=');
+    match value {
+        Portable::Num(n) => o.push_str(itoa::Buffer::new().format(*n)),
+        other => {
+            let _ = write!(o, "{other}");
         }
     }
+}
+
+/// Appends `A.ns.net=net#1`.
+fn push_ns_fact(o: &mut String, task: &str, entry: NsEntry, label: Option<NsLabel>) {
+    o.push_str(task);
+    o.push_str(".ns.");
+    o.push_str(entry.file_name());
+    o.push('=');
+    push_label(o, label, entry.ns_type());
 }
 
 /// What reading a task gave: its observation (by index in `Run::seen`) and canonical view,

@@ -48,41 +48,23 @@ pub(crate) fn restart_kernel(k: &mut Kernel, origin: Option<&Origin>, version: K
     // Everything not kept is replaced by what `empty_kernel` starts from, so that a field
     // added there cannot be forgotten here.
     let fresh = empty_kernel(origin, version);
-    let Kernel {
-        tasks,
-        creds,
-        fs_structs,
-        nsproxies,
-        pids,
-        user_namespaces,
-        pid_namespaces,
-        uts_namespaces,
-        ipc_namespaces,
-        mnt_namespaces,
-        cgroup_namespaces,
-        nets,
-        time_namespaces,
-        pernet_list,
-        net_namespace_list,
-        handles,
-        ..
-    } = std::mem::replace(k, fresh);
-    k.tasks = tasks.emptied();
-    k.creds = creds.emptied();
-    k.fs_structs = fs_structs.emptied();
-    k.nsproxies = nsproxies.emptied();
-    k.pids = pids.emptied();
-    k.user_namespaces = user_namespaces.emptied();
-    k.pid_namespaces = pid_namespaces.emptied();
-    k.uts_namespaces = uts_namespaces.emptied();
-    k.ipc_namespaces = ipc_namespaces.emptied();
-    k.mnt_namespaces = mnt_namespaces.emptied();
-    k.cgroup_namespaces = cgroup_namespaces.emptied();
-    k.nets = nets.emptied();
-    k.time_namespaces = time_namespaces.emptied();
-    k.pernet_list = emptied(pernet_list);
-    k.net_namespace_list = emptied(net_namespace_list);
-    k.handles = emptied(handles);
+    let old = std::mem::replace(k, fresh);
+    k.tasks = old.tasks.emptied();
+    k.creds = old.creds.emptied();
+    k.fs_structs = old.fs_structs.emptied();
+    k.nsproxies = old.nsproxies.emptied();
+    k.pids = old.pids.emptied();
+    k.user_namespaces = old.user_namespaces.emptied();
+    k.pid_namespaces = old.pid_namespaces.emptied();
+    k.uts_namespaces = old.uts_namespaces.emptied();
+    k.ipc_namespaces = old.ipc_namespaces.emptied();
+    k.mnt_namespaces = old.mnt_namespaces.emptied();
+    k.cgroup_namespaces = old.cgroup_namespaces.emptied();
+    k.nets = old.nets.emptied();
+    k.time_namespaces = old.time_namespaces.emptied();
+    k.pernet_list = emptied(old.pernet_list);
+    k.net_namespace_list = emptied(old.net_namespace_list);
+    k.handles = emptied(old.handles);
     boot_into(k, origin);
 }
 
