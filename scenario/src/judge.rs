@@ -281,7 +281,7 @@ pub struct Run<'m> {
     scratch: String,
 }
 
-/// One observation of a running task, made since the last call.
+/// A task's last observation (see `Run::seen`).
 struct Seen {
     id: TaskId,
     /// Inline (no allocation): a view is a few hundred bytes of fixed arrays.
