@@ -49,19 +49,27 @@ pub(crate) fn restart_kernel(k: &mut Kernel, origin: Option<&Origin>, version: K
     // added there cannot be forgotten here.
     let fresh = empty_kernel(origin, version);
     let old = std::mem::replace(k, fresh);
-    k.tasks = old.tasks.emptied();
-    k.creds = old.creds.emptied();
-    k.fs_structs = old.fs_structs.emptied();
-    k.nsproxies = old.nsproxies.emptied();
-    k.pids = old.pids.emptied();
-    k.user_namespaces = old.user_namespaces.emptied();
-    k.pid_namespaces = old.pid_namespaces.emptied();
-    k.uts_namespaces = old.uts_namespaces.emptied();
-    k.ipc_namespaces = old.ipc_namespaces.emptied();
-    k.mnt_namespaces = old.mnt_namespaces.emptied();
-    k.cgroup_namespaces = old.cgroup_namespaces.emptied();
-    k.nets = old.nets.emptied();
-    k.time_namespaces = old.time_namespaces.emptied();
+    // The arenas and lists move over from the old machine, emptied.
+    macro_rules! keep {
+        ($($field:ident),* $(,)?) => {
+            $(k.$field = old.$field.emptied();)*
+        };
+    }
+    keep!(
+        tasks,
+        creds,
+        fs_structs,
+        nsproxies,
+        pids,
+        user_namespaces,
+        pid_namespaces,
+        uts_namespaces,
+        ipc_namespaces,
+        mnt_namespaces,
+        cgroup_namespaces,
+        nets,
+        time_namespaces,
+    );
     k.pernet_list = emptied(old.pernet_list);
     k.net_namespace_list = emptied(old.net_namespace_list);
     k.handles = emptied(old.handles);
