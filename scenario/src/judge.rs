@@ -1016,28 +1016,29 @@ fn repeat_count(count: Count, origin: &Origin) -> u32 {
 
 /// How many records the statements make when the run is not stopped by a fault.
 fn record_count(stmts: &[Stmt], origin: &Origin) -> usize {
-    stmts.iter().fold(0usize, |n, s| {
-        n.saturating_add(match s {
-            Stmt::Repeat { count, body, .. } => {
-                (repeat_count(*count, origin) as usize).saturating_mul(record_count(body, origin))
-            }
-            _ => 1,
-        })
-    })
+    count_runs(stmts, origin, &|_| true)
 }
 
 /// How many clones the statements make at most when the run is not stopped by a fault.
 fn clone_count(stmts: &[Stmt], origin: &Origin) -> usize {
-    stmts.iter().fold(0usize, |n, s| {
-        n.saturating_add(match s {
-            Stmt::Repeat { count, body, .. } => {
-                (repeat_count(*count, origin) as usize).saturating_mul(clone_count(body, origin))
-            }
+    count_runs(stmts, origin, &|s| {
+        matches!(
+            s,
             Stmt::Call(CallStmt {
                 call: Call::Clone(_),
                 ..
-            }) => 1,
-            _ => 0,
+            })
+        )
+    })
+}
+
+/// How many times statements that `counts` picks run, `repeat` bodies as often as they loop.
+fn count_runs(stmts: &[Stmt], origin: &Origin, counts: &dyn Fn(&Stmt) -> bool) -> usize {
+    stmts.iter().fold(0usize, |n, s| {
+        n.saturating_add(match s {
+            Stmt::Repeat { count, body, .. } => (repeat_count(*count, origin) as usize)
+                .saturating_mul(count_runs(body, origin, counts)),
+            s => usize::from(counts(s)),
         })
     })
 }

@@ -160,14 +160,8 @@ impl Kernel {
         })
     }
 
-    /// The interfaces of a network namespace as `getifaddrs` shows them.
-    pub fn interfaces(&self, net: NetRef) -> Interfaces {
-        let mut v = Interfaces::new();
-        self.interfaces_into(net, &mut v);
-        v
-    }
-
-    /// [`Kernel::interfaces`] into a list the caller keeps.
+    /// The interfaces of a network namespace as `getifaddrs` shows them, into a list the
+    /// caller keeps (an observation is written in place).
     pub fn interfaces_into(&self, net: NetRef, v: &mut Interfaces) {
         v.clear();
         for d in &self.nets.get(net.0).dev_base {

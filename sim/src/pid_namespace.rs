@@ -41,11 +41,6 @@ impl Idr {
         self.find(nr).is_ok()
     }
 
-    /// The pid with this number.
-    pub fn get(&self, nr: i32) -> Option<PidRef> {
-        self.find(nr).ok().map(|i| self.0[i].1)
-    }
-
     /// `idr_replace`/`idr_alloc`: the number now names this pid.
     pub fn insert(&mut self, nr: i32, p: PidRef) {
         match self.find(nr) {
@@ -62,16 +57,6 @@ impl Idr {
     /// The numbers in use with their pids, in number order.
     pub fn iter(&self) -> impl Iterator<Item = (i32, PidRef)> + '_ {
         self.0.iter().copied()
-    }
-
-    /// How many numbers are in use.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether no number is in use.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
