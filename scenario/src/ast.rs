@@ -217,8 +217,3 @@ pub enum StateWant {
     Exited(i32),
     Killed(i32),
 }
-
-/// The short name of a `/proc/<pid>/ns` entry as the format spells it.
-pub fn entry_name(e: NsEntry) -> &'static str {
-    e.file_name()
-}
