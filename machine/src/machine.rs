@@ -67,9 +67,27 @@ impl fmt::Display for TaskId {
 pub enum SysError {
     /// The kernel refused the call with this errno: part of the behaviour under test.
     Errno(Errno),
-    /// The backend itself failed (a helper crashed or timed out, a channel broke, or nslab
-    /// refused an operation that would touch the host). Never part of an agreement.
+    /// The backend refused the call on purpose, before or instead of making it: it would
+    /// change the host (the real backend's `sethostname`, `link_up` and
+    /// `set_max_namespaces` in the namespaces it started in), or it would make a task the
+    /// backend cannot keep (a `CLONE_VM` or `CLONE_VFORK` child). The text says why. Never
+    /// part of an agreement.
+    Refused(String),
+    /// The backend itself failed (a helper crashed or timed out, a channel broke). Never part
+    /// of an agreement.
     Fault(String),
+}
+
+impl SysError {
+    /// The errno, or, for a refusal or a fault, what the backend said as reports print it
+    /// (a refusal's text starts with `refused: `).
+    pub fn into_errno(self) -> Result<Errno, String> {
+        match self {
+            SysError::Errno(e) => Ok(e),
+            SysError::Refused(s) => Err(format!("refused: {s}")),
+            SysError::Fault(s) => Err(s),
+        }
+    }
 }
 
 impl From<Errno> for SysError {
@@ -82,6 +100,7 @@ impl fmt::Display for SysError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SysError::Errno(e) => write!(f, "{e}"),
+            SysError::Refused(s) => write!(f, "backend refused: {s}"),
             SysError::Fault(s) => write!(f, "backend fault: {s}"),
         }
     }
@@ -465,7 +484,7 @@ pub trait Machine {
     /// `CLONE_THREAD` through `clone3` are `EINVAL`). The real backend cannot keep a task that
     /// shares its memory or suspends its parent: it passes `CLONE_VM`/`CLONE_VFORK` to the
     /// kernel (legacy `clone` only), reports the kernel's errno, and when the kernel accepts
-    /// them answers `SysError::Fault("refused: ...")`.
+    /// them answers `SysError::Refused`.
     fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId>;
 
     /// `unshare(2)` made by `task`.

@@ -264,7 +264,8 @@ impl RealMachine {
             return Ok((Reply::Ok, Vec::new()));
         }
         match recv_reply(chan, &mut self.buf, self.timeout) {
-            Ok((Reply::Refused(msg), _)) => Err(SysError::Fault(msg)),
+            Ok((Reply::Refused(msg), _)) => Err(SysError::Refused(msg)),
+            Ok((Reply::Failed(msg), _)) => Err(SysError::Fault(msg)),
             Ok((Reply::Errno(n), _)) => Err(SysError::Errno(Errno::from_raw(n))),
             Ok(r) => Ok(r),
             Err(e) => Err(self.fault(task, &req, &e)),

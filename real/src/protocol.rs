@@ -73,8 +73,13 @@ pub enum Reply {
     Ok,
     /// The kernel refused the call with this errno.
     Errno(i32),
-    /// nslab refused the call without making it (it would change the host).
+    /// nslab refused the call on purpose, without making it or without keeping its result
+    /// (it would change the host, or the child would share the helper's memory): a
+    /// `SysError::Refused`.
     Refused(String),
+    /// The helper could not serve the request (a request without its fd, a /proc that is not
+    /// procfs): a `SysError::Fault`.
+    Failed(String),
     /// The clone succeeded; the child's pid in the caller's pid namespace. The controller's
     /// end of the child's channel comes with the message, then a pidfd of the child (the
     /// parent's own, shared: `SCM_RIGHTS` passes the open file, not a copy).

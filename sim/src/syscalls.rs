@@ -53,8 +53,8 @@ impl Machine for Kernel {
         let t = self.task_of(task)?;
         // exit_group from any thread of init ends init too.
         if self.tasks.get(t.0).group_leader == self.init_task {
-            return Err(SysError::Fault(
-                "refused: the init task exiting would panic the kernel (\"Attempted to kill init!\")"
+            return Err(SysError::Refused(
+                "the init task exiting would panic the kernel (\"Attempted to kill init!\")"
                     .to_string(),
             ));
         }

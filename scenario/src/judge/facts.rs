@@ -7,7 +7,7 @@ use super::run::{missing, Run};
 use crate::ast::*;
 use crate::canon::{state_text, CanonView, NsLabel};
 use nslab_machine::capability::CapSet;
-use nslab_machine::machine::{SysError, TaskId, TaskState, TaskView};
+use nslab_machine::machine::{TaskId, TaskState, TaskView};
 use nslab_machine::Errno;
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
@@ -48,8 +48,10 @@ impl Run<'_> {
         let id = self.id(label)?;
         match self.look(id, None) {
             Ok((i, canon)) => Ok(Observed::View(i, canon)),
-            Err(SysError::Errno(e)) => Ok(Observed::Errno(e)),
-            Err(SysError::Fault(f)) => Err(EvalError::Fault(f)),
+            Err(e) => match e.into_errno() {
+                Ok(e) => Ok(Observed::Errno(e)),
+                Err(f) => Err(EvalError::Fault(f)),
+            },
         }
     }
 
@@ -72,11 +74,11 @@ impl Run<'_> {
             let id = self.id(t)?;
             let got = match self.machine.state(id) {
                 Ok(s) => s,
-                Err(SysError::Errno(e)) => {
+                Err(e) => {
+                    let e = e.into_errno().map_err(EvalError::Fault)?;
                     let _ = write!(o, "{t}.state={}", e.display_name());
                     return Ok((o.clone(), Verdict::Fail(o)));
                 }
-                Err(SysError::Fault(f)) => return Err(EvalError::Fault(f)),
             };
             let wanted = TaskState::from(*want);
             let _ = write!(o, "{t}.state={}", state_text(got));

@@ -269,16 +269,14 @@ impl<'m> Run<'m> {
     fn snapshot(&mut self, id: TaskId) -> Result<Rc<CanonView>, String> {
         let state = match self.machine.state(id) {
             Ok(s) => s,
-            Err(SysError::Fault(f)) => return Err(f),
-            Err(SysError::Errno(e)) => return Ok(Rc::new(CanonView::unobservable(e))),
+            Err(e) => return Ok(Rc::new(CanonView::unobservable(e.into_errno()?))),
         };
         if state != TaskState::Running {
             return Ok(Rc::new(CanonView::gone(state)));
         }
         match self.look(id, Some(state)) {
             Ok((_, c)) => Ok(c),
-            Err(SysError::Fault(f)) => Err(f),
-            Err(SysError::Errno(e)) => Ok(Rc::new(CanonView::unobservable(e))),
+            Err(e) => Ok(Rc::new(CanonView::unobservable(e.into_errno()?))),
         }
     }
 
@@ -352,8 +350,9 @@ impl<'m> Run<'m> {
                         }
                     }
                 }
-                Err(SysError::Fault(f)) => return Err(f),
-                Err(SysError::Errno(_)) => {}
+                Err(e) => {
+                    e.into_errno()?;
+                }
             }
         }
         held.sort_unstable();
@@ -437,20 +436,24 @@ impl<'m> Run<'m> {
                 }
                 Outcome::Ok
             }
-            Err(SysError::Errno(e)) => {
-                // A failed clone leaves its label unbound, so later steps that use it say so
-                // instead of silently acting on an older task.
-                if let Some(b) = &c.bind {
-                    self.env.remove(b);
+            Err(e) => match e.into_errno() {
+                Ok(e) => {
+                    // A failed clone leaves its label unbound, so later steps that use it say
+                    // so instead of silently acting on an older task.
+                    if let Some(b) = &c.bind {
+                        self.env.remove(b);
+                    }
+                    Outcome::Errno(e)
                 }
-                Outcome::Errno(e)
-            }
-            Err(SysError::Fault(f)) => {
-                self.aborted = Some(format!("line {}: {f}", c.span.line));
-                record.verdict = Verdict::Fail(format!("backend fault: {f}"));
-                record.outcome = Outcome::Fault(f);
-                return record;
-            }
+                // A refusal of the backend ends the run as a fault does: neither is a result
+                // of the kernel to judge or compare.
+                Err(f) => {
+                    self.aborted = Some(format!("line {}: {f}", c.span.line));
+                    record.verdict = Verdict::Fail(format!("backend fault: {f}"));
+                    record.outcome = Outcome::Fault(f);
+                    return record;
+                }
+            },
         };
         record.verdict = match (c.expect, &record.outcome) {
             (ExpectOutcome::Any, _) => Verdict::Unjudged,
