@@ -11,7 +11,7 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr,
 };
-use nslab_machine::sched::flags_to_string;
+use nslab_machine::sched::Flags;
 use nslab_machine::{Op, TaskView};
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
@@ -44,12 +44,11 @@ impl Request {
             return "observe".to_string();
         };
         match op {
-            Op::Clone(args) => format!("{}({})", op.name(), flags_to_string(args.flags)),
-            Op::Unshare(flags) => format!("unshare({})", flags_to_string(*flags)),
-            Op::Setns { nstype, .. } => format!("setns({})", flags_to_string(*nstype)),
-            Op::Exit(code) => format!("exit({code})"),
-            Op::Setresuid(uid) => format!("setresuid({uid})"),
-            Op::Setresgid(gid) => format!("setresgid({gid})"),
+            Op::Clone(args) => format!("{}({})", op.name(), Flags(args.flags)),
+            Op::Unshare(flags) | Op::Setns { nstype: flags, .. } => {
+                format!("{}({})", op.name(), Flags(*flags))
+            }
+            Op::Exit(n) => format!("exit({n})"),
             Op::DropCaps(caps) => format!("capset(drop {caps:#x})"),
             Op::WriteIdMap { target, kind, .. } => {
                 format!("write {kind:?} map of pid {target}")
@@ -57,6 +56,8 @@ impl Request {
             Op::Sethostname(name) => format!("sethostname({name:?})"),
             Op::LinkUp(ifname) => format!("link up {ifname}"),
             Op::SetMaxNamespaces(ty, max) => format!("write {} = {max}", ty.max_sysctl()),
+            // Any other operation as it is written in Rust: `Setresuid(1000)`.
+            other => format!("{other:?}"),
         }
     }
 }

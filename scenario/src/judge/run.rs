@@ -389,14 +389,12 @@ impl<'m> Run<'m> {
         }
         // The call, with the task it names (a setns target, an id map's owner) found by label.
         let env = &self.env;
-        let resolved = c
-            .call
-            .apply_with(&mut *self.machine, actor, |label| env.get(label).ok_or(()));
-        let Ok(result) = resolved else {
+        let Ok(op) = c.call.try_map(|label| env.get(label).ok_or(())) else {
             let label = c.call.target().map_or("?", String::as_str);
             (record.outcome, record.verdict) = missing(label);
             return record;
         };
+        let result = op.apply(&mut *self.machine, actor);
         // The tasks whose view the step may change: the child of a clone (its parent shows
         // the change at the next step that touches it, and in the final snapshot), the
         // target of a map write, the caller of anything else.
