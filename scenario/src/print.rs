@@ -45,12 +45,6 @@ fn count_text(c: Count) -> String {
 }
 
 /// `B = A: clone CLONE_NEWPID -> ok`.
-pub fn call_line(c: &CallStmt) -> String {
-    let mut s = String::with_capacity(64);
-    push_call_line(&mut s, c);
-    s
-}
-
 fn push_call_line(s: &mut String, c: &CallStmt) {
     if let Some(b) = &c.bind {
         s.push_str(b);
@@ -68,13 +62,8 @@ fn push_call_line(s: &mut String, c: &CallStmt) {
     }
 }
 
-/// The call and its arguments: `setns B.ns.net CLONE_NEWNET`.
-pub fn call_text(c: &Call) -> String {
-    let mut s = String::with_capacity(48);
-    push_call(&mut s, c);
-    s
-}
-
+/// The call and its arguments as the format writes them: `setns B.ns.net CLONE_NEWNET`. The
+/// one place an operation is printed (`LineParser::call` in parse.rs is where it is read).
 fn push_call(s: &mut String, c: &Call) {
     s.push_str(c.name());
     s.push(' ');
@@ -134,13 +123,6 @@ fn word_or_string(s: &str) -> String {
     } else {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     }
-}
-
-/// The fact of an `expect` line, without `expect`.
-pub fn fact_text(f: &Fact) -> String {
-    let mut s = String::with_capacity(48);
-    push_fact(&mut s, f);
-    s
 }
 
 fn push_fact(s: &mut String, f: &Fact) {

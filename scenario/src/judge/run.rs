@@ -134,11 +134,6 @@ impl<'m> Run<'m> {
         &self.records
     }
 
-    /// Whether a label names a task.
-    pub fn has_label(&self, label: &str) -> bool {
-        self.env.get(label).is_some()
-    }
-
     /// Runs statements in order, stopping at a fault.
     pub fn exec(&mut self, stmts: &[Stmt]) {
         for s in stmts {
