@@ -1,8 +1,9 @@
 //! The one narrow interface that both backends implement: the simulated kernel in
 //! `nslab-sim` and the real kernel in `nslab-real`.
 //!
-//! This module mirrors no kernel file. It is the contract of a scenario: each method is one
-//! system call made by one task, answered with the kernel's errno; [`Machine::observe`] reads
+//! This module mirrors no kernel file. It is the contract of a scenario: [`Machine::call`]
+//! makes one system call ([`Op`]) as one task, answered with the kernel's errno (the methods
+//! named after the system calls are shorthands for it); [`Machine::observe`] reads
 //! what `/proc/<pid>/ns`, `/proc/<pid>/status`, `gethostname` and `getifaddrs` would show to
 //! that task. Handles are opaque and stay valid after the task exits (the calls then fail
 //! with `ESRCH`, as a syscall on a stale pidfd does).

@@ -11,6 +11,7 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr,
 };
+use nslab_machine::capability::CapSet;
 use nslab_machine::sched::Flags;
 use nslab_machine::{Op, TaskView};
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ impl Request {
                 format!("{}({})", op.name(), Flags(*flags))
             }
             Op::Exit(n) => format!("exit({n})"),
-            Op::DropCaps(caps) => format!("capset(drop {caps:#x})"),
+            Op::DropCaps(caps) => format!("capset(drop {:#})", CapSet(*caps)),
             Op::WriteIdMap { target, kind, .. } => {
                 format!("write {kind:?} map of pid {target}")
             }

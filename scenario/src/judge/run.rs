@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 /// Runs the scenario on the machine and judges every step: the one judge of this project.
 /// The report also holds what every touched task saw after each step, and every task at the
-/// end, for [`agree`].
+/// end, for [`agree`](super::agree).
 pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
     let mut run = Run::new(machine);
     // One record per statement run, and the final snapshot: reserved at once, so that the
