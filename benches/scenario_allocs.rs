@@ -79,8 +79,8 @@ impl Machine for Counted {
     fn origin(&self) -> Origin {
         self.k.origin()
     }
-    fn call(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
-        self.calls(|k| k.call(task, op))
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
+        self.calls(|k| k.syscall(task, op))
     }
     fn observe(&mut self, task: TaskId) -> SysResult<TaskView> {
         self.nobserve += 1;

@@ -1,7 +1,7 @@
 //! The one narrow interface that both backends implement: the simulated kernel in
 //! `nslab-sim` and the real kernel in `nslab-real`.
 //!
-//! This module mirrors no kernel file. It is the contract of a scenario: [`Machine::call`]
+//! This module mirrors no kernel file. It is the contract of a scenario: [`Machine::syscall`]
 //! makes one system call ([`Op`]) as one task, answered with the kernel's errno (the methods
 //! named after the system calls are shorthands for it); [`Machine::observe`] reads
 //! what `/proc/<pid>/ns`, `/proc/<pid>/status`, `gethostname` and `getifaddrs` would show to
@@ -470,7 +470,7 @@ impl Default for Origin {
 ///
 /// Both `nslab_sim::Kernel` and `nslab_real::RealMachine` implement it, so one scenario or
 /// one property test runs on either and the results are compared. A backend implements
-/// [`Machine::call`], which makes any [`Op`]; the methods named after the system calls
+/// [`Machine::syscall`], which makes any [`Op`]; the methods named after the system calls
 /// (`clone_task`, `unshare`, ...) are conveniences that build the operation and call it (a
 /// backend may override them).
 pub trait Machine {
@@ -485,7 +485,7 @@ pub trait Machine {
 
     /// Makes one operation as `task`: the child of a clone, `None` for every other call.
     /// [`Op::apply`] is the same call written the other way round.
-    fn call(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>>;
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>>;
 
     /// `clone(2)` or `clone3(2)` made by `task`; the child is a new task handle.
     ///
@@ -495,7 +495,7 @@ pub trait Machine {
     /// kernel (legacy `clone` only), reports the kernel's errno, and when the kernel accepts
     /// them answers `SysError::Refused`.
     fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
-        self.call(task, &Op::Clone(args))?.ok_or_else(|| {
+        self.syscall(task, &Op::Clone(args))?.ok_or_else(|| {
             SysError::Fault(format!(
                 "{} answered a clone without a child",
                 self.backend_name()
@@ -505,33 +505,33 @@ pub trait Machine {
 
     /// `unshare(2)` made by `task`.
     fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
-        self.call(task, &Op::Unshare(flags)).map(drop)
+        self.syscall(task, &Op::Unshare(flags)).map(drop)
     }
 
     /// `setns(2)` made by `task` with a namespace file or pidfd, and `nstype`.
     fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
-        self.call(task, &Op::Setns { fd, nstype }).map(drop)
+        self.syscall(task, &Op::Setns { fd, nstype }).map(drop)
     }
 
     /// `exit(2)`: the task ends; its parent reaps it.
     fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
-        self.call(task, &Op::Exit(code)).map(drop)
+        self.syscall(task, &Op::Exit(code)).map(drop)
     }
 
     /// `setresuid(uid, uid, uid)`: leaving uid 0 clears the capabilities, as without
     /// `SECBIT_KEEP_CAPS`.
     fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
-        self.call(task, &Op::Setresuid(uid)).map(drop)
+        self.syscall(task, &Op::Setresuid(uid)).map(drop)
     }
 
     /// `setresgid(gid, gid, gid)`.
     fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
-        self.call(task, &Op::Setresgid(gid)).map(drop)
+        self.syscall(task, &Op::Setresgid(gid)).map(drop)
     }
 
     /// `capset`: removes these capabilities from the effective and permitted sets.
     fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
-        self.call(task, &Op::DropCaps(caps)).map(drop)
+        self.syscall(task, &Op::DropCaps(caps)).map(drop)
     }
 
     /// `writer` writes `target`'s `uid_map` or `gid_map` (once per namespace). The writer
@@ -548,24 +548,25 @@ pub trait Machine {
             kind,
             extents: map.to_vec(),
         };
-        self.call(writer, &op).map(drop)
+        self.syscall(writer, &op).map(drop)
     }
 
     /// `sethostname(2)`.
     fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
-        self.call(task, &Op::Sethostname(name.to_string()))
+        self.syscall(task, &Op::Sethostname(name.to_string()))
             .map(drop)
     }
 
     /// `SIOCSIFFLAGS` with `IFF_UP` on the named interface of the task's network namespace.
     fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
-        self.call(task, &Op::LinkUp(ifname.to_string())).map(drop)
+        self.syscall(task, &Op::LinkUp(ifname.to_string()))
+            .map(drop)
     }
 
     /// Writes `/proc/sys/user/max_<type>_namespaces` as `task` (the limit of its user
     /// namespace).
     fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
-        self.call(task, &Op::SetMaxNamespaces(ns, max)).map(drop)
+        self.syscall(task, &Op::SetMaxNamespaces(ns, max)).map(drop)
     }
 
     /// What the task sees of itself.

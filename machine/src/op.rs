@@ -17,7 +17,7 @@ use std::convert::Infallible;
 /// machine, a label in a scenario file, an index in a random sequence, a pid in the real
 /// backend's protocol.
 ///
-/// A backend makes each of them in [`Machine::call`]; each also has a method of its own on
+/// A backend makes each of them in [`Machine::syscall`]; each also has a method of its own on
 /// [`Machine`], named after the system call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Op<T = TaskId> {
@@ -120,9 +120,9 @@ impl<T> Op<T> {
 }
 
 impl Op<TaskId> {
-    /// Makes the call on `m` as `task` ([`Machine::call`]): the child of a clone, `None` for
+    /// Makes the call on `m` as `task` ([`Machine::syscall`]): the child of a clone, `None` for
     /// every other call.
     pub fn apply(&self, m: &mut dyn Machine, task: TaskId) -> SysResult<Option<TaskId>> {
-        m.call(task, self)
+        m.syscall(task, self)
     }
 }

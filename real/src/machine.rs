@@ -435,7 +435,7 @@ impl Machine for RealMachine {
     /// and pidfd, the fd that setns takes, the reap after an exit, the target of an id map
     /// write) have a method of their own below; every other one goes to the task's helper as
     /// it is.
-    fn call(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
         match op {
             Op::Clone(args) => self.clone_task(task, *args).map(Some),
             Op::Setns { fd, nstype } => self.setns(task, *fd, *nstype).map(|()| None),

@@ -31,7 +31,7 @@ impl Machine for Kernel {
     }
 
     /// The system call table: each operation to its entry point below.
-    fn call(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
         let done = |r: SysResult<()>| r.map(|()| None);
         match op {
             Op::Clone(args) => self.clone_task(task, *args).map(Some),
