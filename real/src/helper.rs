@@ -17,7 +17,7 @@ use crate::protocol::{
     self, Hello, Reply, Request, RootInfo, StartFailure, CHANNEL_FD, HELPER_ARG,
 };
 use crate::sys::{self, Forked};
-use nslab_machine::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
+use nslab_machine::sched::{clone3_flags_invalid, CLONE_FILES, CLONE_VFORK, CLONE_VM};
 use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -363,6 +363,17 @@ impl Helper {
             // A helper cannot continue as a child that shares its memory or suspends it, but
             // the kernel's answer to the flags is still worth having: it refuses most such
             // combinations before making anything.
+            if via == CloneVia::Clone3 && clone3_flags_invalid(flags) {
+                // The kernel refuses these flags in clone3_args_valid (kernel/fork.c), before
+                // it makes anything: its EINVAL is the answer.
+                return match sys::clone3(flags) {
+                    Err(e) => Next::Reply(Reply::Errno(e.as_raw())),
+                    // SAFETY: cannot happen (the kernel refuses these flags); were it to, the
+                    // child leaves at once without touching memory it may share.
+                    Ok(Forked::Child) => unsafe { libc::_exit(0) },
+                    Ok(Forked::Parent { .. }) => failed("clone3 accepted flags it must refuse"),
+                };
+            }
             if via == CloneVia::Clone3 {
                 return refused(
                     "CLONE_VM and CLONE_VFORK are run only through legacy clone: a helper cannot continue in a shared address space or with its parent suspended",

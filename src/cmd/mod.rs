@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod out;
 pub mod run;
 pub mod trace;
 

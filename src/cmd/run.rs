@@ -1,12 +1,14 @@
 //! `nslab run`: run scenario files on the model, the running kernel or both, print what each
 //! backend did at every step, and judge expectations and agreement.
 
+use crate::cmd::out::outln;
 use anyhow::{bail, Context};
 use nslab::both::check_both;
 use nslab_scenario::judge::{Report, StepRecord, Verdict};
 use nslab_scenario::{check, parse_file, Disagreement, Scenario};
 use nslab_sim::machine::Origin;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Which machine runs the scenarios.
@@ -109,25 +111,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         let scenario = match parse_file(f) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("nslab: {e}");
+                eprintln!("nslab: {}", nslab_scenario::printable(&e.to_string()));
                 unreadable += 1;
                 continue;
             }
         };
         let r = run_file(f, &scenario, args.backend, &mut sim)?;
         if !args.json {
-            print_result(&r, args.quiet);
+            print_result(&r, args.quiet)?;
         }
         results.push(r);
     }
     let failed = results.iter().filter(|r| !r.passed).count();
     let passed = results.len() - failed;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        outln!("{}", serde_json::to_string_pretty(&results)?);
     } else if unreadable == 0 {
-        println!("{passed} passed, {failed} failed");
+        outln!("{passed} passed, {failed} failed");
     } else {
-        println!("{passed} passed, {failed} failed, {unreadable} could not be loaded");
+        outln!("{passed} passed, {failed} failed, {unreadable} could not be loaded");
     }
     if results.is_empty() && unreadable == 0 {
         bail!("no scenario ran");
@@ -149,9 +151,14 @@ fn verdict_text(r: &StepRecord) -> String {
 }
 
 /// Prints one file's steps: the statement, then each backend's result and verdict.
-pub fn print_result(r: &FileResult, quiet: bool) {
+pub fn print_result(r: &FileResult, quiet: bool) -> anyhow::Result<()> {
     let status = if r.passed { "ok" } else { "FAILED" };
-    println!("== {} ({}): {status}", r.scenario, r.file);
+    outln!("== {} ({}): {status}", r.scenario, r.file);
+    // The disagreements by line, looked up once per step (not a scan of all of them).
+    let mut by_line: HashMap<u32, Vec<&Disagreement>> = HashMap::new();
+    for d in &r.disagreements {
+        by_line.entry(d.line).or_default().push(d);
+    }
     let steps = r.reports.iter().map(|x| x.records.len()).max().unwrap_or(0);
     for i in 0..steps {
         let Some(first) = r.reports.iter().find_map(|x| x.records.get(i)) else {
@@ -164,41 +171,48 @@ pub fn print_result(r: &FileResult, quiet: bool) {
             .reports
             .iter()
             .any(|x| x.records.get(i).is_some_and(StepRecord::failed));
-        let disagreement: Vec<&Disagreement> = r
-            .disagreements
-            .iter()
-            .filter(|d| d.line == first.line && *d.text == *first.text)
-            .collect();
+        let disagreement: Vec<&Disagreement> = by_line
+            .get(&first.line)
+            .map(|ds| {
+                ds.iter()
+                    .filter(|d| *d.text == *first.text)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
         if quiet && !any_failed && disagreement.is_empty() {
             continue;
         }
-        println!("{:>4}  {}", first.line, first.text);
+        outln!("{:>4}  {}", first.line, first.text);
         for rep in &r.reports {
             if let Some(rec) = rep.records.get(i) {
-                println!("        {:<5} {}", rep.backend, verdict_text(rec));
+                outln!("        {:<5} {}", rep.backend, verdict_text(rec));
             }
         }
         if r.reports.len() == 2 {
             if disagreement.is_empty() {
                 if !quiet {
-                    println!("        agree");
+                    outln!("        agree");
                 }
             } else {
                 for d in disagreement {
-                    println!("        DISAGREE on {}: {} | {}", d.what, d.left, d.right);
+                    outln!("        DISAGREE on {}: {} | {}", d.what, d.left, d.right);
                 }
             }
         }
     }
     for d in r.disagreements.iter().filter(|d| d.line == 0) {
-        println!(
+        outln!(
             "   end  DISAGREE on {}:\n          {}\n          {}",
-            d.what, d.left, d.right
+            d.what,
+            d.left,
+            d.right
         );
     }
     for rep in &r.reports {
         if let Some(a) = &rep.aborted {
-            println!("        {}: aborted: {a}", rep.backend);
+            outln!("        {}: aborted: {a}", rep.backend);
         }
     }
+    Ok(())
 }
