@@ -20,9 +20,9 @@ pub const MAX_REPEAT: u32 = 10_000;
 pub const MAX_DEPTH: usize = 32;
 
 /// Statements after `repeat` blocks are expanded, in the whole file: a block counts its body
-/// times its count (`pid_levels_left` and `user_levels_left` as their largest value, 33),
-/// and at least once, so that the bound holds whatever the machine and is checked as the
-/// file is read.
+/// (at least one statement: an empty body is still looped over) times its count
+/// (`pid_levels_left` and `user_levels_left` as their largest value, 33, and at least once),
+/// so that the bound holds whatever the machine and is checked as the file is read.
 pub const MAX_STEPS: u64 = 200_000;
 
 /// Clones after `repeat` blocks are expanded, counted as [`MAX_STEPS`] counts statements:

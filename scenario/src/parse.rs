@@ -282,8 +282,10 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                         Count::PidLevelsLeft | Count::UserLevelsLeft => MAX_LEVELS_LEFT,
                     })
                     .max(1);
+                    // An iteration counts as a statement at least: the run loops over an
+                    // empty body too (found by the fuzz target: nested empty blocks).
                     let size = Size {
-                        steps: b.size.steps.saturating_mul(n),
+                        steps: b.size.steps.max(1).saturating_mul(n),
                         clones: b.size.clones.saturating_mul(n),
                     };
                     let stmt = Stmt::Repeat {
@@ -475,12 +477,15 @@ fn lex(raw: &str, line: usize) -> Result<Vec<Spanned>, ParseError> {
                     Some('\\') => {
                         match chars.get(i + 1) {
                             Some(&e @ ('"' | '\\')) => s.push(e),
+                            Some('0') => s.push('\0'),
                             other => {
                                 return Err(err(
                                     line,
                                     i as u32 + 1,
-                                    "'\\\"' or '\\\\' inside a string",
-                                    other.map_or("end of line".into(), |c| format!("'\\{c}'")),
+                                    "'\\\"', '\\\\' or '\\0' inside a string",
+                                    other.map_or("end of line".into(), |c| {
+                                        quoted(&format!("\\{c}"))
+                                    }),
                                 ));
                             }
                         }

@@ -24,6 +24,7 @@ pub enum Backend {
 
 /// Arguments of `nslab run`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = limits_help())]
 pub struct RunArgs {
     /// Scenario files (`scenarios/*.scn`).
     #[arg(required = true)]
@@ -37,6 +38,15 @@ pub struct RunArgs {
     /// Print only failures, disagreements and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The limits on a scenario file, for `--help` (scenarios/README.md explains them).
+fn limits_help() -> String {
+    format!(
+        "Limits: a scenario file is read only if it is a regular file, and refused, with its \
+         line and column, before anything runs when it exceeds {}.",
+        nslab_scenario::limits::describe()
+    )
 }
 
 /// The result of one file on the chosen backends.
