@@ -44,7 +44,7 @@ fn loopback_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
         ifindex != LOOPBACK_IFINDEX,
         Errno::EINVAL,
     )?;
-    k.nets.get_mut(net.0).loopback_dev = Some(IfName::from("lo").expect("\"lo\" fits in IFNAMSIZ"));
+    k.nets[net].loopback_dev = Some(IfName::from("lo").expect("\"lo\" fits in IFNAMSIZ"));
     k.note(|_| Step::Set {
         what: "net->loopback_dev = lo".to_string(),
     });

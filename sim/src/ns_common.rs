@@ -12,7 +12,7 @@ macro_rules! owned_ns_refcounting {
         impl $crate::kernel::Kernel {
             pub(crate) fn $get(&mut self, ns: $ref) {
                 let (count, inum) = {
-                    let n = self.$slab.get_mut(ns.0);
+                    let n = &mut self.$slab[ns];
                     n.ns.count += 1;
                     (n.ns.count, n.ns.inum)
                 };
@@ -24,7 +24,7 @@ macro_rules! owned_ns_refcounting {
 
             pub(crate) fn $put(&mut self, ns: $ref) {
                 let (count, inum) = {
-                    let n = self.$slab.get_mut(ns.0);
+                    let n = &mut self.$slab[ns];
                     n.ns.count -= 1;
                     (n.ns.count, n.ns.inum)
                 };
@@ -34,7 +34,7 @@ macro_rules! owned_ns_refcounting {
                 });
                 if count == 0 {
                     let _ = self.call($free, $file, |k| {
-                        let n = k.$slab.remove(ns.0);
+                        let n = k.$slab.remove(ns);
                         k.note(|_| $crate::trace::Step::Free {
                             object: format!("{}:[{}]", $ty.proc_name(), inum),
                         });

@@ -52,7 +52,7 @@ impl Machine for Kernel {
     fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
         let t = self.task_of(task)?;
         // exit_group from any thread of init ends init too.
-        if self.tasks.get(t.0).group_leader == self.init_task {
+        if self.tasks[t].group_leader == self.init_task {
             return Err(SysError::Fault(
                 "refused: the init task exiting would panic the kernel (\"Attempted to kill init!\")"
                     .to_string(),

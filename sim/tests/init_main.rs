@@ -47,9 +47,9 @@ fn init_nsproxy_holds_the_initial_namespaces() {
     let (mut k, root) = boot();
     let n = nsproxy_of(&k, root);
     assert_eq!(n, k.init_nsproxy);
-    assert_eq!(k.nsproxies.get(n.0).count, 2);
-    assert_eq!(k.nsproxies.get(n.0).net_ns, k.init_net);
-    assert_eq!(k.nsproxies.get(n.0).pid_ns_for_children, k.init_pid_ns);
+    assert_eq!(k.nsproxies[n].count, 2);
+    assert_eq!(k.nsproxies[n].net_ns, k.init_net);
+    assert_eq!(k.nsproxies[n].pid_ns_for_children, k.init_pid_ns);
     assert_eq!(user_ns_of(&k, root), k.init_user_ns);
     let v = view(&mut k, root);
     assert_eq!(v.nspid[..], [1]);
@@ -92,10 +92,7 @@ fn pernet_list_order() {
 #[test]
 fn initial_limits() {
     let (k, _) = boot();
-    assert_eq!(
-        k.user_namespaces.get(k.init_user_ns.0).ucount_max,
-        [96365; 8]
-    );
+    assert_eq!(k.user_namespaces[k.init_user_ns].ucount_max, [96365; 8]);
 }
 
 // Kernel::boot_at: the root is placed at the requested pid and user namespace depths, with

@@ -154,7 +154,7 @@ fn orphans_reparent_to_the_namespace_init() {
     k.exit(mid, 0).expect("exit");
     assert_eq!(view(&mut k, orphan).ppid, 1);
     assert_eq!(
-        k.tasks.get(task_ref(&k, orphan).0).real_parent,
+        k.tasks[task_ref(&k, orphan)].real_parent,
         Some(task_ref(&k, init))
     );
     assert_consistent(&k);
@@ -196,8 +196,8 @@ fn create_pid_namespace_owner_and_level() {
     let (mut k, root) = boot();
     let c = fork(&mut k, root, CLONE_NEWUSER | CLONE_NEWPID);
     let ns = k.task_active_pid_ns(task_ref(&k, c));
-    assert_eq!(k.pid_namespaces.get(ns.0).user_ns, user_ns_of(&k, c));
-    assert_eq!(k.pid_namespaces.get(ns.0).level, 1);
+    assert_eq!(k.pid_namespaces[ns].user_ns, user_ns_of(&k, c));
+    assert_eq!(k.pid_namespaces[ns].level, 1);
 }
 
 // alloc_pid (kernel/pid.c), section 1: when every number below pid_max is in use, EAGAIN,

@@ -133,7 +133,7 @@ fn owner_is_the_creators_euid() {
     k.setresgid(a, 2000).expect("setresgid");
     k.setresuid(a, 1000).expect("setresuid");
     let c = fork(&mut k, a, CLONE_NEWUSER);
-    let ns = k.user_namespaces.get(user_ns_of(&k, c).0);
+    let ns = &k.user_namespaces[user_ns_of(&k, c)];
     assert_eq!((ns.owner, ns.group), (1000, 2000));
 }
 
