@@ -44,6 +44,12 @@ impl Kernel {
         &self.creds[self.tasks[current].cred]
     }
 
+    /// `current_user_ns()`: the user namespace of the caller's credentials.
+    #[inline]
+    pub fn current_user_ns(&self, current: TaskRef) -> UserNsRef {
+        self.current_cred(current).user_ns
+    }
+
     /// `__task_cred(task)`: the objective credentials of another task (`task->real_cred`),
     /// the ones others see and check against. The model never overrides credentials
     /// (`override_creds`), so both pointers always name the same object.

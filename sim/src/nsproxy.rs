@@ -508,7 +508,7 @@ impl Kernel {
         let name = self.version.has_pidfd().then_some("prepare_nsset");
         self.call_if(name, FILE, |k| {
             let old = k.task_nsproxy(current);
-            let user_ns = k.current_cred(current).user_ns;
+            let user_ns = k.current_user_ns(current);
             let nsproxy = k.create_new_namespaces(0, current, old, user_ns)?;
             let cred = (flags & CLONE_NEWUSER != 0).then(|| k.prepare_creds(current));
             Ok(Nsset {

@@ -113,7 +113,7 @@ impl Kernel {
     /// INT_MAX (`EINVAL` otherwise).
     pub fn set_max_namespaces(&mut self, task: TaskRef, ty: NsType, max: u32) -> Result<(), Errno> {
         self.call("proc_dointvec_minmax", FILE, |k| {
-            let ns = k.current_cred(task).user_ns;
+            let ns = k.current_user_ns(task);
             let capable = k.ns_capable(task, ns, CAP_SYS_RESOURCE);
             k.rule(
                 "set_permissions: !ns_capable(user_ns, CAP_SYS_RESOURCE) makes it read-only",

@@ -226,7 +226,7 @@ impl Kernel {
         ns: UserNsRef,
     ) -> Result<(), Errno> {
         self.call("userns_install", FILE, |k| {
-            let cur_ns = k.current_cred(current).user_ns;
+            let cur_ns = k.current_user_ns(current);
             k.rule("user_ns == current_user_ns()", ns == cur_ns, Errno::EINVAL)?;
             let threads = k.tasks[k.tasks[current].group_leader].nr_threads;
             k.rule("!thread_group_empty(current)", threads > 1, Errno::EINVAL)?;
@@ -303,7 +303,7 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("map_write", FILE, |k| {
             let map_ns = k.task_cred(target).user_ns;
-            let seq_ns = k.current_cred(writer).user_ns;
+            let seq_ns = k.current_user_ns(writer);
             let parent = k.user_namespaces[map_ns].parent;
             k.rule(
                 "!ns->parent (the initial map is fixed)",

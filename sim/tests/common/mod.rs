@@ -142,7 +142,7 @@ pub fn nsproxy_of(k: &Kernel, t: TaskId) -> NsproxyRef {
 
 /// The user namespace of a task's credentials.
 pub fn user_ns_of(k: &Kernel, t: TaskId) -> UserNsRef {
-    k.creds[k.tasks[task_ref(k, t)].cred].user_ns
+    k.task_cred(task_ref(k, t)).user_ns
 }
 
 /// The level of the task's active pid namespace.
