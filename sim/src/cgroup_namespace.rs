@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/cgroup/namespace.c (v6.18): `copy_cgroup_ns`, `free_cgroup_ns`,
 //! `cgroupns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/cgroup/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;

@@ -3,6 +3,10 @@
 //! Mirrors security/commoncap.c (v6.18): `cap_capable` (behind `ns_capable`),
 //! `cap_ptrace_access_check`, `cap_capset`, and `cap_task_fix_setuid`'s
 //! `cap_emulate_setxuid`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/security/commoncap.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 3.
 
 use crate::capability::{cap_bit, CAP_SYS_PTRACE};
 use crate::errno::Errno;

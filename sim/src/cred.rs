@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/cred.c (v6.18): `prepare_creds`, `copy_creds`, `commit_creds`,
 //! `put_cred`/`__put_cred`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/cred.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 3.
 
 use crate::errno::Errno;
 use crate::kernel::{CredRef, Kernel, TaskRef, UserNsRef};

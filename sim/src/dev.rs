@@ -5,6 +5,11 @@
 //! `default_device_ops` (`default_device_exit_batch`), `register_netdevice`,
 //! `dev_index_reserve`, `__dev_get_by_name`, `dev_change_flags`; and net/core/dev_ioctl.c
 //! (`dev_ioctl` for `SIOCSIFFLAGS`).
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/net/core/dev.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/net/core/dev_ioctl.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 8.
 
 use crate::capability::CAP_NET_ADMIN;
 use crate::errno::Errno;

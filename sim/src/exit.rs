@@ -4,6 +4,10 @@
 //! Mirrors kernel/exit.c (v6.18): `do_exit`/`do_group_exit`, `exit_notify`,
 //! `forget_original_parent`, `find_child_reaper`, `find_new_reaper`, `release_task`.
 //! The model's parents reap at once (as every nslab helper does), so there are no zombies.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/exit.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 7.
 
 use crate::kernel::{Handle, Kernel, TaskRef};
 use crate::machine::TaskState;

@@ -4,6 +4,10 @@
 //! `kernel_clone`, `copy_process` (flag checks, `dup_task_struct`, `copy_creds`, `copy_fs`,
 //! `copy_namespaces`, `alloc_pid`, attaching under `tasklist_lock`), `ksys_unshare` with
 //! `check_unshare_flags`, `unshare_fs`; and `unshare_userns` from kernel/user_namespace.c.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 1.
 
 use crate::errno::Errno;
 use crate::kernel::{FsRef, Kernel, PidRef, TaskRef};

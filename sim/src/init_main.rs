@@ -10,6 +10,11 @@
 //! The idle task (pid 0) is not modelled, but its references are: every initial object
 //! carries one reference more than its visible holders (as the static objects of the kernel
 //! are never freed).
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/init/main.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/init/init_task.c>.
+//! The rules with their errnos: docs/kernel-rules.md, sections 2, 8 and 11.
 
 use crate::capability::CAP_FULL_SET;
 use crate::cgroup_namespace::CgroupNamespace;

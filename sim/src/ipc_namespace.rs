@@ -2,6 +2,10 @@
 //!
 //! Mirrors ipc/namespace.c (v6.18): `copy_ipcs`, `create_ipc_ns`, `free_ipc_ns`,
 //! `ipcns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/ipc/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::errno::Errno;
 use crate::kernel::{IpcNsRef, Kernel, NsCommon, TaskRef, UserNsRef};

@@ -336,7 +336,7 @@ pub(crate) enum Handle {
     Gone(TaskState),
 }
 
-/// Which kernel the model follows (kernel-facts.md section 10). 6.18 is the default; 4.19 is
+/// Which kernel the model follows (docs/kernel-rules.md section 12). 6.18 is the default; 4.19 is
 /// the kernel of the teaching text (`_do_fork`), without time namespaces, `clone3` or
 /// pidfds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
@@ -392,7 +392,14 @@ impl KernelVersion {
     }
 }
 
-/// `max_threads / 2` on the machine kernel-facts.md was read on.
+/// The default of every `max_*_namespaces` limit in the initial user namespace.
+///
+/// The kernel sets it at boot in `fork_init`
+/// (<https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>): `set_max_threads` derives
+/// `max_threads` from the machine's memory, and every `init_user_ns.ucount_max[]` becomes
+/// `max_threads / 2`. So the value depends on the machine; this one is that of the machine
+/// the model was checked on (`kernel.threads-max` = 192730, and `/proc/sys/user/max_*_namespaces`
+/// and `ulimit -u` as root both read 96365). See docs/kernel-rules.md section 5.
 pub const DEFAULT_UCOUNT_MAX: u32 = 96365;
 
 impl Kernel {

@@ -2,6 +2,10 @@
 //!
 //! Mirrors drivers/net/loopback.c (v6.18): `loopback_net_ops` and `loopback_net_init`,
 //! with the device set up by `loopback_setup`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/drivers/net/loopback.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 8.
 
 use crate::dev::{NetDevice, IFF_LOOPBACK};
 use crate::errno::Errno;

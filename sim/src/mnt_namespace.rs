@@ -2,6 +2,10 @@
 //!
 //! Mirrors fs/namespace.c (v6.18): `copy_mnt_ns`, `alloc_mnt_ns`, `free_mnt_ns`,
 //! `mntns_install`, and `init_mount_tree` for the first namespace.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::capability::{CAP_SYS_ADMIN, CAP_SYS_CHROOT};
 use crate::errno::Errno;

@@ -4,6 +4,10 @@
 //! `ops_init`, the undo path of `setup_net`, `register_pernet_subsys`/`_device`,
 //! `cleanup_net` (run synchronously here; the kernel runs it from a work queue), and
 //! `netns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/net/core/net_namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 8.
 
 use crate::dev::NetDevice;
 use crate::errno::Errno;

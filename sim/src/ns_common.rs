@@ -4,6 +4,9 @@
 //! namespace's header (v6.18): a get adds one; the put that reaches zero frees the
 //! namespace, which gives back its inode number, uncharges its creator's ucount and puts its
 //! owning user namespace.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/include/linux/ns_common.h>.
 
 /// Defines `get_<name>` and `put_<name>` for a namespace type whose struct has `ns:
 /// NsCommon`, `user_ns: UserNsRef` and `ucounts_key: Option<(UserNsRef, u32)>`.

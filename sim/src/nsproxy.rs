@@ -4,6 +4,11 @@
 //! `copy_namespaces`, `free_nsproxy`, `unshare_nsproxy_namespaces`,
 //! `switch_task_namespaces`, `exit_task_namespaces`, and `setns` with `prepare_nsset`,
 //! `validate_ns`, `validate_nsset`, `commit_nsset`, `put_nsset`.
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/nsproxy.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/ptrace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, sections 2 and 3.
 
 use crate::capability::{CAP_SYS_ADMIN, CAP_SYS_PTRACE};
 use crate::errno::Errno;

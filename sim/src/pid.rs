@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/pid.c (v6.18): `alloc_pid`, `free_pid`, `put_pid`, `attach_pid`/
 //! `detach_pid`, `task_active_pid_ns`, `pid_nr_ns`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/pid.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 6.
 
 use crate::errno::Errno;
 use crate::kernel::{Kernel, PidNsRef, PidRef, TaskRef};

@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/pid_namespace.c (v6.18): `copy_pid_ns`, `create_pid_namespace`,
 //! `put_pid_ns`/`destroy_pid_namespace`, `zap_pid_ns_processes`, `pidns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/pid_namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 6.
 
 use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;

@@ -3,6 +3,11 @@
 //! Mirrors fs/proc/namespaces.c (`proc_ns_readlink` over the ten `ns/` entries) and
 //! fs/proc/array.c (the `NSpid:`, `Uid:`, `Gid:`, `CapEff:` lines of `status`) (v6.18),
 //! plus `getppid`, `gethostname` and `getifaddrs` as the task would call them.
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/proc/namespaces.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/proc/array.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 11.
 
 use crate::kernel::{Kernel, TaskRef};
 use crate::machine::{NsEntry, TaskView};

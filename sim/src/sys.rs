@@ -1,6 +1,10 @@
 //! The uid, gid and hostname system calls.
 //!
 //! Mirrors kernel/sys.c (v6.18): `__sys_setresuid`, `__sys_setresgid`, `sethostname`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/sys.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 9.
 
 use crate::capability::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::errno::Errno;

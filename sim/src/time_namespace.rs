@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/time/namespace.c (v6.18): `copy_time_ns`, `clone_time_ns`,
 //! `free_time_ns`, `timens_on_fork`, `timens_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/time/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NsCommon, NsproxyRef, TaskRef, TimeNsRef, UserNsRef};

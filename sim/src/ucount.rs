@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/ucount.c (v6.18): `inc_ucount`, `dec_ucount`, and the `user_table`
 //! sysctls with their `set_permissions` rule.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/ucount.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 5.
 
 use crate::capability::CAP_SYS_RESOURCE;
 use crate::errno::Errno;

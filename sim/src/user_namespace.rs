@@ -3,6 +3,10 @@
 //! Mirrors kernel/user_namespace.c (v6.18): `create_user_ns`, `free_user_ns`, `map_write`,
 //! `new_idmap_permitted`, `verify_root_map`, `proc_setgroups_write`, `userns_install`, and
 //! the id mapping helpers of include/linux/uidgid.h.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/user_namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 4.
 
 use crate::capability::{
     cap_bit, CAP_DAC_OVERRIDE, CAP_FULL_SET, CAP_SETFCAP, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN,

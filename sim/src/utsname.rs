@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/utsname.c (v6.18): `copy_utsname`, `clone_uts_ns`, `free_uts_ns`,
 //! `utsns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/utsname.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 9.
 
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NsCommon, TaskRef, UserNsRef, UtsNsRef};

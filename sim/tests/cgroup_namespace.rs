@@ -1,5 +1,5 @@
-//! kernel/cgroup/namespace.c: `copy_cgroup_ns` and `cgroupns_install` (kernel-facts.md
-//! section 7).
+//! kernel/cgroup/namespace.c: `copy_cgroup_ns` and `cgroupns_install` (docs/kernel-rules.md
+//! section 10; <https://elixir.bootlin.com/linux/v6.18/source/kernel/cgroup/namespace.c>).
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! kernel/fork.c: the flag checks of `copy_process`, the decoding of legacy `clone` and
-//! `clone3`, and `ksys_unshare` with `check_unshare_flags` (kernel-facts.md sections 1 and 3).
+//! `clone3`, and `ksys_unshare` with `check_unshare_flags` (docs/kernel-rules.md section 1;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>).
 
 mod common;
 

@@ -1,5 +1,6 @@
-//! init/main.c and init/init_task.c: the booted machine (kernel-facts.md sections 2, 5, 8
-//! and 9), and `Kernel::boot_at`.
+//! init/main.c and init/init_task.c: the booted machine (docs/kernel-rules.md sections 2, 5,
+//! 8 and 11; <https://elixir.bootlin.com/linux/v6.18/source/init/init_task.c>), and
+//! `Kernel::boot_at`.
 
 mod common;
 

@@ -1,4 +1,5 @@
-//! ipc/namespace.c: `copy_ipcs` and `ipcns_install` (kernel-facts.md section 7).
+//! ipc/namespace.c: `copy_ipcs` and `ipcns_install` (docs/kernel-rules.md section 10;
+//! <https://elixir.bootlin.com/linux/v6.18/source/ipc/namespace.c>).
 
 mod common;
 

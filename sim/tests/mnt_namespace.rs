@@ -1,4 +1,5 @@
-//! fs/namespace.c: `copy_mnt_ns` and `mntns_install` (kernel-facts.md section 7).
+//! fs/namespace.c: `copy_mnt_ns` and `mntns_install` (docs/kernel-rules.md section 10;
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/namespace.c>).
 
 mod common;
 

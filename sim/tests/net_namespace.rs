@@ -1,5 +1,6 @@
 //! net/core/net_namespace.c, net/core/dev.c and drivers/net/loopback.c: `copy_net_ns`,
-//! `setup_net` and the pernet operations, the loopback device (kernel-facts.md section 5).
+//! `setup_net` and the pernet operations, the loopback device (docs/kernel-rules.md section
+//! 8; <https://elixir.bootlin.com/linux/v6.18/source/net/core/net_namespace.c>).
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! kernel/nsproxy.c: `copy_namespaces` (fast path, capability, NEWIPC|SYSVSEM),
 //! `create_new_namespaces` (order, unwinding), `unshare_nsproxy_namespaces` and `setns`
-//! (kernel-facts.md section 2).
+//! (docs/kernel-rules.md section 2; <https://elixir.bootlin.com/linux/v6.18/source/kernel/nsproxy.c>).
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! kernel/pid_namespace.c and kernel/pid.c: numbering, nesting, the death of a namespace's
-//! init, reparenting, and `pidns_install` (kernel-facts.md sections 1, 3 and 4).
+//! init, reparenting, and `pidns_install` (docs/kernel-rules.md sections 6 and 7;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/pid_namespace.c>).
 
 mod common;
 

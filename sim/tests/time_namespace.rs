@@ -1,5 +1,6 @@
 //! kernel/time/namespace.c: `copy_time_ns`, `timens_on_fork`, `timens_install`
-//! (kernel-facts.md sections 2, 3 and 7).
+//! (docs/kernel-rules.md sections 1, 2 and 10;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/time/namespace.c>).
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! kernel/ucount.c: the per-user namespace counters and `/proc/sys/user/max_*_namespaces`
-//! (kernel-facts.md section 9).
+//! (docs/kernel-rules.md section 5; <https://elixir.bootlin.com/linux/v6.18/source/kernel/ucount.c>).
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! kernel/user_namespace.c: `create_user_ns`, id maps, `userns_install` (kernel-facts.md
-//! section 6).
+//! kernel/user_namespace.c: `create_user_ns`, id maps, `userns_install` (docs/kernel-rules.md
+//! section 4; <https://elixir.bootlin.com/linux/v6.18/source/kernel/user_namespace.c>).
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! The real-kernel tests of nslab-real: each operation checked against the facts of
-//! `kernel-facts.md`, the faults, the bad input, the privilege paths, and host safety.
+//! The real-kernel tests of nslab-real: each operation checked against the kernel's rules
+//! (`docs/kernel-rules.md`), the faults, the bad input, the privilege paths, and host safety.
 //!
 //! This is a custom test binary (`harness = false`): the tests run in parallel on
 //! `--test-threads` threads (default: the number of CPUs), a test that cannot run here prints
