@@ -108,6 +108,8 @@ fn empty_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {
         pernet_list: Vec::new(),
         first_device: None,
         net_namespace_list: Vec::new(),
+        // The initial objects are the first of their arenas: `boot_into` allocates them at
+        // slot 0 and sets these again from what it allocated.
         init_task: TaskRef(0),
         init_nsproxy: NsproxyRef(0),
         init_user_ns: UserNsRef(0),
@@ -281,6 +283,7 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
     let pid = k.alloc_pid(pid_ns).expect("pid 1 in the initial namespace");
     let init = k.tasks.insert(TaskStruct {
         pid,
+        // Itself, set below once the slab has given it its reference.
         group_leader: TaskRef(0),
         nr_threads: 1,
         real_parent: None,
