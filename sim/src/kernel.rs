@@ -548,3 +548,46 @@ impl Kernel {
         format!("task_struct pid {}", self.pids[task.pid].nr_global())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The slab reuses the most recently freed slot first, as the model's indices (and the
+    // names and inode-free orders built on them) have always been: a change here would
+    // change traces and snapshots.
+    #[test]
+    fn slab_reuses_the_last_freed_slot_first_and_forgets_freed_objects() {
+        let mut slab: Slab<FsStruct> = Slab::default();
+        let refs: Vec<FsRef> = (1..=4)
+            .map(|users| slab.insert(FsStruct { users }))
+            .collect();
+        assert_eq!(
+            refs.iter().map(|r| r.index()).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(slab.remove(refs[1]).users, 2);
+        assert_eq!(slab.remove(refs[2]).users, 3);
+        assert_eq!(slab.len(), 2);
+        assert!(slab.get(refs[1]).is_none());
+        assert_eq!(slab[refs[3]].users, 4);
+        slab[refs[3]].users = 40;
+        assert_eq!(slab.get(refs[3]).map(|f| f.users), Some(40));
+        assert_eq!(slab.insert(FsStruct { users: 5 }).index(), 2);
+        assert_eq!(slab.insert(FsStruct { users: 6 }).index(), 1);
+        assert_eq!(slab.insert(FsStruct { users: 7 }).index(), 4);
+        let live: Vec<(u32, u32)> = slab.iter().map(|(r, f)| (r.index(), f.users)).collect();
+        assert_eq!(live, [(0, 1), (1, 6), (2, 5), (3, 40), (4, 7)]);
+        let slab = slab.emptied();
+        assert!(slab.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "use after free")]
+    fn indexing_a_freed_object_is_a_model_bug() {
+        let mut slab: Slab<FsStruct> = Slab::default();
+        let r = slab.insert(FsStruct { users: 1 });
+        slab.remove(r);
+        let _ = slab[r].users;
+    }
+}
