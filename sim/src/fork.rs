@@ -10,7 +10,7 @@
 //! The rules with their errnos: docs/kernel-rules.md, section 1.
 
 use crate::errno::Errno;
-use crate::kernel::{FsRef, Kernel, PidRef, TaskRef};
+use crate::kernel::{CredRef, FsRef, Kernel, PidRef, TaskRef};
 use crate::machine::{CloneArgs, CloneVia, TaskState};
 use crate::pid_namespace::PIDNS_ADDING;
 use crate::sched::*;
@@ -417,21 +417,14 @@ impl Kernel {
             let new_cred = match k.unshare_userns(current, f) {
                 Ok(c) => c,
                 Err(e) => {
-                    if let Some(fs) = new_fs {
-                        k.fs_structs.remove(fs);
-                    }
+                    k.bad_unshare_cleanup(None, new_fs);
                     return Err(e);
                 }
             };
             let new_nsproxy = match k.unshare_nsproxy_namespaces(current, f, new_cred) {
                 Ok(n) => n,
                 Err(e) => {
-                    if let Some(c) = new_cred {
-                        k.put_cred(c);
-                    }
-                    if let Some(fs) = new_fs {
-                        k.fs_structs.remove(fs);
-                    }
+                    k.bad_unshare_cleanup(new_cred, new_fs);
                     return Err(e);
                 }
             };
@@ -447,6 +440,17 @@ impl Kernel {
             }
             Ok(())
         })
+    }
+
+    /// The `bad_unshare_cleanup_*` labels of `ksys_unshare`: drops what was prepared and not
+    /// installed, credentials first, then the private fs_struct (`free_fs_struct`).
+    fn bad_unshare_cleanup(&mut self, new_cred: Option<CredRef>, new_fs: Option<FsRef>) {
+        if let Some(c) = new_cred {
+            self.put_cred(c);
+        }
+        if let Some(fs) = new_fs {
+            self.fs_structs.remove(fs);
+        }
     }
 
     /// `check_unshare_flags`: only the known flags; the thread-group ones only in a
@@ -486,11 +490,7 @@ impl Kernel {
     }
 
     /// `unshare_userns` (kernel/user_namespace.c): new credentials in a new user namespace.
-    fn unshare_userns(
-        &mut self,
-        current: TaskRef,
-        f: u64,
-    ) -> Result<Option<crate::kernel::CredRef>, Errno> {
+    fn unshare_userns(&mut self, current: TaskRef, f: u64) -> Result<Option<CredRef>, Errno> {
         if f & CLONE_NEWUSER == 0 {
             return Ok(None);
         }
