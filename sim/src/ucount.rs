@@ -111,7 +111,12 @@ impl Kernel {
     /// task's user namespace, and `set_permissions` makes it writable only with
     /// `CAP_SYS_RESOURCE` there (`EACCES` otherwise); `proc_dointvec_minmax` takes 0 to
     /// INT_MAX (`EINVAL` otherwise).
-    pub fn set_max_namespaces(&mut self, task: TaskRef, ty: NsType, max: u32) -> Result<(), Errno> {
+    pub fn write_max_namespaces(
+        &mut self,
+        task: TaskRef,
+        ty: NsType,
+        max: u32,
+    ) -> Result<(), Errno> {
         self.call("proc_dointvec_minmax", FILE, |k| {
             let ns = k.creds.get(k.tasks.get(task.0).cred.0).user_ns;
             let capable = k.ns_capable(task, ns, CAP_SYS_RESOURCE);
