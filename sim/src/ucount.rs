@@ -115,7 +115,12 @@ impl Kernel {
     /// task's user namespace, and `set_permissions` makes it writable only with
     /// `CAP_SYS_RESOURCE` there (`EACCES` otherwise); `proc_dointvec_minmax` takes 0 to
     /// INT_MAX (`EINVAL` otherwise).
-    pub fn set_max_namespaces(&mut self, task: TaskRef, ty: NsType, max: u32) -> Result<(), Errno> {
+    pub fn write_max_namespaces(
+        &mut self,
+        task: TaskRef,
+        ty: NsType,
+        max: u32,
+    ) -> Result<(), Errno> {
         self.call("proc_dointvec_minmax", FILE, |k| {
             let ns = k.current_user_ns(task);
             let capable = k.ns_capable(task, ns, CAP_SYS_RESOURCE);
