@@ -276,12 +276,19 @@ impl Helper {
         }
     }
 
-    /// Reaps every exited child (and reparented orphan) and forgets its pidfd.
+    /// Reaps every exited child (and reparented orphan) and forgets its pidfd. A pidfd that
+    /// still reads as exited afterwards is of a task that is not this helper's child (a
+    /// `CLONE_PARENT` child is its parent's sibling, reaped by their parent): it is
+    /// forgotten too, since it would stay readable and wake every poll at once (a busy
+    /// loop). An own child that exits just after the `waitpid` loop loses nothing by this:
+    /// its `SIGCHLD` wakes the signalfd, and `waitpid` takes any child.
     fn reap_all(&mut self) {
         sys::drain(&self.sigchld);
         while let Some(pid) = sys::reap_one() {
             self.children.retain(|(p, _)| *p != pid);
         }
+        self.children
+            .retain(|(_, fd)| !sys::pidfd_exited(fd.as_fd(), 0));
     }
 
     fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Next {
