@@ -199,6 +199,9 @@ fn origin() -> (Origin, String) {
         uid,
         gid,
         cap_eff: observe::parse_cap_eff(&status),
+        // Filled in by the controller, which knows whether this helper made its user
+        // namespace (see machine.rs).
+        single_id_map: false,
     };
     (origin, method.to_string())
 }

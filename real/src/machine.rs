@@ -191,6 +191,8 @@ impl RealMachine {
         let mut origin = info.origin;
         let (user_level, user_method) = user_ns_level(child.id() as i32);
         origin.user_ns_level = user_level;
+        // A root helper that made its user namespace mapped only the caller's ids, to 0.
+        origin.single_id_map = info.own_user_ns;
         let pid_level_method = format!("pid: {}; user: {user_method}", info.pid_level_method);
         Ok(RealMachine {
             tasks: vec![Task {

@@ -3,7 +3,7 @@
 
 use crate::cmd::out::outln;
 use anyhow::{bail, Context};
-use nslab::both::check_both;
+use nslab::both::{check_both, unprivileged_skip};
 use nslab_scenario::judge::{Report, StepRecord, Verdict};
 use nslab_scenario::{check, parse_file, Disagreement, Scenario};
 use nslab_sim::machine::Origin;
@@ -57,6 +57,9 @@ pub struct FileResult {
     pub reports: Vec<Report>,
     pub disagreements: Vec<Disagreement>,
     pub passed: bool,
+    /// Why the file was skipped, not judged: the unprivileged mode
+    /// ([`nslab::both::unprivileged_skip`]).
+    pub skipped: Option<String>,
 }
 
 /// This binary, which the real backend starts again as its helper.
@@ -83,18 +86,26 @@ pub fn run_file(
     backend: Backend,
     sim: &mut nslab_sim::Kernel,
 ) -> anyhow::Result<FileResult> {
-    let (reports, disagreements) = match backend {
+    let (reports, disagreements, skipped) = match backend {
         Backend::Sim => {
             sim.reboot_at(&Origin::default());
-            (vec![check(scenario, sim)], Vec::new())
+            (vec![check(scenario, sim)], Vec::new(), None)
         }
         Backend::Real => {
             let mut real = start_real()?;
-            (vec![check(scenario, &mut real)], Vec::new())
+            let report = check(scenario, &mut real);
+            let origin = nslab_scenario::Machine::origin(&real);
+            drop(real);
+            // The model in the same position only decides whether a failure is the mode's.
+            sim.reboot_at(&origin);
+            let model = check(scenario, sim);
+            let d = nslab_scenario::agree(&model, &report);
+            let skip = unprivileged_skip(scenario, &origin, &model, &report, &d, sim);
+            (vec![report], Vec::new(), skip)
         }
         Backend::Both => {
             let both = check_both(scenario, &helper_exe()?, sim).map_err(real_start_error)?;
-            (vec![both.sim, both.real], both.disagreements)
+            (vec![both.sim, both.real], both.disagreements, both.skip)
         }
     };
     let passed = disagreements.is_empty() && reports.iter().all(Report::passed);
@@ -104,6 +115,7 @@ pub fn run_file(
         reports,
         disagreements,
         passed,
+        skipped,
     })
 }
 
@@ -132,14 +144,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         results.push(r);
     }
-    let failed = results.iter().filter(|r| !r.passed).count();
-    let passed = results.len() - failed;
+    let skipped = results
+        .iter()
+        .filter(|r| !r.passed && r.skipped.is_some())
+        .count();
+    let failed = results
+        .iter()
+        .filter(|r| !r.passed && r.skipped.is_none())
+        .count();
+    let passed = results.len() - failed - skipped;
+    let skipped_text = if skipped > 0 {
+        format!(", {skipped} skipped (unprivileged: run as root to judge them)")
+    } else {
+        String::new()
+    };
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&results)?);
     } else if unreadable == 0 {
-        outln!("{passed} passed, {failed} failed");
+        outln!("{passed} passed, {failed} failed{skipped_text}");
     } else {
-        outln!("{passed} passed, {failed} failed, {unreadable} could not be loaded");
+        outln!("{passed} passed, {failed} failed{skipped_text}, {unreadable} could not be loaded");
     }
     if results.is_empty() && unreadable == 0 {
         bail!("no scenario ran");
@@ -162,8 +186,15 @@ fn verdict_text(r: &StepRecord) -> String {
 
 /// Prints one file's steps: the statement, then each backend's result and verdict.
 pub fn print_result(r: &FileResult, quiet: bool) -> anyhow::Result<()> {
-    let status = if r.passed { "ok" } else { "FAILED" };
+    let status = match (&r.skipped, r.passed) {
+        (_, true) => "ok",
+        (Some(_), false) => "SKIPPED",
+        (None, false) => "FAILED",
+    };
     outln!("== {} ({}): {status}", r.scenario, r.file);
+    if let (Some(why), false) = (&r.skipped, r.passed) {
+        outln!("        SKIPPED: {why}");
+    }
     // The disagreements by line, looked up once per step (not a scan of all of them).
     let mut by_line: HashMap<u32, Vec<&Disagreement>> = HashMap::new();
     for d in &r.disagreements {
