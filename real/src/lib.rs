@@ -11,6 +11,7 @@
 
 pub mod helper;
 pub mod host;
+pub mod inspect;
 pub mod machine;
 mod observe;
 mod protocol;

@@ -519,6 +519,31 @@ pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
+/// `NS_GET_USERNS` (ioctl_ns(2)): the user namespace that owns the namespace of `fd`.
+pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    const NS_GET_USERNS: libc::c_ulong = 0xb7 << 8 | 0x1;
+    // SAFETY: this ioctl takes no argument and returns a new fd.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_USERNS as _) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// `NS_GET_OWNER_UID` (ioctl_ns(2)): the uid (in the caller's user namespace) of the creator
+/// of the user namespace of `fd`.
+pub fn ns_get_owner_uid(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    const NS_GET_OWNER_UID: libc::c_ulong = 0xb7 << 8 | 0x4;
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: the ioctl writes one uid_t through the pointer, which is valid for the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_OWNER_UID as _, &mut uid as *mut _) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(uid)
+}
+
 /// `waitpid(-1, WNOHANG | __WALL)`: one reaped child and its wait status, if any.
 pub fn reap_one() -> Option<(i32, i32)> {
     let mut status = 0;

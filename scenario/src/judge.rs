@@ -348,6 +348,15 @@ impl<'m> Run<'m> {
         &self.records
     }
 
+    /// Every task the run created (and the root), with its display name, in creation
+    /// order: for a caller that draws the machine after some steps (`nslab graph`).
+    pub fn task_names(&self) -> Vec<(TaskId, String)> {
+        self.tasks
+            .iter()
+            .map(|(id, n)| (*id, n.to_string()))
+            .collect()
+    }
+
     /// Whether a label names a task.
     pub fn has_label(&self, label: &str) -> bool {
         self.env.get(label).is_some()

@@ -15,6 +15,7 @@ pub mod machine;
 pub mod sched;
 
 // The machine and its recorder.
+pub mod graph;
 pub mod invariants;
 pub mod inventory;
 pub mod kernel;

@@ -1,0 +1,711 @@
+//! Every namespace of the running system, and what keeps each alive.
+//!
+//! A namespace lives while something holds a reference to it. From user space the holders
+//! that can be seen are:
+//! - a task: the ten links of `/proc/<pid>/ns/` (the process) and of
+//!   `/proc/<pid>/task/<tid>/ns/` (a thread that moved on its own, with `unshare` or `setns`
+//!   in a multithreaded process);
+//! - a bind mount of an nsfs file (`ip netns add`, `unshare --net=FILE`): an `nsfs` line in the
+//!   `mountinfo` of a mount namespace, whose root field is the namespace (`net:[4026532177]`)
+//!   and whose device field is the nsfs device;
+//! - an open fd of a process (`/proc/<pid>/fd/N` linking to `net:[...]`);
+//! - a child's link to it: the owner user namespace of any namespace (`NS_GET_USERNS`) and the
+//!   parent of a pid or user namespace (`NS_GET_PARENT`), which the kernel keeps alive while
+//!   the child lives ("hidden" when nothing else holds it).
+//!
+//! Identity is `(st_dev, st_ino)`. A process that exits during the scan is skipped without a
+//! word (an exiting process is normal); what cannot be read for lack of privilege (`EACCES`,
+//! `EPERM`) is listed in [`Scan::unreadable`] and the scan goes on.
+
+use crate::sys;
+use nslab_sim::{Errno, NsEntry, NsType};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+
+/// `(st_dev, st_ino)` of an nsfs inode: a namespace's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NsId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// The initial user namespace's inode (`PROC_USER_INIT_INO`, include/linux/proc_ns.h).
+pub const INIT_USER_INO: u64 = 0xEFFF_FFFD;
+/// The initial pid namespace's inode (`PROC_PID_INIT_INO`).
+pub const INIT_PID_INO: u64 = 0xEFFF_FFFC;
+
+/// A link to another namespace (owner or parent), as far as it could be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rel {
+    /// There is none: an initial namespace, or a type without parents.
+    None,
+    /// The namespace it links to.
+    Ns(NsId),
+    /// The kernel refused to say (`EPERM`: the link leads above the caller's user namespace).
+    Unknown(Errno),
+}
+
+impl Rel {
+    /// The namespace, if known.
+    pub fn ns(self) -> Option<NsId> {
+        match self {
+            Rel::Ns(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// One way a namespace is held.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Holder {
+    /// `/proc/<pid>/ns/<entry>` of a process (its thread-group leader).
+    Process { pid: i32, entry: NsEntry },
+    /// `/proc/<pid>/task/<tid>/ns/<entry>` of a thread whose namespace differs from its
+    /// leader's.
+    Thread { pid: i32, tid: i32, entry: NsEntry },
+    /// An nsfs bind mount at `path` in the mount namespace `mnt_ns` (as read through `pid`).
+    Mount { path: String, mnt_ns: u64, pid: i32 },
+    /// Open file `fd` of process `pid`.
+    Fd { pid: i32, fd: i32 },
+    /// Nothing else was found: the parent of the pid or user namespace `child`.
+    Parent { child: NsId },
+    /// Nothing else was found: the owner of the namespace `of`.
+    Owner { of: NsId },
+}
+
+impl Holder {
+    /// The kind, as the HELD-BY column names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Holder::Process { .. } => "process",
+            Holder::Thread { .. } => "thread",
+            Holder::Mount { .. } => "mount",
+            Holder::Fd { .. } => "fd",
+            Holder::Parent { .. } => "parent-link",
+            Holder::Owner { .. } => "owner-link",
+        }
+    }
+}
+
+/// One namespace found.
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    pub id: NsId,
+    pub ty: NsType,
+    /// Every holder found, sorted.
+    pub holders: Vec<Holder>,
+    /// Processes whose `ns/<type>` link (not `*_for_children`) is this namespace, sorted.
+    pub procs: Vec<i32>,
+    /// The owning user namespace (for a user namespace, its parent).
+    pub owner: Rel,
+    /// The parent pid or user namespace.
+    pub parent: Rel,
+    /// For a user namespace: the uid of its creator (`NS_GET_OWNER_UID`).
+    pub owner_uid: Option<u32>,
+    /// A path that opens it: `/proc/<pid>/ns/<entry>`, a mount point, or `/proc/<pid>/fd/N`.
+    pub path: Option<String>,
+}
+
+impl Namespace {
+    /// `net:[4026531833]`.
+    pub fn label(&self) -> String {
+        format!("{}:[{}]", self.ty.proc_name(), self.id.ino)
+    }
+
+    /// The bind mounts that hold it.
+    pub fn mounts(&self) -> impl Iterator<Item = &str> {
+        self.holders.iter().filter_map(|h| match h {
+            Holder::Mount { path, .. } => Some(path.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Whether it is held only through another namespace (found with an ioctl).
+    pub fn hidden(&self) -> bool {
+        self.holders
+            .iter()
+            .all(|h| matches!(h, Holder::Parent { .. } | Holder::Owner { .. }))
+    }
+
+    /// The distinct holder kinds, in [`Holder`] order.
+    pub fn held_by(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = Vec::new();
+        for h in &self.holders {
+            if !v.contains(&h.kind()) {
+                v.push(h.kind());
+            }
+        }
+        v
+    }
+}
+
+/// One process (thread-group leader).
+#[derive(Clone, Debug)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    /// Real and effective uid.
+    pub uid: u32,
+    pub euid: u32,
+    /// `comm` (`Name:` of status).
+    pub comm: String,
+    /// Its pid at every pid-namespace level below the /proc mount's, outermost first.
+    pub nspid: Vec<i32>,
+    /// `CapEff`.
+    pub cap_eff: u64,
+    /// The ten links, where readable.
+    pub ns: [Option<NsId>; 10],
+}
+
+impl Process {
+    /// The namespace of `entry`.
+    pub fn ns_of(&self, entry: NsEntry) -> Option<NsId> {
+        let i = NsEntry::ALL.iter().position(|e| *e == entry)?;
+        self.ns[i]
+    }
+
+    /// The command line (`sleep 30`), or `comm` for a kernel thread; `None` once it exited.
+    pub fn command(&self) -> String {
+        match std::fs::read(format!("/proc/{}/cmdline", self.pid)) {
+            Ok(b) if !b.is_empty() => {
+                let s: Vec<String> = b
+                    .split(|c| *c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                s.join(" ")
+            }
+            _ => self.comm.clone(),
+        }
+    }
+}
+
+/// Everything a scan found.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    pub namespaces: BTreeMap<NsId, Namespace>,
+    pub processes: BTreeMap<i32, Process>,
+    /// What could not be read, and why (`/proc/1/ns: Permission denied`).
+    pub unreadable: Vec<String>,
+}
+
+/// What to look at.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanOptions {
+    /// Threads whose namespaces differ from their leader's.
+    pub threads: bool,
+    /// Open namespace fds.
+    pub fds: bool,
+    /// nsfs bind mounts in every mount namespace readable.
+    pub mounts: bool,
+    /// Owners, parents and the hidden namespaces behind them (ioctls on every namespace).
+    pub relations: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            threads: true,
+            fds: true,
+            mounts: true,
+            relations: true,
+        }
+    }
+}
+
+/// An errno from an io error.
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// Whether an error means the process went away (skipped silently).
+fn gone(e: Errno) -> bool {
+    e == Errno::ENOENT || e == Errno::ESRCH
+}
+
+/// stat(2) of a path: its `(dev, ino)`.
+fn stat_id(path: &str) -> Result<NsId, Errno> {
+    std::fs::metadata(path)
+        .map(|m| NsId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+        .map_err(|e| errno_of(&e))
+}
+
+/// fstat(2) of an fd.
+fn fstat_id(fd: &OwnedFd) -> Result<NsId, Errno> {
+    nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd))
+        .map(|st| NsId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+        .map_err(|e| Errno::from_raw(e as i32))
+}
+
+/// The fields of `/proc/<pid>/status` the scan needs.
+struct Status {
+    comm: String,
+    ppid: i32,
+    uid: u32,
+    euid: u32,
+    threads: u32,
+    nspid: Vec<i32>,
+    cap_eff: u64,
+}
+
+fn parse_status(s: &str) -> Status {
+    let mut st = Status {
+        comm: String::new(),
+        ppid: 0,
+        uid: 0,
+        euid: 0,
+        threads: 1,
+        nspid: Vec::new(),
+        cap_eff: 0,
+    };
+    for line in s.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        match k {
+            "Name" => st.comm = v.to_string(),
+            "PPid" => st.ppid = v.parse().unwrap_or(0),
+            "Uid" => {
+                let mut it = v.split_whitespace().map(|x| x.parse().unwrap_or(0));
+                st.uid = it.next().unwrap_or(0);
+                st.euid = it.next().unwrap_or(0);
+            }
+            "Threads" => st.threads = v.parse().unwrap_or(1),
+            "NSpid" => {
+                st.nspid = v
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            }
+            "CapEff" => st.cap_eff = u64::from_str_radix(v, 16).unwrap_or(0),
+            _ => {}
+        }
+    }
+    st
+}
+
+/// The type whose readlink starts with `name:[`.
+fn type_of_link(link: &[u8]) -> Option<(NsType, u64)> {
+    let s = std::str::from_utf8(link).ok()?;
+    let (name, rest) = s.split_once(":[")?;
+    let ino = rest.strip_suffix(']')?.parse().ok()?;
+    let ty = match name {
+        "mnt" => NsType::Mnt,
+        "uts" => NsType::Uts,
+        "ipc" => NsType::Ipc,
+        "pid" => NsType::Pid,
+        "net" => NsType::Net,
+        "user" => NsType::User,
+        "cgroup" => NsType::Cgroup,
+        "time" => NsType::Time,
+        _ => return None,
+    };
+    Some((ty, ino))
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
+                .ok()
+                .and_then(|o| u8::from_str_radix(o, 8).ok())
+            {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `makedev` of a `major:minor` field.
+fn dev_of(field: &str) -> Option<u64> {
+    let (ma, mi) = field.split_once(':')?;
+    Some(nix::sys::stat::makedev(ma.parse().ok()?, mi.parse().ok()?))
+}
+
+impl Scan {
+    fn add(&mut self, id: NsId, ty: NsType, holder: Holder, path: Option<String>) {
+        let n = self.namespaces.entry(id).or_insert_with(|| Namespace {
+            id,
+            ty,
+            holders: Vec::new(),
+            procs: Vec::new(),
+            owner: Rel::None,
+            parent: Rel::None,
+            owner_uid: None,
+            path: None,
+        });
+        if let Holder::Process { pid, entry } = &holder {
+            if entry.ns_type() == ty
+                && !matches!(entry, NsEntry::PidForChildren | NsEntry::TimeForChildren)
+            {
+                n.procs.push(*pid);
+            }
+        }
+        if n.path.is_none() {
+            n.path = path;
+        }
+        n.holders.push(holder);
+    }
+
+    fn cannot(&mut self, what: String, e: Errno) {
+        self.unreadable
+            .push(format!("{what}: {}", e.description().to_lowercase()));
+    }
+}
+
+/// Scans the whole system.
+pub fn scan(opts: ScanOptions) -> Scan {
+    let mut s = Scan::default();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        s.unreadable.push("/proc: cannot be read".into());
+        return s;
+    };
+    let mut pids: Vec<i32> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    pids.sort_unstable();
+    // One process per mount namespace, to read that namespace's mountinfo through.
+    let mut mnt_reps: Vec<(NsId, i32)> = Vec::new();
+    let mut path = String::with_capacity(64);
+    for pid in pids {
+        let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            Ok(t) => parse_status(&t),
+            Err(e) => {
+                let e = errno_of(&e);
+                if !gone(e) {
+                    s.cannot(format!("/proc/{pid}/status"), e);
+                }
+                continue;
+            }
+        };
+        let mut links = [None; 10];
+        let mut denied = None;
+        for (i, entry) in NsEntry::ALL.iter().enumerate() {
+            path.clear();
+            use std::fmt::Write as _;
+            let _ = write!(path, "/proc/{pid}/ns/{}", entry.file_name());
+            match stat_id(&path) {
+                Ok(id) => {
+                    links[i] = Some(id);
+                    s.add(
+                        id,
+                        entry.ns_type(),
+                        Holder::Process { pid, entry: *entry },
+                        Some(path.clone()),
+                    );
+                }
+                Err(e) if gone(e) => {}
+                Err(e) => denied = Some(e),
+            }
+        }
+        if let Some(e) = denied {
+            s.cannot(format!("/proc/{pid}/ns"), e);
+        }
+        if let Some(m) = links[6] {
+            if !mnt_reps.iter().any(|(id, _)| *id == m) {
+                mnt_reps.push((m, pid));
+            }
+        }
+        if opts.threads && status.threads > 1 {
+            scan_threads(&mut s, pid, &links);
+        }
+        if opts.fds {
+            scan_fds(&mut s, pid);
+        }
+        s.processes.insert(
+            pid,
+            Process {
+                pid,
+                ppid: status.ppid,
+                uid: status.uid,
+                euid: status.euid,
+                comm: status.comm,
+                nspid: status.nspid,
+                cap_eff: status.cap_eff,
+                ns: links,
+            },
+        );
+    }
+    if opts.mounts {
+        for (mnt, pid) in mnt_reps {
+            scan_mounts(&mut s, pid, mnt.ino);
+        }
+    }
+    if opts.relations {
+        relations(&mut s);
+    }
+    for n in s.namespaces.values_mut() {
+        n.holders.sort();
+        n.holders.dedup();
+        n.procs.sort_unstable();
+        n.procs.dedup();
+    }
+    s
+}
+
+/// Threads whose links differ from the leader's.
+fn scan_threads(s: &mut Scan, pid: i32, leader: &[Option<NsId>; 10]) {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if tid == pid {
+            continue;
+        }
+        for (i, entry) in NsEntry::ALL.iter().enumerate() {
+            let p = format!("/proc/{pid}/task/{tid}/ns/{}", entry.file_name());
+            if let Ok(id) = stat_id(&p) {
+                if leader[i] != Some(id) {
+                    s.add(
+                        id,
+                        entry.ns_type(),
+                        Holder::Thread {
+                            pid,
+                            tid,
+                            entry: *entry,
+                        },
+                        Some(p),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Open fds that are namespaces.
+fn scan_fds(s: &mut Scan, pid: i32) {
+    let dir = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Ok(d) => d,
+        Err(e) => {
+            let e = errno_of(&e);
+            if !gone(e) {
+                s.cannot(format!("/proc/{pid}/fd"), e);
+            }
+            return;
+        }
+    };
+    for e in dir.flatten() {
+        let Ok(link) = std::fs::read_link(e.path()) else {
+            continue;
+        };
+        let Some((ty, _)) = type_of_link(link.as_os_str().as_bytes()) else {
+            continue;
+        };
+        let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let p = format!("/proc/{pid}/fd/{fd}");
+        if let Ok(id) = stat_id(&p) {
+            s.add(id, ty, Holder::Fd { pid, fd }, Some(p));
+        }
+    }
+}
+
+/// nsfs mounts in the mount namespace of `pid`.
+fn scan_mounts(s: &mut Scan, pid: i32, mnt_ns: u64) {
+    let text = match std::fs::read_to_string(format!("/proc/{pid}/mountinfo")) {
+        Ok(t) => t,
+        Err(e) => {
+            let e = errno_of(&e);
+            if !gone(e) {
+                s.cannot(format!("/proc/{pid}/mountinfo"), e);
+            }
+            return;
+        }
+    };
+    for line in text.lines() {
+        // id parent major:minor root mount-point options [optional...] - fstype source ...
+        let Some((head, tail)) = line.split_once(" - ") else {
+            continue;
+        };
+        if !tail.starts_with("nsfs ") {
+            continue;
+        }
+        let f: Vec<&str> = head.split(' ').collect();
+        if f.len() < 5 {
+            continue;
+        }
+        let (Some(dev), Some((ty, ino))) = (dev_of(f[2]), type_of_link(f[3].as_bytes())) else {
+            continue;
+        };
+        let mp = unescape(f[4]);
+        let open_path = format!("/proc/{pid}/root{mp}");
+        s.add(
+            NsId { dev, ino },
+            ty,
+            Holder::Mount {
+                path: mp,
+                mnt_ns,
+                pid,
+            },
+            Some(open_path),
+        );
+    }
+}
+
+/// Owners and parents, and the hidden namespaces found through them.
+fn relations(s: &mut Scan) {
+    // Open every known namespace once; hidden ones arrive as fds from the ioctls.
+    let mut queue: Vec<(NsId, OwnedFd)> = Vec::new();
+    let ids: Vec<NsId> = s.namespaces.keys().copied().collect();
+    for id in ids {
+        let n = &s.namespaces[&id];
+        let Some(p) = n.path.clone() else { continue };
+        let Ok(c) = CString::new(p.clone()) else {
+            continue;
+        };
+        match nix::fcntl::open(
+            c.as_c_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            // SAFETY: `open` just returned this fd and nothing else owns it.
+            Ok(fd) => queue.push((id, unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })),
+            Err(e) => {
+                let e = Errno::from_raw(e as i32);
+                if !gone(e) {
+                    s.cannot(format!("open {p}"), e);
+                }
+            }
+        }
+    }
+    let mut seen: BTreeSet<NsId> = s.namespaces.keys().copied().collect();
+    let mut warned: HashMap<&'static str, bool> = HashMap::new();
+    while let Some((id, fd)) = queue.pop() {
+        let ty = s.namespaces[&id].ty;
+        // The owner (for a user namespace that is its parent, asked below).
+        let owner = if ty == NsType::User {
+            Rel::None
+        } else {
+            match sys::ns_get_userns(fd.as_fd()) {
+                Ok(ofd) => match fstat_id(&ofd) {
+                    Ok(oid) => {
+                        if seen.insert(oid) {
+                            s.add(oid, NsType::User, Holder::Owner { of: id }, None);
+                            queue.push((oid, ofd));
+                        }
+                        Rel::Ns(oid)
+                    }
+                    Err(e) => Rel::Unknown(e),
+                },
+                Err(e) => {
+                    if !warned.insert("owner", true).unwrap_or(false) {
+                        s.cannot(
+                            format!(
+                                "NS_GET_USERNS on {} (and maybe others)",
+                                s.namespaces[&id].label()
+                            ),
+                            e,
+                        );
+                    }
+                    Rel::Unknown(e)
+                }
+            }
+        };
+        // The parent, for the two hierarchical types.
+        let parent = if matches!(ty, NsType::User | NsType::Pid) {
+            let initial = (ty == NsType::User && id.ino == INIT_USER_INO)
+                || (ty == NsType::Pid && id.ino == INIT_PID_INO);
+            match sys::ns_get_parent(fd.as_fd()) {
+                Ok(pfd) => match fstat_id(&pfd) {
+                    Ok(pid) => {
+                        if seen.insert(pid) {
+                            s.add(pid, ty, Holder::Parent { child: id }, None);
+                            queue.push((pid, pfd));
+                        }
+                        Rel::Ns(pid)
+                    }
+                    Err(e) => Rel::Unknown(e),
+                },
+                Err(Errno::EPERM) if initial => Rel::None,
+                Err(e) => {
+                    if !warned.insert("parent", true).unwrap_or(false) {
+                        s.cannot(
+                            format!(
+                                "NS_GET_PARENT on {} (above the caller's user namespace)",
+                                s.namespaces[&id].label()
+                            ),
+                            e,
+                        );
+                    }
+                    Rel::Unknown(e)
+                }
+            }
+        } else {
+            Rel::None
+        };
+        let owner_uid = if ty == NsType::User {
+            sys::ns_get_owner_uid(fd.as_fd()).ok()
+        } else {
+            None
+        };
+        let n = s.namespaces.get_mut(&id).expect("added above");
+        // A user namespace's owner is its parent (NS_GET_USERNS would give the same).
+        n.owner = if ty == NsType::User { parent } else { owner };
+        n.parent = if ty == NsType::User {
+            Rel::None
+        } else {
+            parent
+        };
+        n.owner_uid = owner_uid;
+    }
+}
+
+/// The capabilities `p` has in the user namespace `target`, and why (the rule of
+/// `cap_capable`, security/commoncap.c): in its own user namespace its effective set; in a
+/// user namespace below it, every capability if it owns (by euid) the namespace on the path
+/// just below its own; elsewhere none.
+pub fn caps_in(scan: &Scan, p: &Process, target: NsId) -> String {
+    let Some(own) = p.ns_of(NsEntry::User) else {
+        return "unknown (user ns link unreadable)".into();
+    };
+    let mut ns = target;
+    for _ in 0..40 {
+        if ns == own {
+            return if p.cap_eff == 0 {
+                "none (own user ns, no effective caps)".into()
+            } else if p.cap_eff.count_ones() >= 41 {
+                "all (own user ns, effective set full)".into()
+            } else {
+                format!("{:#x} (own user ns, effective set)", p.cap_eff)
+            };
+        }
+        let Some(n) = scan.namespaces.get(&ns) else {
+            return "unknown".into();
+        };
+        match n.owner {
+            Rel::Ns(parent) => {
+                if parent == own && n.owner_uid == Some(p.euid) {
+                    return format!("all (euid {} owns user:[{}])", p.euid, ns.ino);
+                }
+                ns = parent;
+            }
+            Rel::None => return "none (not in or below its user ns)".into(),
+            Rel::Unknown(e) => return format!("unknown ({} above)", e.name()),
+        }
+    }
+    "unknown".into()
+}
