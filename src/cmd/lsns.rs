@@ -225,10 +225,12 @@ pub fn run(args: LsnsArgs) -> anyhow::Result<u8> {
         let ty = NsType::from_name(t).filter(|_| !t.to_ascii_lowercase().starts_with("clone"));
         match ty {
             Some(ty) => types.push(ty),
-            None => return Err(UsageError(format!(
+            None => {
+                return Err(UsageError(format!(
                 "unknown namespace type: {t}; valid: mnt, net, ipc, user, pid, uts, cgroup, time"
             ))
-            .into()),
+                .into())
+            }
         }
     }
     let cols = match (&args.output, args.output_all) {
@@ -526,6 +528,9 @@ fn held_by(n: &Namespace) -> String {
         let text = match h {
             Holder::Process { .. } => "process".to_string(),
             Holder::Thread { tid, .. } => format!("thread:{tid}"),
+            Holder::Mount { path, mnt_ns, .. } if Some(*mnt_ns) != own_mnt_ns() => {
+                format!("mount:{path}(mnt:[{mnt_ns}])")
+            }
             Holder::Mount { path, .. } => format!("mount:{path}"),
             Holder::Fd { pid, fd } => format!("fd:{pid}/{fd}"),
             Holder::Parent { child } => format!("parent-link:{}", child.ino),
@@ -549,6 +554,14 @@ fn held_by(n: &Namespace) -> String {
         }
     }
     parts.join(",")
+}
+
+/// The inode of this process's mount namespace: a bind mount elsewhere is shown with its
+/// namespace, since its path means something only there.
+fn own_mnt_ns() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    static OWN: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| std::fs::metadata("/proc/self/ns/mnt").ok().map(|m| m.ino()))
 }
 
 /// The rows in display order with their tree prefixes (`├─`, `└─`).
