@@ -402,8 +402,30 @@ pub fn render_svg(g: &Graph) -> String {
     let mut vg = gb.get();
     let mut svg = SVGWriter::new();
     vg.do_it(false, false, false, &mut svg);
-    let body = svg.finalize();
+    let body = sort_style_block(&svg.finalize());
     add_legend(&body, g)
+}
+
+/// layout-rs writes its `<style>` rules from a hash map, in an order that changes from run
+/// to run: sorting the lines makes the SVG byte-identical for the same graph.
+fn sort_style_block(svg: &str) -> String {
+    let (Some(a), Some(b)) = (svg.find("<style>\n"), svg.find("</style>")) else {
+        return svg.to_string();
+    };
+    let start = a + "<style>\n".len();
+    if b < start {
+        return svg.to_string();
+    }
+    let mut rules: Vec<&str> = svg[start..b].lines().collect();
+    rules.sort_unstable();
+    let mut out = String::with_capacity(svg.len());
+    out.push_str(&svg[..start]);
+    for r in rules {
+        out.push_str(r);
+        out.push('\n');
+    }
+    out.push_str(&svg[b..]);
+    out
 }
 
 /// An SVG that only says what went wrong.

@@ -67,7 +67,8 @@ fn nsproxy_key(g: &Graph, p: &Nsproxy) -> (u32, Vec<u64>) {
 }
 
 /// The graph of the model now. `names` names tasks by handle (scenario labels); a task
-/// without a name is `init` (the scenario's root) or `task`. With a `baseline`, what is not
+/// without a name is `init_task` (pid 1), `init` (the scenario's root, when it is another
+/// task) or `task`. With a `baseline`, what is not
 /// in it is marked new.
 pub fn build(k: &Kernel, names: &[(TaskId, String)], baseline: Option<&Baseline>) -> Graph {
     let title = format!("model of Linux {}", k.version.tag());
@@ -178,7 +179,9 @@ pub fn build(k: &Kernel, names: &[(TaskId, String)], baseline: Option<&Baseline>
             .and_then(|h| names.iter().find(|(id, _)| *id == h))
             .map(|(_, n)| n.clone())
             .unwrap_or_else(|| {
-                if t == k.root_task {
+                if t == k.init_task {
+                    "init_task".to_string()
+                } else if t == k.root_task {
                     "init".to_string()
                 } else {
                     "task".to_string()
