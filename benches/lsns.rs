@@ -63,7 +63,12 @@ fn pairs(label: &str) -> (f64, f64, f64) {
             .args(&argv[1..])
             .stderr(Stdio::null())
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count().saturating_sub(1))
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .count()
+                    .saturating_sub(1)
+            })
             .unwrap_or(0)
     };
     println!(

@@ -209,3 +209,26 @@ fn bad_input_is_refused() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// A graph too large for layout-rs's placement (here 300 tasks, 300 nsproxies, 300 new
+/// network namespaces) is drawn in columns: still valid SVG, every namespace in it.
+#[test]
+fn large_svg_is_drawn_in_columns() {
+    let dir = std::env::temp_dir().join(format!("nslab-graph-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("many.scn");
+    std::fs::write(
+        &file,
+        "# many\n# 300 children in new network namespaces.\nrepeat 300\n  A = init: clone CLONE_NEWNET\nend\n",
+    )
+    .unwrap();
+    let (code, out, err) = graph(&[file.to_str().unwrap(), "--format", "svg"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 0, "{err}");
+    let doc = roxmltree::Document::parse(&out).expect("valid XML");
+    let nets = doc
+        .descendants()
+        .filter(|n| n.is_text() && n.text().is_some_and(|t| t.starts_with("net:[")))
+        .count();
+    assert_eq!(nets, 301, "the initial network namespace and 300 new ones");
+}

@@ -252,7 +252,11 @@ pub fn run(args: LsnsArgs) -> anyhow::Result<u8> {
         }
     };
 
-    let s = scan(ScanOptions::default());
+    // NSpid and CapEff are in /proc/<pid>/status, read only when a column shows them.
+    let s = scan(ScanOptions {
+        status: cols.contains(&Col::Nspid) || cols.contains(&Col::Caps),
+        ..ScanOptions::default()
+    });
 
     if let Some(ino) = args.namespace {
         return list_processes(&s, ino, &args);
@@ -489,7 +493,25 @@ impl<'a> Ctx<'a> {
                 })
             }
             Col::Nsfs => {
-                let m: Vec<&str> = n.mounts().collect();
+                // This mount namespace's paths first, then others' with their namespace.
+                let mut m: Vec<String> = Vec::new();
+                for foreign in [false, true] {
+                    for h in &n.holders {
+                        if let Holder::Mount { path, mnt_ns, .. } = h {
+                            if (Some(*mnt_ns) != own_mnt_ns()) != foreign {
+                                continue;
+                            }
+                            let p = if foreign {
+                                format!("{path}(mnt:[{mnt_ns}])")
+                            } else {
+                                path.clone()
+                            };
+                            if !m.contains(&p) {
+                                m.push(p);
+                            }
+                        }
+                    }
+                }
                 (!m.is_empty()).then(|| m.join(","))
             }
             Col::Pns => match n.ty {
@@ -524,7 +546,12 @@ fn held_by(n: &Namespace) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut counts: BTreeMap<&'static str, (String, usize)> = BTreeMap::new();
     let mut order: Vec<&'static str> = Vec::new();
-    for h in &n.holders {
+    // A bind mount in this mount namespace is named before those seen in others.
+    let mut holders: Vec<&Holder> = n.holders.iter().collect();
+    holders.sort_by_key(
+        |h| matches!(h, Holder::Mount { mnt_ns, .. } if Some(*mnt_ns) != own_mnt_ns()),
+    );
+    for h in holders {
         let text = match h {
             Holder::Process { .. } => "process".to_string(),
             Holder::Thread { tid, .. } => format!("thread:{tid}"),

@@ -18,10 +18,12 @@
 //! `EPERM`) is listed in [`Scan::unreadable`] and the scan goes on.
 
 use crate::sys;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nslab_sim::{Errno, NsEntry, NsType};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
@@ -147,14 +149,17 @@ impl Namespace {
 pub struct Process {
     pub pid: i32,
     pub ppid: i32,
-    /// Real and effective uid.
+    /// The uid: the owner of `/proc/<pid>` (the effective uid, as util-linux shows it), or the
+    /// real uid once the status is loaded.
     pub uid: u32,
+    /// The effective uid (from the status; the owner of `/proc/<pid>` before).
     pub euid: u32,
     /// `comm` (`Name:` of status).
     pub comm: String,
-    /// Its pid at every pid-namespace level below the /proc mount's, outermost first.
+    /// Its pid at every pid-namespace level below the /proc mount's, outermost first (empty
+    /// until the status is loaded).
     pub nspid: Vec<i32>,
-    /// `CapEff`.
+    /// `CapEff` (0 until the status is loaded).
     pub cap_eff: u64,
     /// The ten links, where readable.
     pub ns: [Option<NsId>; 10],
@@ -203,6 +208,9 @@ pub struct ScanOptions {
     pub mounts: bool,
     /// Owners, parents and the hidden namespaces behind them (ioctls on every namespace).
     pub relations: bool,
+    /// `/proc/<pid>/status` of every process (`NSpid`, `CapEff`, real and effective uid);
+    /// without it those are read on demand ([`Process::load_status`]).
+    pub status: bool,
 }
 
 impl Default for ScanOptions {
@@ -212,6 +220,7 @@ impl Default for ScanOptions {
             fds: true,
             mounts: true,
             relations: true,
+            status: true,
         }
     }
 }
@@ -246,52 +255,35 @@ fn fstat_id(fd: &OwnedFd) -> Result<NsId, Errno> {
         .map_err(|e| Errno::from_raw(e as i32))
 }
 
-/// The fields of `/proc/<pid>/status` the scan needs.
-struct Status {
-    comm: String,
-    ppid: i32,
-    uid: u32,
-    euid: u32,
-    threads: u32,
-    nspid: Vec<i32>,
-    cap_eff: u64,
-}
-
-fn parse_status(s: &str) -> Status {
-    let mut st = Status {
-        comm: String::new(),
-        ppid: 0,
-        uid: 0,
-        euid: 0,
-        threads: 1,
-        nspid: Vec::new(),
-        cap_eff: 0,
-    };
-    for line in s.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
+impl Process {
+    /// Reads `/proc/<pid>/status` for what the scan does not read by default: the real and
+    /// effective uid, `NSpid` and `CapEff`. A process that exited keeps what it had.
+    pub fn load_status(&mut self) {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return;
         };
-        let v = v.trim();
-        match k {
-            "Name" => st.comm = v.to_string(),
-            "PPid" => st.ppid = v.parse().unwrap_or(0),
-            "Uid" => {
-                let mut it = v.split_whitespace().map(|x| x.parse().unwrap_or(0));
-                st.uid = it.next().unwrap_or(0);
-                st.euid = it.next().unwrap_or(0);
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let v = v.trim();
+            match k {
+                "Uid" => {
+                    let mut it = v.split_whitespace().map(|x| x.parse().unwrap_or(0));
+                    self.uid = it.next().unwrap_or(self.uid);
+                    self.euid = it.next().unwrap_or(self.euid);
+                }
+                "NSpid" => {
+                    self.nspid = v
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                }
+                "CapEff" => self.cap_eff = u64::from_str_radix(v, 16).unwrap_or(0),
+                _ => {}
             }
-            "Threads" => st.threads = v.parse().unwrap_or(1),
-            "NSpid" => {
-                st.nspid = v
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect()
-            }
-            "CapEff" => st.cap_eff = u64::from_str_radix(v, 16).unwrap_or(0),
-            _ => {}
         }
     }
-    st
 }
 
 /// The type whose readlink starts with `name:[`.
@@ -386,65 +378,9 @@ pub fn scan(opts: ScanOptions) -> Scan {
     pids.sort_unstable();
     // One process per mount namespace, to read that namespace's mountinfo through.
     let mut mnt_reps: Vec<(NsId, i32)> = Vec::new();
-    let mut path = String::with_capacity(64);
+    let mut buf = Vec::with_capacity(1024);
     for pid in pids {
-        let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            Ok(t) => parse_status(&t),
-            Err(e) => {
-                let e = errno_of(&e);
-                if !gone(e) {
-                    s.cannot(format!("/proc/{pid}/status"), e);
-                }
-                continue;
-            }
-        };
-        let mut links = [None; 10];
-        let mut denied = None;
-        for (i, entry) in NsEntry::ALL.iter().enumerate() {
-            path.clear();
-            use std::fmt::Write as _;
-            let _ = write!(path, "/proc/{pid}/ns/{}", entry.file_name());
-            match stat_id(&path) {
-                Ok(id) => {
-                    links[i] = Some(id);
-                    s.add(
-                        id,
-                        entry.ns_type(),
-                        Holder::Process { pid, entry: *entry },
-                        Some(path.clone()),
-                    );
-                }
-                Err(e) if gone(e) => {}
-                Err(e) => denied = Some(e),
-            }
-        }
-        if let Some(e) = denied {
-            s.cannot(format!("/proc/{pid}/ns"), e);
-        }
-        if let Some(m) = links[6] {
-            if !mnt_reps.iter().any(|(id, _)| *id == m) {
-                mnt_reps.push((m, pid));
-            }
-        }
-        if opts.threads && status.threads > 1 {
-            scan_threads(&mut s, pid, &links);
-        }
-        if opts.fds {
-            scan_fds(&mut s, pid);
-        }
-        s.processes.insert(
-            pid,
-            Process {
-                pid,
-                ppid: status.ppid,
-                uid: status.uid,
-                euid: status.euid,
-                comm: status.comm,
-                nspid: status.nspid,
-                cap_eff: status.cap_eff,
-                ns: links,
-            },
-        );
+        scan_process(&mut s, pid, opts, &mut mnt_reps, &mut buf);
     }
     if opts.mounts {
         for (mnt, pid) in mnt_reps {
@@ -461,6 +397,140 @@ pub fn scan(opts: ScanOptions) -> Scan {
         n.procs.dedup();
     }
     s
+}
+
+/// Opens `name` under the directory `dir` (`openat`).
+fn open_at(dir: Option<RawFd>, name: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(dir, name, flags | OFlag::O_CLOEXEC, Mode::empty())
+        // SAFETY: `openat` just returned this fd and nothing else owns it.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .map_err(|e| Errno::from_raw(e as i32))
+}
+
+/// `fstatat` relative to a directory fd, following the magic link: `(dev, ino)`.
+fn stat_at(dir: RawFd, name: &str) -> Result<NsId, Errno> {
+    nix::sys::stat::fstatat(Some(dir), name, nix::fcntl::AtFlags::empty())
+        .map(|st| NsId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+        .map_err(|e| Errno::from_raw(e as i32))
+}
+
+/// One process: everything is read relative to an fd of `/proc/<pid>`, so that each lookup
+/// walks one or two path components instead of four (the scan's largest cost).
+fn scan_process(
+    s: &mut Scan,
+    pid: i32,
+    opts: ScanOptions,
+    mnt_reps: &mut Vec<(NsId, i32)>,
+    buf: &mut Vec<u8>,
+) {
+    let dir = match open_at(
+        None,
+        &format!("/proc/{pid}"),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            if !gone(e) {
+                s.cannot(format!("/proc/{pid}"), e);
+            }
+            return;
+        }
+    };
+    let dfd = dir.as_raw_fd();
+    // The owner of /proc/<pid> is the task's effective uid (what util-linux shows as UID).
+    let Ok(st) = nix::sys::stat::fstat(dfd) else {
+        return;
+    };
+    // `stat`: comm, ppid and the thread count, without the longer `status`.
+    buf.clear();
+    match open_at(Some(dfd), "stat", OFlag::O_RDONLY) {
+        Ok(f) => {
+            if std::io::Read::read_to_end(&mut std::fs::File::from(f), buf).is_err() {
+                return;
+            }
+        }
+        Err(e) => {
+            if !gone(e) {
+                s.cannot(format!("/proc/{pid}/stat"), e);
+            }
+            return;
+        }
+    }
+    let text = String::from_utf8_lossy(buf);
+    let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
+        return;
+    };
+    let comm = text[open + 1..close].to_string();
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    // After the comm: state (3), ppid (4), ..., num_threads (20): indices from field 3.
+    let ppid = rest.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let threads: u32 = rest.get(17).and_then(|v| v.parse().ok()).unwrap_or(1);
+
+    let mut links = [None; 10];
+    let mut denied = None;
+    for (i, entry) in NsEntry::ALL.iter().enumerate() {
+        let rel = ns_rel(*entry);
+        match stat_at(dfd, rel) {
+            Ok(id) => {
+                links[i] = Some(id);
+                s.add(
+                    id,
+                    entry.ns_type(),
+                    Holder::Process { pid, entry: *entry },
+                    Some(format!("/proc/{pid}/{rel}")),
+                );
+            }
+            Err(e) if gone(e) => {}
+            Err(e) => denied = Some(e),
+        }
+    }
+    if let Some(e) = denied {
+        s.cannot(format!("/proc/{pid}/ns"), e);
+    }
+    if let Some(m) = links[6] {
+        if !mnt_reps.iter().any(|(id, _)| *id == m) {
+            mnt_reps.push((m, pid));
+        }
+    }
+    if opts.threads && threads > 1 {
+        scan_threads(s, pid, &links);
+    }
+    if opts.fds {
+        scan_fds(s, pid, dfd);
+    }
+    let mut p = Process {
+        pid,
+        ppid,
+        uid: st.st_uid,
+        euid: st.st_uid,
+        comm,
+        nspid: Vec::new(),
+        cap_eff: 0,
+        ns: links,
+    };
+    if opts.status {
+        p.load_status();
+    }
+    s.processes.insert(pid, p);
+}
+
+/// `ns/<file>` for an entry, as a static string.
+fn ns_rel(e: NsEntry) -> &'static str {
+    match e {
+        NsEntry::Net => "ns/net",
+        NsEntry::Uts => "ns/uts",
+        NsEntry::Ipc => "ns/ipc",
+        NsEntry::Pid => "ns/pid",
+        NsEntry::PidForChildren => "ns/pid_for_children",
+        NsEntry::User => "ns/user",
+        NsEntry::Mnt => "ns/mnt",
+        NsEntry::Cgroup => "ns/cgroup",
+        NsEntry::Time => "ns/time",
+        NsEntry::TimeForChildren => "ns/time_for_children",
+    }
 }
 
 /// Threads whose links differ from the leader's.
@@ -495,31 +565,47 @@ fn scan_threads(s: &mut Scan, pid: i32, leader: &[Option<NsId>; 10]) {
     }
 }
 
-/// Open fds that are namespaces.
-fn scan_fds(s: &mut Scan, pid: i32) {
-    let dir = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+/// Open fds that are namespaces: each `fd/N` link is read, and only one that names a
+/// namespace (`net:[...]`) is followed with `fstatat`.
+fn scan_fds(s: &mut Scan, pid: i32, dfd: RawFd) {
+    let mut dir = match nix::dir::Dir::openat(
+        Some(dfd),
+        "fd",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(d) => d,
         Err(e) => {
-            let e = errno_of(&e);
+            let e = Errno::from_raw(e as i32);
             if !gone(e) {
                 s.cannot(format!("/proc/{pid}/fd"), e);
             }
             return;
         }
     };
-    for e in dir.flatten() {
-        let Ok(link) = std::fs::read_link(e.path()) else {
+    let fdir = dir.as_raw_fd();
+    let mut found: Vec<(i32, NsType)> = Vec::new();
+    for e in dir.iter().flatten() {
+        let name = e.file_name();
+        let Ok(name) = name.to_str() else { continue };
+        let Ok(fd) = name.parse::<i32>() else {
             continue;
         };
-        let Some((ty, _)) = type_of_link(link.as_os_str().as_bytes()) else {
+        let Ok(link) = nix::fcntl::readlinkat(Some(fdir), name) else {
             continue;
         };
-        let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let p = format!("/proc/{pid}/fd/{fd}");
-        if let Ok(id) = stat_id(&p) {
-            s.add(id, ty, Holder::Fd { pid, fd }, Some(p));
+        if let Some((ty, _)) = type_of_link(link.as_bytes()) {
+            found.push((fd, ty));
+        }
+    }
+    for (fd, ty) in found {
+        if let Ok(id) = stat_at(fdir, &fd.to_string()) {
+            s.add(
+                id,
+                ty,
+                Holder::Fd { pid, fd },
+                Some(format!("/proc/{pid}/fd/{fd}")),
+            );
         }
     }
 }
