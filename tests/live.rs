@@ -311,7 +311,25 @@ fn lsns_finds_every_holder() -> TestResult {
         })?;
     }
 
+    // A process in a new pid namespace: its pid at both levels (NSPID `N/1`).
+    let p_pid = procs.spawn(&["unshare", "-p", "-f", "--", "sleep", "60"])?;
+    let mut child = 0;
+    wait_for("the pid namespace's init", || {
+        child = std::fs::read_to_string(format!("/proc/{p_pid}/task/{p_pid}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        child != 0
+    })?;
+    let pid_ns = moved(child, "pid")?;
+
     let rows = nslab_lsns()?;
+    let r = row(&rows, pid_ns).ok_or("the new pid namespace is missing")?;
+    if r["nspid"].as_str() != Some(format!("{child}/1").as_str())
+        || r["pid"].as_u64() != Some(u64::from(child))
+    {
+        return Err(format!("NSPID of the pid namespace's init: {r}"));
+    }
     expect_row(&rows, net_proc, "fd holder", "fd:")?;
     expect_row(&rows, net_mnt, "bind mount", "mount:")?;
     let inner = row(&rows, inner_user).ok_or("inner user namespace not found")?;
