@@ -28,6 +28,9 @@ enum Outcome {
 
 type TestResult = Result<Outcome, String>;
 
+/// A test: its name, its function, and whether it needs root.
+type Test = (&'static str, fn() -> TestResult, bool);
+
 /// Helper processes, killed and reaped on drop.
 #[derive(Default)]
 struct Procs(Vec<Child>);
@@ -706,21 +709,24 @@ fn tempdir() -> Result<TempDir, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let tests: [(&str, fn() -> TestResult); 8] = [
-        ("lsns_finds_every_holder", lsns_finds_every_holder),
+    let all: [Test; 9] = [
+        ("lsns_finds_every_holder", lsns_finds_every_holder, true),
         (
             "lsns_is_a_superset_of_util_linux",
             lsns_is_a_superset_of_util_linux,
+            true,
         ),
-        ("netns_nslab_to_iproute2", netns_nslab_to_iproute2),
-        ("netns_iproute2_to_nslab", netns_iproute2_to_nslab),
-        ("netns_attach_persists", netns_attach_persists),
-        ("netns_bad_input", netns_bad_input),
+        ("netns_nslab_to_iproute2", netns_nslab_to_iproute2, true),
+        ("netns_iproute2_to_nslab", netns_iproute2_to_nslab, true),
+        ("netns_attach_persists", netns_attach_persists, true),
+        ("netns_bad_input", netns_bad_input, true),
         (
             "netns_cleans_up_the_run_dir_it_made",
             netns_cleans_up_the_run_dir_it_made,
+            true,
         ),
-        ("graph_live", graph_live),
+        ("graph_live", graph_live, true),
+        ("svg_renders_in_chromium", svg_renders_in_chromium, false),
     ];
     let host = common::host_before();
     let netns_before = run_netns();
@@ -729,15 +735,6 @@ fn main() -> std::process::ExitCode {
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
-        .collect();
-    let all: Vec<(&str, fn() -> TestResult, bool)> = tests
-        .iter()
-        .map(|(n, f)| (*n, *f, true))
-        .chain(std::iter::once((
-            "svg_renders_in_chromium",
-            svg_renders_in_chromium as fn() -> TestResult,
-            false,
-        )))
         .collect();
     for (name, f, needs_root) in all {
         if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {

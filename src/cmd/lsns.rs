@@ -322,8 +322,8 @@ pub fn run(args: LsnsArgs) -> anyhow::Result<u8> {
     // Tree links between rows.
     if tree != Tree::None {
         let pos: HashMap<NsId, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        for i in 0..rows.len() {
-            let n = &s.namespaces[&rows[i].id];
+        for (i, row) in rows.iter_mut().enumerate() {
+            let n = &s.namespaces[&row.id];
             let up = match tree {
                 Tree::Parent => match n.ty {
                     NsType::User => n.owner.ns(),
@@ -334,7 +334,7 @@ pub fn run(args: LsnsArgs) -> anyhow::Result<u8> {
                 Tree::Process => process_parent_ns(&s, n),
                 Tree::None => None,
             };
-            rows[i].parent_row = up.and_then(|u| pos.get(&u).copied()).filter(|&p| p != i);
+            row.parent_row = up.and_then(|u| pos.get(&u).copied()).filter(|&p| p != i);
         }
         break_cycles(&mut rows);
     }

@@ -133,9 +133,9 @@ fn io_errno(e: &std::io::Error) -> Errno {
 fn run_dir_mount_id() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     text.lines()
+        .rev()
         .filter(|l| l.split(' ').nth(4) == Some(NETNS_RUN_DIR))
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
-        .last()
+        .find_map(|l| l.split(' ').next()?.parse().ok())
 }
 
 /// Creates `/run/netns` if needed and makes it a shared mount, as iproute2 does; records
