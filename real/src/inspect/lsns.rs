@@ -334,7 +334,8 @@ fn dev_of(field: &str) -> Option<u64> {
 }
 
 impl Scan {
-    fn add(&mut self, id: NsId, ty: NsType, holder: Holder, path: Option<String>) {
+    /// Records a holder; `path` (a way to open the namespace) is asked only for the first.
+    fn add(&mut self, id: NsId, ty: NsType, holder: Holder, path: impl FnOnce() -> Option<String>) {
         let n = self.namespaces.entry(id).or_insert_with(|| Namespace {
             id,
             ty,
@@ -353,7 +354,7 @@ impl Scan {
             }
         }
         if n.path.is_none() {
-            n.path = path;
+            n.path = path();
         }
         n.holders.push(holder);
     }
@@ -448,8 +449,11 @@ fn scan_process(
     buf.clear();
     match open_at(Some(dfd), "stat", OFlag::O_RDONLY) {
         Ok(f) => {
-            if std::io::Read::read_to_end(&mut std::fs::File::from(f), buf).is_err() {
-                return;
+            // One read: the whole line fits (the kernel writes it at once).
+            buf.resize(1024, 0);
+            match nix::unistd::read(f.as_raw_fd(), buf) {
+                Ok(n) => buf.truncate(n),
+                Err(_) => return,
             }
         }
         Err(e) => {
@@ -480,7 +484,7 @@ fn scan_process(
                     id,
                     entry.ns_type(),
                     Holder::Process { pid, entry: *entry },
-                    Some(format!("/proc/{pid}/{rel}")),
+                    || Some(format!("/proc/{pid}/{rel}")),
                 );
             }
             Err(e) if gone(e) => {}
@@ -557,7 +561,7 @@ fn scan_threads(s: &mut Scan, pid: i32, leader: &[Option<NsId>; 10]) {
                             tid,
                             entry: *entry,
                         },
-                        Some(p),
+                        || Some(p),
                     );
                 }
             }
@@ -600,12 +604,9 @@ fn scan_fds(s: &mut Scan, pid: i32, dfd: RawFd) {
     }
     for (fd, ty) in found {
         if let Ok(id) = stat_at(fdir, &fd.to_string()) {
-            s.add(
-                id,
-                ty,
-                Holder::Fd { pid, fd },
-                Some(format!("/proc/{pid}/fd/{fd}")),
-            );
+            s.add(id, ty, Holder::Fd { pid, fd }, || {
+                Some(format!("/proc/{pid}/fd/{fd}"))
+            });
         }
     }
 }
@@ -647,7 +648,7 @@ fn scan_mounts(s: &mut Scan, pid: i32, mnt_ns: u64) {
                 mnt_ns,
                 pid,
             },
-            Some(open_path),
+            || Some(open_path),
         );
     }
 }
@@ -690,7 +691,7 @@ fn relations(s: &mut Scan) {
                 Ok(ofd) => match fstat_id(&ofd) {
                     Ok(oid) => {
                         if seen.insert(oid) {
-                            s.add(oid, NsType::User, Holder::Owner { of: id }, None);
+                            s.add(oid, NsType::User, Holder::Owner { of: id }, || None);
                             queue.push((oid, ofd));
                         }
                         Rel::Ns(oid)
@@ -719,7 +720,7 @@ fn relations(s: &mut Scan) {
                 Ok(pfd) => match fstat_id(&pfd) {
                     Ok(pid) => {
                         if seen.insert(pid) {
-                            s.add(pid, ty, Holder::Parent { child: id }, None);
+                            s.add(pid, ty, Holder::Parent { child: id }, || None);
                             queue.push((pid, pfd));
                         }
                         Rel::Ns(pid)
