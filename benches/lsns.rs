@@ -157,7 +157,7 @@ fn graph_bench() {
     let mut k = nslab_sim::Kernel::boot();
     let init = nslab_sim::Machine::root(&k);
     for _ in 0..1000 {
-        nslab_sim::Machine::clone(
+        nslab_sim::Machine::clone_task(
             &mut k,
             init,
             nslab_sim::CloneArgs::new(nslab_sim::sched::CLONE_NEWNET),

@@ -119,7 +119,7 @@ fn graph_matches_the_model() {
     let mut k = nslab_sim::Kernel::boot();
     let init = k.root();
     let before = nslab_sim::graph::Baseline::of(&k);
-    let child = Machine::clone(
+    let child = Machine::clone_task(
         &mut k,
         init,
         CloneArgs::new(nslab_sim::sched::parse_flags("NEWPID|NEWNET|NEWUSER").unwrap()),

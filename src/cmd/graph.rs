@@ -140,7 +140,7 @@ fn model_call(args: &GraphArgs, call: &str) -> anyhow::Result<Graph> {
             } else {
                 CloneArgs::new(flags).via
             };
-            let child = Machine::clone(&mut k, init, CloneArgs { flags, via })
+            let child = Machine::clone_task(&mut k, init, CloneArgs { flags, via })
                 .map_err(|e| anyhow!("{call}({}) failed: {e}", flags_to_string(flags)))?;
             names.push((child, "child".to_string()));
             format!("{call}({})", flags_to_string(flags))

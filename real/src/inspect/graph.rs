@@ -8,7 +8,7 @@
 
 use super::lsns::{scan, Holder, NsId, Rel, Scan, ScanOptions};
 use nslab_graph::{Graph, Namespace, NsKind, Nsproxy, Source, Task};
-use nslab_sim::{NsEntry, NsType};
+use nslab_machine::{NsEntry, NsType};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn kind_of(ty: NsType) -> NsKind {

@@ -20,7 +20,7 @@
 use crate::sys;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use nslab_sim::{Errno, NsEntry, NsType};
+use nslab_machine::{Errno, NsEntry, NsType};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};

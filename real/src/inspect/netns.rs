@@ -30,7 +30,7 @@ use crate::sys;
 use nix::fcntl::{open, FlockArg, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
-use nslab_sim::Errno;
+use nslab_machine::Errno;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -257,13 +257,13 @@ pub fn add(name: &str) -> Result<(), NetnsError> {
     .map_err(|e| sys_err("cannot open the current network namespace", nix_errno(e)))?;
     // SAFETY: `open` just returned this fd; we own it.
     let here = unsafe { OwnedFd::from_raw_fd(here) };
-    if let Err(e) = sys::unshare(nslab_sim::sched::CLONE_NEWNET) {
+    if let Err(e) = sys::unshare(nslab_machine::sched::CLONE_NEWNET) {
         remove_file(&p);
         return Err(sys_err("failed to create a new network namespace", e));
     }
     let bound = bind("/proc/thread-self/ns/net", &p);
     // Back to where we were, whatever happened.
-    let back = sys::setns(here.as_fd(), nslab_sim::sched::CLONE_NEWNET);
+    let back = sys::setns(here.as_fd(), nslab_machine::sched::CLONE_NEWNET);
     if let Err(e) = back {
         remove_file(&p);
         return Err(sys_err(
@@ -458,13 +458,13 @@ pub fn enter(name: &str) -> Result<(), NetnsError> {
     })?;
     // SAFETY: `open` just returned this fd; we own it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    sys::setns(fd.as_fd(), nslab_sim::sched::CLONE_NEWNET).map_err(|e| {
+    sys::setns(fd.as_fd(), nslab_machine::sched::CLONE_NEWNET).map_err(|e| {
         sys_err(
             format!("setting the network namespace \"{name}\" failed"),
             e,
         )
     })?;
-    sys::unshare(nslab_sim::sched::CLONE_NEWNS)
+    sys::unshare(nslab_machine::sched::CLONE_NEWNS)
         .map_err(|e| sys_err("unshare(CLONE_NEWNS) failed", e))?;
     // Nothing mounted from here on may propagate to the host.
     mount(
