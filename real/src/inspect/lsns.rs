@@ -472,6 +472,13 @@ fn scan_process(
     // After the comm: state (3), ppid (4), ..., num_threads (20): indices from field 3.
     let ppid = rest.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
     let threads: u32 = rest.get(17).and_then(|v| v.parse().ok()).unwrap_or(1);
+    // `flags` (field 9): a kernel thread (`PF_KTHREAD`) has no file table of its own, so its
+    // empty `fd/` is not listed.
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let kthread = rest
+        .get(6)
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_KTHREAD != 0);
 
     let mut links = [None; 10];
     let mut denied = None;
@@ -502,7 +509,7 @@ fn scan_process(
     if opts.threads && threads > 1 {
         scan_threads(s, pid, &links);
     }
-    if opts.fds {
+    if opts.fds && !kthread {
         scan_fds(s, pid, dfd);
     }
     let mut p = Process {
