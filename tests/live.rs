@@ -410,6 +410,60 @@ fn lsns_is_a_superset_of_util_linux() -> TestResult {
     Ok(Outcome::Pass)
 }
 
+/// With util-linux's columns, `-J` gives util-linux's JSON: the same keys, value types and
+/// values for the initial namespaces' rows (all but NPROCS, which moves as processes come and
+/// go between the two runs).
+fn lsns_json_matches_util_linux() -> TestResult {
+    if !have("lsns") {
+        return Ok(Outcome::Skip("util-linux lsns is not installed".into()));
+    }
+    let cols = "NS,TYPE,PATH,NPROCS,PID,PPID,COMMAND,UID,USER,NETNSID,NSFS,PNS,ONS";
+    let parse = |out: String| -> Result<Vec<Value>, String> {
+        let v: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+        Ok(v["namespaces"].as_array().cloned().unwrap_or_default())
+    };
+    let theirs = parse(ok(&["lsns", "-J", "-l", "-o", cols])?)?;
+    let ours = parse(ok(&[NSLAB, "lsns", "-J", "-l", "-o", cols])?)?;
+    let mut compared = 0;
+    for t in &theirs {
+        let Some(ns) = t["ns"].as_u64() else { continue };
+        // The initial namespaces (fixed inodes below the dynamic range).
+        if ns >= 0xF000_0000 {
+            continue;
+        }
+        let o = row(&ours, ns).ok_or_else(|| format!("nslab lacks {t}"))?;
+        let (Some(tk), Some(ok_)) = (t.as_object(), o.as_object()) else {
+            return Err("rows are not objects".into());
+        };
+        let tkeys: Vec<&String> = tk.keys().collect();
+        let okeys: Vec<&String> = ok_.keys().collect();
+        if tkeys != okeys {
+            return Err(format!(
+                "keys differ: util-linux {tkeys:?}, nslab {okeys:?}"
+            ));
+        }
+        for (k, v) in tk {
+            if k == "nprocs" {
+                if !ok_[k].is_u64() {
+                    return Err(format!("nprocs is not a number: {o}"));
+                }
+                continue;
+            }
+            if &ok_[k] != v {
+                return Err(format!(
+                    "{k} differs for ns {ns}: util-linux {v}, nslab {}",
+                    ok_[k]
+                ));
+            }
+        }
+        compared += 1;
+    }
+    if compared < 8 {
+        return Err(format!("only {compared} initial namespaces compared"));
+    }
+    Ok(Outcome::Pass)
+}
+
 /// Whether any process still links to namespace `ns` (a process of another test run may
 /// exit between the two listings).
 fn still_alive(ns: u64) -> bool {
@@ -502,6 +556,28 @@ fn netns_iproute2_to_nslab() -> TestResult {
     ])?;
     if inside.trim() != format!("net:[{ns}]") {
         return Err(format!("nslab netns exec joined {inside}, not net:[{ns}]"));
+    }
+    // An id assigned by iproute2 shows in nslab's list and in lsns's NETNSID.
+    ok(&["ip", "netns", "set", &name, "auto"])?;
+    let theirs = ok(&["ip", "netns", "list"])?;
+    let line = theirs
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+        .unwrap_or("")
+        .to_string();
+    let ours = ok(&[NSLAB, "netns", "list"])?;
+    if !line.contains("(id: ") || !ours.lines().any(|l| l == line) {
+        return Err(format!("ids: ip says {line:?}, nslab says {ours}"));
+    }
+    let id = line
+        .split("(id: ")
+        .nth(1)
+        .and_then(|r| r.trim_end_matches(')').parse::<u64>().ok())
+        .ok_or("no id")?;
+    let rows = nslab_lsns()?;
+    let r = row(&rows, ns).ok_or("the named namespace is missing")?;
+    if r["netnsid"].as_u64() != Some(id) {
+        return Err(format!("NETNSID {} instead of {id}", r["netnsid"]));
     }
     // exec remounts /sys: the namespace's own devices (only lo).
     let sys = ok(&[NSLAB, "netns", "exec", &name, "ls", "/sys/class/net"])?;
@@ -709,8 +785,13 @@ fn tempdir() -> Result<TempDir, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let all: [Test; 9] = [
+    let all: [Test; 10] = [
         ("lsns_finds_every_holder", lsns_finds_every_holder, true),
+        (
+            "lsns_json_matches_util_linux",
+            lsns_json_matches_util_linux,
+            true,
+        ),
         (
             "lsns_is_a_superset_of_util_linux",
             lsns_is_a_superset_of_util_linux,
