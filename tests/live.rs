@@ -692,6 +692,48 @@ fn netns_cleans_up_the_run_dir_it_made() -> TestResult {
     Ok(Outcome::Pass)
 }
 
+/// `exec` binds `/etc/netns/NAME/X` over `/etc/X` in its own mount namespace only: the
+/// command sees the namespace's file, the host keeps its own.
+fn netns_exec_binds_etc_netns() -> TestResult {
+    if !Path::new("/etc/hosts").exists() {
+        return Ok(Outcome::Skip("/etc/hosts does not exist here".into()));
+    }
+    let mut names = Names::default();
+    let name = names.fresh();
+    // Removes what this test made under /etc/netns, also on failure.
+    struct EtcGuard {
+        made_parent: bool,
+        dir: PathBuf,
+    }
+    impl Drop for EtcGuard {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            if self.made_parent {
+                let _ = std::fs::remove_dir("/etc/netns");
+            }
+        }
+    }
+    let guard = EtcGuard {
+        made_parent: !Path::new("/etc/netns").exists(),
+        dir: Path::new("/etc/netns").join(&name),
+    };
+    std::fs::create_dir_all(&guard.dir).map_err(|e| e.to_string())?;
+    let marker = format!("# hosts of {name}\n");
+    std::fs::write(guard.dir.join("hosts"), &marker).map_err(|e| e.to_string())?;
+    let host_hosts = std::fs::read_to_string("/etc/hosts").map_err(|e| e.to_string())?;
+    ok(&[NSLAB, "netns", "add", &name])?;
+    let inside = ok(&[NSLAB, "netns", "exec", &name, "cat", "/etc/hosts"])?;
+    ok(&[NSLAB, "netns", "delete", &name])?;
+    if inside != marker {
+        return Err(format!("/etc/hosts inside: {inside:?}"));
+    }
+    if std::fs::read_to_string("/etc/hosts").map_err(|e| e.to_string())? != host_hosts {
+        return Err("the host's /etc/hosts changed".into());
+    }
+    drop(guard);
+    Ok(Outcome::Pass)
+}
+
 /// `nslab graph --live -p PID` draws that process's namespaces.
 fn graph_live() -> TestResult {
     let mut procs = Procs::default();
@@ -785,7 +827,7 @@ fn tempdir() -> Result<TempDir, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let all: [Test; 10] = [
+    let all: [Test; 11] = [
         ("lsns_finds_every_holder", lsns_finds_every_holder, true),
         (
             "lsns_json_matches_util_linux",
@@ -804,6 +846,11 @@ fn main() -> std::process::ExitCode {
         (
             "netns_cleans_up_the_run_dir_it_made",
             netns_cleans_up_the_run_dir_it_made,
+            true,
+        ),
+        (
+            "netns_exec_binds_etc_netns",
+            netns_exec_binds_etc_netns,
             true,
         ),
         ("graph_live", graph_live, true),

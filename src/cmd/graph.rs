@@ -7,6 +7,7 @@ use anyhow::anyhow;
 use nslab_graph::{Format, Graph};
 use nslab_sim::capability::parse_cap;
 use nslab_sim::graph::{build, Baseline};
+use nslab_sim::kernel::KernelVersion;
 use nslab_sim::machine::Origin;
 use nslab_sim::sched::{flags_to_string, parse_flags};
 use nslab_sim::{CloneArgs, CloneVia, Kernel, Machine};
@@ -42,6 +43,11 @@ pub struct GraphArgs {
     #[arg(long, value_name = "N")]
     pub step: Option<usize>,
 
+    /// For a call: the kernel to model, 6.18 (the default) or 4.19 (as `nslab trace
+    /// --kernel`: no time namespaces).
+    #[arg(long, value_name = "VERSION", default_value = "6.18", value_parser = parse_version)]
+    pub kernel: KernelVersion,
+
     /// Before the call, the init task changes to this uid (as `nslab trace --uid`).
     #[arg(long, value_name = "UID")]
     pub uid: Option<u32>,
@@ -58,6 +64,11 @@ pub struct GraphArgs {
     /// The flags of the call.
     #[arg(value_name = "FLAGS")]
     pub flags: Option<String>,
+}
+
+fn parse_version(s: &str) -> Result<KernelVersion, String> {
+    KernelVersion::parse(s)
+        .ok_or_else(|| format!("unknown kernel version '{s}'; valid: 6.18, 4.19"))
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -87,6 +98,12 @@ pub fn run(args: GraphArgs) -> anyhow::Result<u8> {
                 if args.flags.is_some() {
                     return Err(UsageError(format!("unexpected argument after {file}")).into());
                 }
+                if args.kernel != KernelVersion::V6_18 || args.uid.is_some() || !args.drop_caps.is_empty() {
+                    return Err(UsageError(
+                        "--kernel, --uid and --drop-cap go with a call; a scenario sets its task up itself".into(),
+                    )
+                    .into());
+                }
                 model_scenario(Path::new(file), args.step)?
             }
             other => {
@@ -114,7 +131,7 @@ fn model_call(args: &GraphArgs, call: &str) -> anyhow::Result<Graph> {
         .into());
     };
     let flags = parse_flags(flags).map_err(|e| UsageError(e.to_string()))?;
-    let mut k = Kernel::boot();
+    let mut k = Kernel::boot_version(args.kernel);
     let init = k.root();
     if let Some(uid) = args.uid {
         k.setresuid(init, uid)
@@ -153,6 +170,7 @@ fn model_call(args: &GraphArgs, call: &str) -> anyhow::Result<Graph> {
 
 /// The model after the first `step` statements of a scenario file.
 fn model_scenario(path: &Path, step: Option<usize>) -> anyhow::Result<Graph> {
+    // Scenarios run on the 6.18 model, as `nslab run` runs them.
     let scenario = nslab_scenario::parse_file(path).map_err(|e| UsageError(e.to_string()))?;
     let total = scenario.body.len();
     let n = step.unwrap_or(total);
