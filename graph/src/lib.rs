@@ -303,3 +303,74 @@ impl Format {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(kind: NsKind, inum: u64, owner: Option<usize>) -> Namespace {
+        Namespace {
+            kind,
+            inum,
+            dev: None,
+            count: None,
+            level: None,
+            owner,
+            parent: None,
+            held_by: Vec::new(),
+            new: false,
+        }
+    }
+
+    /// Two builders that found the same objects in another order give the same graph.
+    #[test]
+    fn normalize_sorts_and_renumbers() {
+        let mut a = Graph::new(Source::Live, "t");
+        a.namespaces = vec![
+            ns(NsKind::Net, 20, Some(1)),
+            ns(NsKind::User, 10, None),
+            ns(NsKind::Mnt, 30, Some(1)),
+        ];
+        a.nsproxies.push(Nsproxy {
+            name: "p".into(),
+            count: None,
+            entries: vec![("net_ns", 0), ("mnt_ns", 2)],
+            inferred: true,
+            new: false,
+        });
+        a.tasks.push(Task {
+            name: "t".into(),
+            nspid: vec![5, 1],
+            nsproxy: Some(0),
+            user_ns: Some(1),
+            pid_ns: None,
+            new: false,
+        });
+        let mut b = a.clone();
+        b.namespaces = vec![
+            ns(NsKind::User, 10, None),
+            ns(NsKind::Mnt, 30, Some(0)),
+            ns(NsKind::Net, 20, Some(0)),
+        ];
+        b.nsproxies[0].entries = vec![("net_ns", 2), ("mnt_ns", 1)];
+        b.tasks[0].user_ns = Some(0);
+        a.normalize();
+        b.normalize();
+        assert_eq!(a, b);
+        assert_eq!(a.namespaces[0].kind, NsKind::Mnt);
+        assert_eq!(a.find(NsKind::User, 10), Some(2));
+        assert!(a.validate().is_ok());
+        assert_eq!(a.tasks[0].pids(), "5/1");
+        for f in ["tree", "dot", "mermaid", "svg"] {
+            let f = Format::parse(f).unwrap();
+            assert_eq!(f.render(&a), f.render(&b));
+        }
+    }
+
+    #[test]
+    fn validate_catches_a_bad_index() {
+        let mut g = Graph::new(Source::Model, "t");
+        g.namespaces.push(ns(NsKind::Net, 1, Some(7)));
+        assert!(g.validate().is_err());
+    }
+}

@@ -769,9 +769,9 @@ fn relations(s: &mut Scan) {
 }
 
 /// The capabilities `p` has in the user namespace `target`, and why (the rule of
-/// `cap_capable`, security/commoncap.c): in its own user namespace its effective set; in a
-/// user namespace below it, every capability if it owns (by euid) the namespace on the path
-/// just below its own; elsewhere none.
+/// `cap_capable`, security/commoncap.c): in its own user namespace and below it, its effective
+/// set, except that in a namespace created in its own by its euid (and below that one) it has
+/// every capability; elsewhere none.
 pub fn caps_in(scan: &Scan, p: &Process, target: NsId) -> String {
     let Some(own) = p.ns_of(NsEntry::User) else {
         return "unknown (user ns link unreadable)".into();
@@ -779,12 +779,18 @@ pub fn caps_in(scan: &Scan, p: &Process, target: NsId) -> String {
     let mut ns = target;
     for _ in 0..40 {
         if ns == own {
-            return if p.cap_eff == 0 {
-                "none (own user ns, no effective caps)".into()
-            } else if p.cap_eff.count_ones() >= 41 {
-                "all (own user ns, effective set full)".into()
+            // In its own user namespace, or in one below it (where the same set applies).
+            let place = if ns == target {
+                "own user ns"
             } else {
-                format!("{:#x} (own user ns, effective set)", p.cap_eff)
+                "its user ns is an ancestor"
+            };
+            return if p.cap_eff == 0 {
+                format!("none ({place}, no effective caps)")
+            } else if p.cap_eff.count_ones() >= 41 {
+                format!("all ({place}, effective set full)")
+            } else {
+                format!("{:#x} ({place}, effective set)", p.cap_eff)
             };
         }
         let Some(n) = scan.namespaces.get(&ns) else {
@@ -802,4 +808,102 @@ pub fn caps_in(scan: &Scan, p: &Process, target: NsId) -> String {
         }
     }
     "unknown".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_ns(s: &mut Scan, ino: u64, parent: Option<u64>, owner_uid: u32) -> NsId {
+        let id = NsId { dev: 4, ino };
+        s.namespaces.insert(
+            id,
+            Namespace {
+                id,
+                ty: NsType::User,
+                holders: Vec::new(),
+                procs: Vec::new(),
+                owner: parent.map_or(Rel::None, |p| Rel::Ns(NsId { dev: 4, ino: p })),
+                parent: Rel::None,
+                owner_uid: Some(owner_uid),
+                path: None,
+            },
+        );
+        id
+    }
+
+    fn process(user: NsId, euid: u32, cap_eff: u64) -> Process {
+        let mut ns = [None; 10];
+        ns[5] = Some(user);
+        Process {
+            pid: 100,
+            ppid: 1,
+            uid: euid,
+            euid,
+            comm: "t".into(),
+            nspid: vec![100],
+            cap_eff,
+            ns,
+        }
+    }
+
+    /// `cap_capable`'s three answers: the own user namespace gives the effective set; the
+    /// owner (by euid) of a namespace created in the process's user namespace has every
+    /// capability there and below; elsewhere nothing.
+    #[test]
+    fn caps_follow_cap_capable() {
+        let mut s = Scan::default();
+        let u0 = user_ns(&mut s, INIT_USER_INO, None, 0);
+        let u1 = user_ns(&mut s, 4026532000, Some(INIT_USER_INO), 1000);
+        let u2 = user_ns(&mut s, 4026532001, Some(4026532000), 1000);
+        let owner = process(u0, 1000, 0);
+        assert_eq!(
+            caps_in(&s, &owner, u1),
+            "all (euid 1000 owns user:[4026532000])"
+        );
+        assert_eq!(
+            caps_in(&s, &owner, u2),
+            "all (euid 1000 owns user:[4026532000])"
+        );
+        assert_eq!(
+            caps_in(&s, &owner, u0),
+            "none (own user ns, no effective caps)"
+        );
+        let other = process(u0, 1001, 0);
+        assert_eq!(
+            caps_in(&s, &other, u1),
+            "none (its user ns is an ancestor, no effective caps)"
+        );
+        let root = process(u0, 0, (1 << 41) - 1);
+        assert_eq!(
+            caps_in(&s, &root, u2),
+            "all (its user ns is an ancestor, effective set full)"
+        );
+        let inside = process(u1, 0, (1 << 41) - 1);
+        assert_eq!(
+            caps_in(&s, &inside, u1),
+            "all (own user ns, effective set full)"
+        );
+        assert_eq!(
+            caps_in(&s, &inside, u0),
+            "none (not in or below its user ns)"
+        );
+        let some = process(u2, 0, 1 << 21);
+        assert_eq!(
+            caps_in(&s, &some, u2),
+            "0x200000 (own user ns, effective set)"
+        );
+    }
+
+    #[test]
+    fn mountinfo_escapes_and_links() {
+        assert_eq!(unescape("/run/a\\040b"), "/run/a b");
+        assert_eq!(unescape("/x\\"), "/x\\");
+        assert_eq!(
+            type_of_link(b"net:[4026532177]"),
+            Some((NsType::Net, 4026532177))
+        );
+        assert_eq!(type_of_link(b"socket:[12]"), None);
+        assert_eq!(type_of_link(b"/dev/null"), None);
+    }
 }
