@@ -26,7 +26,7 @@ Examples:
   nslab lsns -t net -o NS,HELD-BY,NSFS,NETNSID
   nslab lsns -P                      only those no process is in (mounts, fds, hidden)
   nslab lsns --tree=owner            nested under the owning user namespace
-  nslab lsns -p $$ -o NS,TYPE,NSPID,CAPS
+  nslab lsns -t pid -o NS,PID,NSPID,CAPS   (NSPID and CAPS are of the PID column's process)
   nslab lsns -J                      JSON, as util-linux's {\"namespaces\": [...]}")]
 pub struct LsnsArgs {
     /// Use JSON output format.
