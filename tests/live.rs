@@ -660,8 +660,8 @@ fn netns_bad_input() -> TestResult {
 }
 
 /// Where `/run/netns` does not exist, add makes it (with its self-bind) and delete of the
-/// last name removes both: run in a private mount namespace with a fresh tmpfs on /run, so
-/// the host is not involved.
+/// last name removes both, also when four processes add and delete at once (the flock): run
+/// in a private mount namespace with a fresh tmpfs on /run, so the host is not involved.
 fn netns_cleans_up_the_run_dir_it_made() -> TestResult {
     let script = format!(
         "set -e; mount -t tmpfs nslab-test /run; \
@@ -674,6 +674,11 @@ fn netns_cleans_up_the_run_dir_it_made() -> TestResult {
          {n} netns delete two; \
          if test -e /run/netns; then echo 'left /run/netns'; exit 1; fi; \
          if test $(count) -ne $before; then echo 'left the mount'; exit 1; fi; \
+         for j in 1 2 3 4; do ( for i in 1 2 3 4 5; do \
+           {n} netns add c$j-$i || echo FAIL; {n} netns delete c$j-$i || echo FAIL; \
+         done ) & done; wait; \
+         if test -e /run/netns; then echo 'concurrent use left /run/netns'; exit 1; fi; \
+         if test $(count) -ne $before; then echo 'concurrent use left the mount'; exit 1; fi; \
          echo clean",
         n = NSLAB
     );

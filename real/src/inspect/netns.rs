@@ -116,12 +116,31 @@ struct Locked {
     _dir: nix::fcntl::Flock<std::fs::File>,
 }
 
+/// Locks `/run/netns`. A `delete` that held the lock before may have removed the directory
+/// (or its mount) that this process opened and waited on: the lock counts only if the path
+/// still leads to the directory locked, else it is taken again.
 fn lock_run_dir() -> Result<Locked, NetnsError> {
-    let f = std::fs::File::open(NETNS_RUN_DIR)
-        .map_err(|e| sys_err(format!("cannot open {NETNS_RUN_DIR}"), io_errno(&e)))?;
-    let l = nix::fcntl::Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| sys_err(format!("cannot lock {NETNS_RUN_DIR}"), nix_errno(e)))?;
-    Ok(Locked { _dir: l })
+    for _ in 0..10 {
+        let f = std::fs::File::open(NETNS_RUN_DIR)
+            .map_err(|e| sys_err(format!("cannot open {NETNS_RUN_DIR}"), io_errno(&e)))?;
+        let l = nix::fcntl::Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, e)| sys_err(format!("cannot lock {NETNS_RUN_DIR}"), nix_errno(e)))?;
+        let locked = l.metadata().map(|m| (m.dev(), m.ino()));
+        let now = std::fs::metadata(NETNS_RUN_DIR).map(|m| (m.dev(), m.ino()));
+        match (locked, now) {
+            (Ok(a), Ok(b)) if a == b => return Ok(Locked { _dir: l }),
+            (_, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(sys_err(
+                    format!("cannot open {NETNS_RUN_DIR}"),
+                    Errno::ENOENT,
+                ))
+            }
+            _ => continue,
+        }
+    }
+    Err(NetnsError::Sys(format!(
+        "cannot lock {NETNS_RUN_DIR}: it keeps changing"
+    )))
 }
 
 fn io_errno(e: &std::io::Error) -> Errno {
@@ -141,6 +160,19 @@ fn run_dir_mount_id() -> Option<u64> {
 /// Creates `/run/netns` if needed and makes it a shared mount, as iproute2 does; records
 /// what it made in [`MADE_MARKER`].
 fn prepare_run_dir() -> Result<Locked, NetnsError> {
+    // A concurrent `delete` may remove an empty /run/netns between the mkdir and the lock.
+    let mut tries = 0;
+    loop {
+        match prepare_run_dir_once() {
+            Err(NetnsError::Sys(m)) if m.ends_with("no such file or directory") && tries < 3 => {
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn prepare_run_dir_once() -> Result<Locked, NetnsError> {
     let created = match std::fs::create_dir(NETNS_RUN_DIR) {
         Ok(()) => {
             // mkdir is subject to the umask; iproute2 wants 0755.
@@ -315,8 +347,8 @@ pub fn delete(name: &str) -> Result<(), NetnsError> {
 }
 
 /// When `/run/netns` is empty and its top mount is the one nslab made, detaches it (and
-/// removes the directory when nslab created it). Called with the lock held; the lock's fd is
-/// closed before the directory goes.
+/// removes the directory when nslab created it). Called with the lock held, which is released
+/// last.
 fn cleanup_run_dir(lock: Locked) {
     let Ok(marker) = std::fs::read_to_string(MADE_MARKER) else {
         return;
@@ -343,12 +375,14 @@ fn cleanup_run_dir(lock: Locked) {
     }
     if umount2(NETNS_RUN_DIR, MntFlags::MNT_DETACH).is_ok() {
         let _ = std::fs::remove_file(MADE_MARKER);
-        drop(lock);
         if created {
-            // Only if still empty (remove_dir refuses otherwise).
+            // Still under the lock (a directory can be removed while open), so that a
+            // process waiting for the lock finds it gone and starts again; remove_dir
+            // refuses if anything is in it.
             let _ = std::fs::remove_dir(NETNS_RUN_DIR);
         }
     }
+    drop(lock);
 }
 
 /// One name of `list`.
