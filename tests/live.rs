@@ -105,6 +105,8 @@ struct RunNetns {
     exists: bool,
     mounted: bool,
     entries: BTreeSet<String>,
+    /// nslab's record of the `/run/netns` mount it made.
+    marker: bool,
 }
 
 fn run_netns() -> RunNetns {
@@ -121,6 +123,7 @@ fn run_netns() -> RunNetns {
                     .collect()
             })
             .unwrap_or_default(),
+        marker: Path::new(nslab_real::inspect::netns::MADE_MARKER).exists(),
     }
 }
 
@@ -135,6 +138,10 @@ fn restore_run_netns(before: &RunNetns) {
     }
     if now.mounted && !before.mounted {
         let _ = nix::mount::umount2("/run/netns", nix::mount::MntFlags::MNT_DETACH);
+    }
+    // nslab's record of a mount that iproute2's delete left in place (and was undone above).
+    if now.marker && !before.marker {
+        let _ = std::fs::remove_file(nslab_real::inspect::netns::MADE_MARKER);
     }
     if now.exists && !before.exists {
         let _ = std::fs::remove_dir("/run/netns");
@@ -907,7 +914,12 @@ fn main() -> std::process::ExitCode {
         .iter()
         .filter(|e| e.starts_with(&format!("nslab-test-{}-", std::process::id())))
         .collect();
-    if (netns_after.exists, netns_after.mounted) == (netns_before.exists, netns_before.mounted)
+    if (netns_after.exists, netns_after.mounted, netns_after.marker)
+        == (
+            netns_before.exists,
+            netns_before.mounted,
+            netns_before.marker,
+        )
         && ours.is_empty()
     {
         println!("ok: run_netns_as_it_was");
