@@ -1,7 +1,7 @@
 //! Real-kernel tests of `nslab lsns`, `nslab netns` and `nslab graph --live`, and the SVG
-//! check in headless Chromium. A `harness = false` runner: each test passes, fails, or says
-//! `SKIPPED: <test>: <reason>` and is counted as skipped; the run is bracketed by a host
-//! snapshot and by a check that `/run/netns` is exactly as it was.
+//! check in headless Chromium. A `harness = false` binary run by libtest-mimic: a test that
+//! cannot run here is an ignored trial saying `SKIPPED: <test>: <reason>`; after every trial,
+//! two more check that `/run/netns` and the host are exactly as they were.
 //!
 //! Namespaces are made by helper processes started with `std::process::Command` (util-linux
 //! `unshare`, iproute2 `ip`, perl for a thread), never in this multithreaded process. Every
@@ -10,6 +10,8 @@
 //! `/run/netns` at the same time.
 
 mod common;
+
+use libtest_mimic::{Arguments, Completion, Trial};
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -871,64 +873,57 @@ fn main() -> std::process::ExitCode {
     let host = common::host_before();
     let netns_before = run_netns();
     let root = nix::unistd::geteuid().is_root();
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
+    let trials: Vec<Trial> = all
+        .into_iter()
+        .map(|(name, f, needs_root)| {
+            Trial::ignorable_test(name, move || {
+                if needs_root && !root {
+                    return Ok(common::skip(name, "needs root"));
+                }
+                if needs_root && std::env::var_os("NSLAB_SKIP_REAL").is_some() {
+                    return Ok(common::skip(name, "NSLAB_SKIP_REAL is set"));
+                }
+                match f() {
+                    Ok(Outcome::Pass) => Ok(Completion::Completed),
+                    Ok(Outcome::Skip(why)) => Ok(common::skip(name, &why)),
+                    Err(e) => Err(e.into()),
+                }
+            })
+        })
         .collect();
-    for (name, f, needs_root) in all {
-        if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
-            continue;
-        }
-        let outcome = if needs_root && !root {
-            Ok(Outcome::Skip("needs root".into()))
-        } else if needs_root && std::env::var_os("NSLAB_SKIP_REAL").is_some() {
-            Ok(Outcome::Skip("NSLAB_SKIP_REAL is set".into()))
-        } else {
-            f()
-        };
-        match outcome {
-            Ok(Outcome::Pass) => {
-                println!("ok: {name}");
-                passed += 1;
-            }
-            Ok(Outcome::Skip(why)) => {
-                println!("SKIPPED: {name}: {why}");
-                skipped += 1;
-            }
-            Err(e) => {
-                println!("FAILED: {name}\n    {e}");
-                failed += 1;
-            }
-        }
-    }
-    if skipped > 0 {
-        println!("{skipped} live tests skipped");
-    }
-    // /run/netns as it was: what iproute2 made during the run (it never removes its
-    // self-bind) is undone, then the state must equal the one before.
+    let args = Arguments::from_args();
+    let run = libtest_mimic::run(&args, trials);
+    // Then, after every trial: /run/netns as it was (what iproute2 made during the run, which
+    // it never removes, is undone first) and the host as it was.
     restore_run_netns(&netns_before);
-    let netns_after = run_netns();
-    let ours: Vec<&String> = netns_after
-        .entries
-        .iter()
-        .filter(|e| e.starts_with(&format!("nslab-test-{}-", std::process::id())))
-        .collect();
-    if (netns_after.exists, netns_after.mounted, netns_after.marker)
-        == (
-            netns_before.exists,
-            netns_before.mounted,
-            netns_before.marker,
-        )
-        && ours.is_empty()
-    {
-        println!("ok: run_netns_as_it_was");
-        passed += 1;
+    let after = vec![
+        Trial::test("run_netns_as_it_was", move || {
+            let now = run_netns();
+            let ours = now
+                .entries
+                .iter()
+                .any(|e| e.starts_with(&format!("nslab-test-{}-", std::process::id())));
+            if (now.exists, now.mounted, now.marker)
+                == (
+                    netns_before.exists,
+                    netns_before.mounted,
+                    netns_before.marker,
+                )
+                && !ours
+            {
+                Ok(())
+            } else {
+                Err(format!("before {netns_before:?}, after {now:?}").into())
+            }
+        }),
+        Trial::test("host_safety", move || {
+            common::host_unchanged(&host).map_err(Into::into)
+        }),
+    ];
+    let checks = libtest_mimic::run(&args, after);
+    if run.has_failed() || checks.has_failed() {
+        std::process::ExitCode::FAILURE
     } else {
-        println!(
-            "FAILED: run_netns_as_it_was\n    before {netns_before:?}\n    after  {netns_after:?}"
-        );
-        failed += 1;
+        std::process::ExitCode::SUCCESS
     }
-    common::finish(&host, passed, failed, skipped)
 }

@@ -10,8 +10,9 @@
 //! (`nslab netns`, the only code in nslab that mounts).
 //!
 //! Invariants of the backend, written as absences: it never mounts anything; it never changes
-//! the host's hostname, interfaces or namespace limits (those calls are refused with a fault
-//! while a task is still in the starting namespaces); no helper outlives its machine.
+//! the host's hostname, interfaces or namespace limits (those calls are refused with
+//! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
+//! its machine.
 
 pub mod helper;
 pub mod host;
