@@ -593,6 +593,15 @@ fn netns_iproute2_to_nslab() -> TestResult {
     if sys.split_whitespace().collect::<Vec<_>>() != ["lo"] {
         return Err(format!("/sys/class/net inside: {sys}"));
     }
+    // exec passes on stdin, stdout and stderr only (fd 7, open in the caller, is closed).
+    let fds = ok(&[
+        "sh",
+        "-c",
+        &format!("exec 7</dev/null; exec {NSLAB} netns exec {name} ls /proc/self/fd"),
+    ])?;
+    if fds.split_whitespace().collect::<Vec<_>>() != ["0", "1", "2", "3"] {
+        return Err(format!("fds of the command (3 is ls's own): {fds}"));
+    }
     // pids: a process that joins is listed; identify names its namespace.
     let mut procs = Procs::default();
     let p = procs.spawn(&["ip", "netns", "exec", &name, "sleep", "60"])?;

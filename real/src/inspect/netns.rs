@@ -463,7 +463,8 @@ pub fn pids(name: &str) -> Result<Vec<i32>, NetnsError> {
 }
 
 /// `ip netns exec NAME CMD...`: this process enters the namespace, gets a private view of
-/// `/sys` and `/etc` in a new mount namespace, and becomes `argv`. Returns only on failure.
+/// `/sys` and `/etc` in a new mount namespace, closes every fd above 2 (iproute2 leaves them
+/// open), and becomes `argv`. Returns only on failure.
 /// Warnings about single `/etc/netns` entries are written to stderr, as iproute2 does, and do
 /// not stop the exec.
 pub fn exec(name: &str, argv: &[String]) -> NetnsError {
@@ -474,6 +475,10 @@ pub fn exec(name: &str, argv: &[String]) -> NetnsError {
     let Some(prog) = argv.first() else {
         return NetnsError::BadName("netns exec needs a command".into());
     };
+    // The command gets stdin, stdout and stderr only (real-backend-pitfalls.md: nothing this
+    // process or its caller opened leaks into a program running in another namespace).
+    // Nothing here holds an fd above 2 any more: `enter` closed what it opened.
+    sys::close_from(3);
     let err =
         std::os::unix::process::CommandExt::exec(std::process::Command::new(prog).args(&argv[1..]));
     sys_err(format!("exec of \"{prog}\" failed"), io_errno(&err))
