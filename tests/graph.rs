@@ -65,7 +65,7 @@ fn tree_is_the_default_and_output_is_deterministic() {
     let (_, a, _) = graph(&["clone", "NEWPID"]);
     let (_, b, _) = graph(&["clone", "NEWPID", "--format", "tree"]);
     assert_eq!(a, b);
-    for format in ["tree", "dot", "mermaid", "svg"] {
+    for format in ["tree", "dot", "mermaid", "svg", "json"] {
         let (_, x, _) = graph(&["clone", "NEWNET|NEWUTS", "--format", format]);
         let (_, y, _) = graph(&["clone", "NEWNET|NEWUTS", "--format", format]);
         assert_eq!(x, y, "{format} differs between two runs");
@@ -186,6 +186,27 @@ fn graph_matches_the_model() {
         Some(user.inum),
         "the new user namespace owns the new net"
     );
+}
+
+/// `--format json` is the graph's data: the tree drawn from it says what the JSON holds.
+#[test]
+fn json_is_the_graph() {
+    let (code, out, err) = graph(&["clone", "NEWPID|NEWNET", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["source"], "model");
+    let tasks = v["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[1]["nspid"], serde_json::json!([2, 1]));
+    assert_eq!(tasks[1]["new"], true);
+    let new: Vec<String> = v["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .iter()
+        .filter(|n| n["new"] == true)
+        .map(|n| n["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(new, ["pid", "net"]);
 }
 
 #[test]

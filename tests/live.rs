@@ -757,6 +757,86 @@ fn netns_exec_binds_etc_netns() -> TestResult {
     Ok(Outcome::Pass)
 }
 
+/// The live graph and the model's have one shape: after `unshare -n -u` on the kernel and
+/// `clone(CLONE_NEWNET|CLONE_NEWUTS)` in the model, the two tasks' nsproxies differ in the
+/// same entries (net_ns and uts_ns), and the tasks share their user and pid namespaces.
+fn graph_live_and_model_compare() -> TestResult {
+    let mut procs = Procs::default();
+    let p = procs.spawn(&["unshare", "-n", "-u", "sleep", "60"])?;
+    moved(p, "net")?;
+    let me = std::process::id();
+    let live: Value = serde_json::from_str(&ok(&[
+        NSLAB,
+        "graph",
+        "--live",
+        "-p",
+        &me.to_string(),
+        "-p",
+        &p.to_string(),
+        "--format",
+        "json",
+    ])?)
+    .map_err(|e| e.to_string())?;
+    let model: Value = serde_json::from_str(&ok(&[
+        NSLAB,
+        "graph",
+        "clone",
+        "NEWNET|NEWUTS",
+        "--format",
+        "json",
+    ])?)
+    .map_err(|e| e.to_string())?;
+    // (entries that differ, same user ns, same pid ns) between two tasks of a graph.
+    let compare =
+        |g: &Value, a: usize, b: usize| -> Result<(BTreeSet<String>, bool, bool), String> {
+            let t = |i: usize| &g["tasks"][i];
+            let entries = |i: usize| -> Result<Vec<(String, u64)>, String> {
+                let n = t(i)["nsproxy"].as_u64().ok_or("a task without nsproxy")? as usize;
+                Ok(g["nsproxies"][n]["entries"]
+                    .as_array()
+                    .ok_or("no entries")?
+                    .iter()
+                    .filter_map(|e| {
+                        let ns = &g["namespaces"][e[1].as_u64()? as usize];
+                        Some((e[0].as_str()?.to_string(), ns["inum"].as_u64()?))
+                    })
+                    .collect())
+            };
+            let (ea, eb) = (entries(a)?, entries(b)?);
+            let differ = ea
+                .iter()
+                .zip(&eb)
+                .filter(|(x, y)| x.1 != y.1)
+                .map(|(x, _)| x.0.clone())
+                .collect();
+            Ok((
+                differ,
+                t(a)["user_ns"] == t(b)["user_ns"],
+                t(a)["pid_ns"] == t(b)["pid_ns"],
+            ))
+        };
+    let index = |g: &Value, pid: u32| {
+        g["tasks"].as_array().and_then(|ts| {
+            ts.iter()
+                .position(|t| t["nspid"][0].as_u64() == Some(u64::from(pid)))
+        })
+    };
+    let (a, b) = (
+        index(&live, me).ok_or("the test process is not drawn")?,
+        index(&live, p).ok_or("the helper is not drawn")?,
+    );
+    let live_cmp = compare(&live, a, b)?;
+    let model_cmp = compare(&model, 0, 1)?;
+    let want: BTreeSet<String> = ["net_ns", "uts_ns"].iter().map(|s| s.to_string()).collect();
+    if live_cmp.0 != want || live_cmp != model_cmp {
+        return Err(format!("live {live_cmp:?}, model {model_cmp:?}"));
+    }
+    if live["source"] != "live" || model["source"] != "model" {
+        return Err("sources are not marked".into());
+    }
+    Ok(Outcome::Pass)
+}
+
 /// `nslab graph --live -p PID` draws that process's namespaces.
 fn graph_live() -> TestResult {
     let mut procs = Procs::default();
@@ -850,7 +930,7 @@ fn tempdir() -> Result<TempDir, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let all: [Test; 11] = [
+    let all: [Test; 12] = [
         ("lsns_finds_every_holder", lsns_finds_every_holder, true),
         (
             "lsns_json_matches_util_linux",
@@ -877,6 +957,11 @@ fn main() -> std::process::ExitCode {
             true,
         ),
         ("graph_live", graph_live, true),
+        (
+            "graph_live_and_model_compare",
+            graph_live_and_model_compare,
+            true,
+        ),
         ("svg_renders_in_chromium", svg_renders_in_chromium, false),
     ];
     let host = common::host_before();

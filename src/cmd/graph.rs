@@ -33,10 +33,10 @@ pub struct GraphArgs {
     #[arg(short = 'p', long = "pid", value_name = "PID", requires = "live")]
     pub pids: Vec<i32>,
 
-    /// tree (the default), dot (Graphviz), mermaid (for the book) or svg (laid out
-    /// in-process, no Graphviz needed).
+    /// tree (the default), dot (Graphviz), mermaid (for the book), svg (laid out
+    /// in-process, no Graphviz needed), or json (the graph's data, for tools).
     #[arg(long, value_name = "FORMAT", default_value = "tree", value_parser = parse_format)]
-    pub format: Format,
+    pub format: OutFormat,
 
     /// With a scenario file: draw the machine after the first N statements (default: all);
     /// what statement N made is marked new.
@@ -71,8 +71,20 @@ fn parse_version(s: &str) -> Result<KernelVersion, String> {
         .ok_or_else(|| format!("unknown kernel version '{s}'; valid: 6.18, 4.19"))
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("unknown format '{s}'; valid: tree, dot, mermaid, svg"))
+/// A rendered format, or the graph itself as JSON.
+#[derive(Clone, Copy, Debug)]
+pub enum OutFormat {
+    Drawn(Format),
+    Json,
+}
+
+fn parse_format(s: &str) -> Result<OutFormat, String> {
+    match s {
+        "json" => Ok(OutFormat::Json),
+        _ => Format::parse(s)
+            .map(OutFormat::Drawn)
+            .ok_or_else(|| format!("unknown format '{s}'; valid: tree, dot, mermaid, svg, json")),
+    }
 }
 
 /// Runs `nslab graph`.
@@ -115,7 +127,11 @@ pub fn run(args: GraphArgs) -> anyhow::Result<u8> {
         }
     };
     graph.validate().map_err(|e| anyhow!("bug: {e}"))?;
-    print!("{}", args.format.render(&graph));
+    let text = match args.format {
+        OutFormat::Drawn(f) => f.render(&graph),
+        OutFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
+    };
+    super::lsns::emit(&text)?;
     Ok(0)
 }
 

@@ -352,9 +352,19 @@ pub fn run(args: LsnsArgs) -> anyhow::Result<u8> {
         };
         table(&mut out, &rows, &cols, &args, glyph_col);
     }
-    std::io::stdout().write_all(out.as_bytes())?;
+    emit(&out)?;
     report_unreadable(&s);
     Ok(0)
+}
+
+/// Writes to stdout; a reader that went away (`nslab lsns | head`) ends the output quietly,
+/// as util-linux does, instead of a panic.
+pub(crate) fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// What could not be read, on stderr (the listing has everything else).
@@ -812,7 +822,7 @@ fn list_processes(s: &Scan, ino: u64, args: &LsnsArgs) -> anyhow::Result<u8> {
             p.command()
         );
     }
-    print!("{out}");
+    emit(&out)?;
     report_unreadable(s);
     Ok(0)
 }

@@ -63,16 +63,18 @@ pub fn run(args: NetnsArgs) -> anyhow::Result<u8> {
         NetnsCmd::Delete { name } => netns::delete(&name).map_err(to_anyhow)?,
         NetnsCmd::List { json } => {
             let list = netns::list().map_err(to_anyhow)?;
+            let mut out = String::new();
             if json {
-                println!("{}", serde_json::to_string(&list)?);
+                out = serde_json::to_string(&list)? + "\n";
             } else {
                 for e in list {
                     match e.id {
-                        Some(id) => println!("{} (id: {id})", e.name),
-                        None => println!("{}", e.name),
+                        Some(id) => out.push_str(&format!("{} (id: {id})\n", e.name)),
+                        None => out.push_str(&format!("{}\n", e.name)),
                     }
                 }
             }
+            super::lsns::emit(&out)?;
         }
         NetnsCmd::Exec { name, cmd } => {
             let e = netns::exec(&name, &cmd);
@@ -80,14 +82,12 @@ pub fn run(args: NetnsArgs) -> anyhow::Result<u8> {
         }
         NetnsCmd::Identify { pid } => {
             let pid = pid.unwrap_or_else(|| std::process::id() as i32);
-            for n in netns::identify(pid).map_err(to_anyhow)? {
-                println!("{n}");
-            }
+            let names = netns::identify(pid).map_err(to_anyhow)?;
+            super::lsns::emit(&names.iter().map(|n| format!("{n}\n")).collect::<String>())?;
         }
         NetnsCmd::Pids { name } => {
-            for p in netns::pids(&name).map_err(to_anyhow)? {
-                println!("{p}");
-            }
+            let pids = netns::pids(&name).map_err(to_anyhow)?;
+            super::lsns::emit(&pids.iter().map(|p| format!("{p}\n")).collect::<String>())?;
         }
     }
     Ok(0)
