@@ -563,6 +563,11 @@ fn held_by(n: &Namespace) -> String {
     );
     for h in holders {
         let text = match h {
+            // Only through `pid_for_children`/`time_for_children` (an `unshare` before the
+            // first child): named, since NPROCS says 0.
+            Holder::Process { pid, entry } if n.procs.is_empty() => {
+                format!("{}:{pid}", entry.file_name())
+            }
             Holder::Process { .. } => "process".to_string(),
             Holder::Thread { tid, .. } => format!("thread:{tid}"),
             Holder::Mount { path, mnt_ns, .. } if Some(*mnt_ns) != own_mnt_ns() => {
@@ -584,7 +589,7 @@ fn held_by(n: &Namespace) -> String {
     }
     for k in order {
         let (text, c) = &counts[k];
-        if k == "process" || *c == 1 {
+        if (k == "process" && !n.procs.is_empty()) || *c == 1 {
             parts.push(text.clone());
         } else {
             parts.push(format!("{text}(+{})", c - 1));
