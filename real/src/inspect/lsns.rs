@@ -25,7 +25,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 
 /// `(st_dev, st_ino)` of an nsfs inode: a namespace's identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -233,16 +232,6 @@ fn errno_of(e: &std::io::Error) -> Errno {
 /// Whether an error means the process went away (skipped silently).
 fn gone(e: Errno) -> bool {
     e == Errno::ENOENT || e == Errno::ESRCH
-}
-
-/// stat(2) of a path: its `(dev, ino)`.
-fn stat_id(path: &str) -> Result<NsId, Errno> {
-    std::fs::metadata(path)
-        .map(|m| NsId {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
-        .map_err(|e| errno_of(&e))
 }
 
 /// fstat(2) of an fd.
@@ -506,10 +495,13 @@ fn scan_process(
             mnt_reps.push((m, pid));
         }
     }
-    if opts.threads && threads > 1 {
+    // The threads' links and the fd links need the same access as the process's links
+    // (ptrace read access): where those were refused, so would these be.
+    let refused = denied.is_some() && links.iter().all(Option::is_none);
+    if opts.threads && threads > 1 && !refused {
         scan_threads(s, pid, &links);
     }
-    if opts.fds && !kthread {
+    if opts.fds && !kthread && !refused {
         scan_fds(s, pid, dfd);
     }
     let mut p = Process {
@@ -544,33 +536,44 @@ fn ns_rel(e: NsEntry) -> &'static str {
     }
 }
 
-/// Threads whose links differ from the leader's.
+/// Threads whose links differ from the leader's (read relative to an fd of the task
+/// directory).
 fn scan_threads(s: &mut Scan, pid: i32, leader: &[Option<NsId>; 10]) {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+    let Ok(mut dir) = nix::dir::Dir::open(
+        format!("/proc/{pid}/task").as_str(),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
         return;
     };
-    for e in dir.flatten() {
-        let Some(tid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        if tid == pid {
-            continue;
-        }
+    let tdir = dir.as_raw_fd();
+    let tids: Vec<i32> = dir
+        .iter()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().ok()?.parse().ok())
+        .filter(|tid| *tid != pid)
+        .collect();
+    let mut rel = String::with_capacity(48);
+    for tid in tids {
         for (i, entry) in NsEntry::ALL.iter().enumerate() {
-            let p = format!("/proc/{pid}/task/{tid}/ns/{}", entry.file_name());
-            if let Ok(id) = stat_id(&p) {
-                if leader[i] != Some(id) {
-                    s.add(
-                        id,
-                        entry.ns_type(),
-                        Holder::Thread {
-                            pid,
-                            tid,
-                            entry: *entry,
-                        },
-                        || Some(p),
-                    );
-                }
+            rel.clear();
+            use std::fmt::Write as _;
+            let _ = write!(rel, "{tid}/{}", ns_rel(*entry));
+            match stat_at(tdir, &rel) {
+                Ok(id) if leader[i] != Some(id) => s.add(
+                    id,
+                    entry.ns_type(),
+                    Holder::Thread {
+                        pid,
+                        tid,
+                        entry: *entry,
+                    },
+                    || Some(format!("/proc/{pid}/task/{rel}")),
+                ),
+                Ok(_) => {}
+                // A thread that exited: the next one.
+                Err(e) if gone(e) && *entry == NsEntry::Net => break,
+                Err(_) => {}
             }
         }
     }
