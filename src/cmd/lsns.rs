@@ -367,22 +367,44 @@ pub(crate) fn emit(text: &str) -> std::io::Result<()> {
     }
 }
 
-/// What could not be read, on stderr (the listing has everything else).
+/// What could not be read, on stderr (the listing has everything else): what failed for
+/// many processes is counted (`/proc/<pid>/ns of 106 processes: permission denied`), the rest
+/// (such as an ioctl refused above the caller's user namespace) is said as it is.
 fn report_unreadable(s: &Scan) {
     if s.unreadable.is_empty() {
         return;
     }
-    let mut items = s.unreadable.clone();
-    items.sort();
-    items.dedup();
-    const MAX: usize = 4;
-    let more = items.len().saturating_sub(MAX);
-    items.truncate(MAX);
-    let mut line = format!("nslab lsns: not readable: {}", items.join("; "));
-    if more > 0 {
-        let _ = write!(line, "; and {more} more");
+    // "/proc/<pid>/<what>: <why>" -> (what, why) -> pids.
+    let mut per: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut other: Vec<String> = Vec::new();
+    for u in &s.unreadable {
+        let parsed = u.strip_prefix("/proc/").and_then(|rest| {
+            let (pid, rest) = rest.split_once('/')?;
+            let (what, why) = rest.split_once(": ")?;
+            pid.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| (pid.to_string(), what.to_string(), why.to_string()))
+        });
+        match parsed {
+            Some((pid, what, why)) => per.entry((what, why)).or_default().push(pid),
+            None => other.push(u.clone()),
+        }
     }
-    eprintln!("{line}");
+    let mut items: Vec<String> = Vec::new();
+    for ((what, why), pids) in per {
+        if pids.len() == 1 {
+            items.push(format!("/proc/{}/{what}: {why}", pids[0]));
+        } else {
+            items.push(format!(
+                "/proc/<pid>/{what} of {} processes: {why}",
+                pids.len()
+            ));
+        }
+    }
+    other.sort();
+    other.dedup();
+    items.extend(other);
+    eprintln!("nslab lsns: not readable: {}", items.join("; "));
 }
 
 /// For the process tree: the namespace of the same type of the parent of the row's process.
