@@ -853,3 +853,86 @@ fn list_processes(s: &Scan, ino: u64, args: &LsnsArgs) -> anyhow::Result<u8> {
     report_unreadable(s);
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(parent: Option<usize>) -> Row {
+        Row {
+            id: NsId { dev: 4, ino: 1 },
+            cells: Vec::new(),
+            parent_row: parent,
+        }
+    }
+
+    #[test]
+    fn trees_are_drawn_as_util_linux_draws_them() {
+        // 0 ── 1 ── 3
+        //  └── 2
+        let rows = vec![row(None), row(Some(0)), row(Some(0)), row(Some(1))];
+        let got: Vec<(usize, String)> = ordered(&rows);
+        assert_eq!(
+            got,
+            vec![
+                (0, String::new()),
+                (1, "├─".into()),
+                (3, "│ └─".into()),
+                (2, "└─".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loop_becomes_a_root() {
+        let mut rows = vec![row(Some(1)), row(Some(0)), row(None)];
+        break_cycles(&mut rows);
+        assert!(rows[0].parent_row.is_none() || rows[1].parent_row.is_none());
+        assert_eq!(ordered(&rows).len(), 3);
+    }
+
+    #[test]
+    fn raw_output_escapes_as_util_linux() {
+        assert_eq!(raw_escape("sleep 30"), "sleep\\x2030");
+        assert_eq!(raw_escape("a\\b"), "a\\x5cb");
+        assert_eq!(raw_escape("kthreadd"), "kthreadd");
+    }
+
+    #[test]
+    fn columns_parse_in_any_case_and_plus_adds() {
+        assert_eq!(
+            parse_cols("ns,held-by").unwrap(),
+            vec![Col::Ns, Col::HeldBy]
+        );
+        let plus = parse_cols("+PNS").unwrap();
+        assert_eq!(plus.len(), DEFAULT_COLS.len() + 1);
+        assert_eq!(plus.last(), Some(&Col::Pns));
+        assert!(parse_cols("NS,NOPE")
+            .unwrap_err()
+            .0
+            .contains("unknown column: NOPE"));
+    }
+
+    #[test]
+    fn held_by_names_each_kind_once_with_a_count() {
+        let id = NsId { dev: 4, ino: 9 };
+        let n = Namespace {
+            id,
+            ty: NsType::Net,
+            holders: vec![
+                Holder::Process {
+                    pid: 5,
+                    entry: NsEntry::Net,
+                },
+                Holder::Fd { pid: 7, fd: 3 },
+                Holder::Fd { pid: 8, fd: 4 },
+            ],
+            procs: vec![5],
+            owner: Rel::None,
+            parent: Rel::None,
+            owner_uid: None,
+            path: None,
+        };
+        assert_eq!(held_by(&n), "process,fd:7/3(+1)");
+    }
+}
