@@ -4,3 +4,4 @@
 //! judging their agreement is written here, once ([`both`]).
 
 pub mod both;
+pub mod property;

@@ -17,6 +17,7 @@ pub mod judge;
 pub mod limits;
 pub mod parse;
 pub mod print;
+pub mod property;
 pub mod random;
 
 pub use ast::*;
