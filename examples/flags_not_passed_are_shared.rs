@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         Some(why) => println!("SKIPPED: flags_not_passed_are_shared on the kernel: {why}"),
     }
     for (on, cases) in backends {
-        let config = PropertyConfig { cases, ..PropertyConfig::default() };
+        let config = PropertyConfig {
+            cases,
+            ..PropertyConfig::default()
+        };
         let result = check_property(
             "flags-not-passed-are-shared",
             &ops,

@@ -35,10 +35,22 @@ fn boot(fail: Option<&str>) -> Kernel {
         exit: Some((exit, my_op as PernetFn)),
         ..PernetOperations::new(name, "(my module)", kind)
     };
-    let subsys = op("my_subsys", "my_subsys_init", "my_subsys_exit", PernetKind::Subsys);
-    let device = op("my_device", "my_device_init", "my_device_exit", PernetKind::Device);
-    k.register_pernet_subsys(subsys).expect("registering my_subsys");
-    k.register_pernet_device(device).expect("registering my_device");
+    let subsys = op(
+        "my_subsys",
+        "my_subsys_init",
+        "my_subsys_exit",
+        PernetKind::Subsys,
+    );
+    let device = op(
+        "my_device",
+        "my_device_init",
+        "my_device_exit",
+        PernetKind::Device,
+    );
+    k.register_pernet_subsys(subsys)
+        .expect("registering my_subsys");
+    k.register_pernet_device(device)
+        .expect("registering my_device");
     if let Some(name) = fail {
         assert!(k.pernet_fail_init(name, Some(Errno::ENOMEM)));
     }
@@ -99,10 +111,23 @@ fn kernel_order(step: &mut Step<'_, Kernel>) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let ops = OpsConfig::default()
-        .only(&[OpKind::Clone, OpKind::Unshare, OpKind::SetnsPidfd, OpKind::Exit])
+        .only(&[
+            OpKind::Clone,
+            OpKind::Unshare,
+            OpKind::SetnsPidfd,
+            OpKind::Exit,
+        ])
         .namespace_flags(&[CLONE_NEWNET, CLONE_NEWUSER]);
-    for fail in [None, Some("my_subsys"), Some("loopback_net_ops"), Some("my_device")] {
-        let config = PropertyConfig { cases: 64, ..PropertyConfig::default() };
+    for fail in [
+        None,
+        Some("my_subsys"),
+        Some("loopback_net_ops"),
+        Some("my_device"),
+    ] {
+        let config = PropertyConfig {
+            cases: 64,
+            ..PropertyConfig::default()
+        };
         let result = check_property(
             "pernet-order",
             &ops,

@@ -35,7 +35,12 @@ fn main() -> ExitCode {
     nslab_real::enter_helper_if_requested();
     let helper = std::env::current_exe().expect("the example's own path");
     let ops = OpsConfig::default()
-        .only(&[OpKind::Clone, OpKind::Unshare, OpKind::SetnsPidfd, OpKind::Exit])
+        .only(&[
+            OpKind::Clone,
+            OpKind::Unshare,
+            OpKind::SetnsPidfd,
+            OpKind::Exit,
+        ])
         .steps(1, 10);
     let mut backends = vec![(Backends::Model, 128)];
     match kernel_unavailable(&helper) {
@@ -43,7 +48,10 @@ fn main() -> ExitCode {
         Some(why) => println!("SKIPPED: unshare_newpid_keeps_caller on the kernel: {why}"),
     }
     for (on, cases) in backends {
-        let config = PropertyConfig { cases, ..PropertyConfig::default() };
+        let config = PropertyConfig {
+            cases,
+            ..PropertyConfig::default()
+        };
         match check_property(
             "unshare-newpid-keeps-caller",
             &ops,

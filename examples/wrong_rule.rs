@@ -31,7 +31,12 @@ fn unshare_newuts_never_fails(step: &mut Step<'_, dyn Machine>) -> Result<(), St
 fn main() -> ExitCode {
     // ANCHOR: run
     let ops = OpsConfig::default()
-        .only(&[OpKind::Clone, OpKind::Unshare, OpKind::DropCaps, OpKind::Setresuid])
+        .only(&[
+            OpKind::Clone,
+            OpKind::Unshare,
+            OpKind::DropCaps,
+            OpKind::Setresuid,
+        ])
         .namespace_flags(&[CLONE_NEWUTS]);
     let result = check_property(
         "wrong-rule",

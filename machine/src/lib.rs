@@ -8,6 +8,7 @@
 //! not compile the model to get the interface. The uapi modules mirror the kernel's headers
 //! (each says which).
 
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod capability;

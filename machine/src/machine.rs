@@ -204,15 +204,25 @@ impl NsType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NsEntry {
+    /// `net`.
     Net,
+    /// `uts`.
     Uts,
+    /// `ipc`.
     Ipc,
+    /// `pid`: the task's own pid namespace.
     Pid,
+    /// `pid_for_children`: where its next child's pid is allocated.
     PidForChildren,
+    /// `user`.
     User,
+    /// `mnt`.
     Mnt,
+    /// `cgroup`.
     Cgroup,
+    /// `time`.
     Time,
+    /// `time_for_children`: the time namespace of its next child.
     TimeForChildren,
 }
 
@@ -314,9 +324,17 @@ impl CloneArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NsFd<T = TaskId> {
     /// `/proc/<pid of task>/ns/<entry>`.
-    File { task: T, entry: NsEntry },
+    File {
+        /// The task whose namespace it is.
+        task: T,
+        /// Which of its ten entries.
+        entry: NsEntry,
+    },
     /// A pidfd of the task (`pidfd_open`).
-    Pidfd { task: T },
+    Pidfd {
+        /// The task the pidfd refers to.
+        task: T,
+    },
 }
 
 impl<T> NsFd<T> {
@@ -360,15 +378,20 @@ pub enum IdMapKind {
 /// namespace are `lower_first..` in the writer's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IdMapExtent {
+    /// The first id inside the target's user namespace.
     pub first: u32,
+    /// The first id in the writer's user namespace.
     pub lower_first: u32,
+    /// How many ids the extent maps.
     pub count: u32,
 }
 
 /// One network interface as `getifaddrs` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Interface {
+    /// The interface name (`lo`).
     pub name: IfName,
+    /// Its index in its network namespace.
     pub ifindex: u32,
     /// `IFF_UP` is set.
     pub up: bool,
@@ -389,6 +412,7 @@ pub struct TaskView {
     pub ppid: i32,
     /// `getuid()`/`getgid()` as seen inside (65534 when unmapped).
     pub uid: u32,
+    /// `getgid()` as seen inside (65534 when unmapped).
     pub gid: u32,
     /// The effective capability set (`CapEff:`).
     pub cap_eff: u64,
@@ -431,6 +455,7 @@ impl TaskView {
 /// Whether a task runs, and if not, how it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskState {
+    /// It runs.
     Running,
     /// It called `exit(code)`.
     Exited(i32),
@@ -446,7 +471,9 @@ pub struct Origin {
     pub pid_ns_level: u32,
     /// The level of the root task's user namespace (0 = the initial one).
     pub user_ns_level: u32,
+    /// The root task's uid.
     pub uid: u32,
+    /// The root task's gid.
     pub gid: u32,
     /// The root task's effective (and permitted) capability set.
     pub cap_eff: u64,

@@ -26,7 +26,12 @@ pub enum Op<T = TaskId> {
     /// `unshare FLAGS`: [`Machine::unshare`].
     Unshare(u64),
     /// `setns B.ns.ENTRY [NSTYPE]` or `setns pidfd B FLAGS`: [`Machine::setns`].
-    Setns { fd: NsFd<T>, nstype: u64 },
+    Setns {
+        /// The namespace file or pidfd.
+        fd: NsFd<T>,
+        /// The `nstype` argument: 0, one `CLONE_NEW*` flag, or a set of them with a pidfd.
+        nstype: u64,
+    },
     /// `exit CODE`: [`Machine::exit`].
     Exit(i32),
     /// `setresuid UID`: [`Machine::setresuid`].
@@ -38,8 +43,11 @@ pub enum Op<T = TaskId> {
     /// `uid_map B FIRST LOWER COUNT` or `gid_map B ...`: the caller writes B's map
     /// ([`Machine::write_id_map`]).
     WriteIdMap {
+        /// The task whose map is written.
         target: T,
+        /// `uid_map` or `gid_map`.
         kind: IdMapKind,
+        /// The lines written, at once.
         extents: Vec<IdMapExtent>,
     },
     /// `sethostname NAME`: [`Machine::sethostname`].

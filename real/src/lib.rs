@@ -14,6 +14,7 @@
 //! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
 //! its machine.
 
+#![warn(missing_docs)]
 pub mod helper;
 pub mod host;
 pub mod inspect;

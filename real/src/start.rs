@@ -15,7 +15,9 @@ use std::path::PathBuf;
 pub enum StartError {
     /// The helper program could not be started.
     Spawn {
+        /// The helper program.
         exe: PathBuf,
+        /// Why it could not be started.
         source: std::io::Error,
     },
     /// The controller's channel could not be made.
@@ -23,9 +25,19 @@ pub enum StartError {
     /// The helper started but did not introduce itself properly.
     Handshake(String),
     /// Not root, and the kernel refused the user namespace that would stand in for root.
-    UserNamespaces { step: String, errno: Errno },
+    UserNamespaces {
+        /// The step the kernel refused.
+        step: String,
+        /// The kernel's errno.
+        errno: Errno,
+    },
     /// Another step of the root helper's setup failed.
-    Setup { step: String, errno: Errno },
+    Setup {
+        /// The step that failed.
+        step: String,
+        /// The kernel's errno.
+        errno: Errno,
+    },
 }
 
 impl StartError {

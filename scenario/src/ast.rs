@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Where a statement starts in its file (both 1-based, columns counted in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Span {
+    /// The line, from 1.
     pub line: u32,
+    /// The column, from 1.
     pub column: u32,
 }
 
@@ -31,18 +33,29 @@ pub struct Scenario {
 pub enum Stmt {
     /// `A = init` or `A = B`: one more name for a task.
     Alias {
+        /// Where it is in the file.
         span: Span,
+        /// The new label.
         label: String,
+        /// The label it names again.
         target: String,
     },
     /// `[B =] A: call args [-> outcome]`: one system call made by task `A`.
     Call(CallStmt),
     /// `expect FACT`: what a task sees of itself at this point.
-    Expect { span: Span, fact: Fact },
+    Expect {
+        /// Where it is in the file.
+        span: Span,
+        /// The fact.
+        fact: Fact,
+    },
     /// `repeat COUNT` ... `end`: the body, COUNT times.
     Repeat {
+        /// Where it is in the file.
         span: Span,
+        /// How many times.
         count: Count,
+        /// The statements repeated.
         body: Vec<Stmt>,
     },
 }
@@ -62,11 +75,13 @@ impl Stmt {
 /// `[bind =] task: call [-> outcome]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallStmt {
+    /// Where it is in the file.
     pub span: Span,
     /// The label given to the child of a successful clone.
     pub bind: Option<String>,
     /// The label of the task that makes the call.
     pub task: String,
+    /// The call and its arguments, other tasks named by label.
     pub call: Call,
     /// What the call must give back. A step without `->` must succeed.
     pub expect: ExpectOutcome,
@@ -113,7 +128,9 @@ pub enum ExpectOutcome {
 /// `expect TASK.FIELD CHECK`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact {
+    /// The label of the task the fact is about.
     pub task: String,
+    /// What is checked.
     pub check: FactCheck,
 }
 
@@ -122,27 +139,54 @@ pub struct Fact {
 pub enum FactCheck {
     /// `A.ns.net == B.ns.net` (or `!=`): the two links name the same namespace, or not.
     SameNs {
+        /// The entry of the task.
         entry: NsEntry,
+        /// `==` (true) or `!=`.
         equal: bool,
+        /// The label of the other task.
         other: String,
+        /// The entry of the other task.
         other_entry: NsEntry,
     },
     /// `A.ns.pid_for_children -> ENOENT`: readlink fails with this errno.
-    NsErrno { entry: NsEntry, errno: Errno },
+    NsErrno {
+        /// The entry read.
+        entry: NsEntry,
+        /// The errno readlink must give.
+        errno: Errno,
+    },
     /// `A.pid == 1`, `A.uid != 0`, `A.level == B.level`: a number.
     Int {
+        /// Which number.
         field: IntField,
+        /// `==` (true) or `!=`.
         equal: bool,
+        /// What it is compared with.
         rhs: IntRhs,
     },
     /// `A.caps has CAP_SYS_ADMIN` (or `lacks`).
-    CapsHas { caps: u64, has: bool },
+    CapsHas {
+        /// The capabilities named.
+        caps: u64,
+        /// `has` (true) or `lacks`.
+        has: bool,
+    },
     /// `A.caps == all` / `== none` / `== 0x...`.
     CapsEq(u64),
     /// `A.hostname == "name"` or `== B.hostname` (or `!=`).
-    Hostname { equal: bool, rhs: StrRhs },
+    Hostname {
+        /// `==` (true) or `!=`.
+        equal: bool,
+        /// What it is compared with.
+        rhs: StrRhs,
+    },
     /// `A.link.lo == up` / `down` / `absent`.
-    Link { ifname: String, want: LinkState },
+    Link {
+        /// The interface.
+        ifname: String,
+        /// Its expected state.
+        want: LinkState,
+    },
     /// `A.interfaces == lo` or `== lo,veth0`: the names, in ifindex order.
     Interfaces(Vec<String>),
     /// `A.state == running` / `exited 0` / `killed 9`.
@@ -158,7 +202,9 @@ pub enum IntField {
     Level,
     /// `getppid()`, in the task's own pid namespace.
     Ppid,
+    /// `A.uid`.
     Uid,
+    /// `A.gid`.
     Gid,
 }
 
@@ -190,13 +236,16 @@ impl IntField {
 /// The right side of a numeric comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IntRhs {
+    /// A number written in the file.
     Lit(i64),
+    /// The same field of another task (`B.level`).
     Field(String, IntField),
 }
 
 /// The right side of a hostname comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StrRhs {
+    /// A name written in the file.
     Lit(String),
     /// Another task's hostname.
     Task(String),
@@ -205,16 +254,22 @@ pub enum StrRhs {
 /// What `A.link.NAME` should be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinkState {
+    /// Present and `IFF_UP`.
     Up,
+    /// Present, not up.
     Down,
+    /// Not in the task's network namespace.
     Absent,
 }
 
 /// What `A.state` should be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StateWant {
+    /// `running`.
     Running,
+    /// `exited CODE`.
     Exited(i32),
+    /// `killed SIGNAL`.
     Killed(i32),
 }
 

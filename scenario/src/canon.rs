@@ -152,7 +152,9 @@ pub const fn entry_index(e: NsEntry) -> usize {
 /// A namespace as one `/proc/<pid>/ns` entry shows it, canonical: `pid#0` or the errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NsLabel {
+    /// The n-th namespace of its type, in order of first appearance (`#n`).
     Ns(u32),
+    /// Reading the link failed with this errno.
     Errno(Errno),
 }
 
@@ -185,6 +187,7 @@ impl fmt::Display for LabelText {
 /// A task's view with machine-dependent numbers replaced by structure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanonView {
+    /// Whether it runs.
     pub state: TaskState,
     /// Each `/proc/<pid>/ns/` entry, indexed in [`NsEntry::ALL`] order (a fixed array, not a
     /// list: views are built at every step, and this saves an allocation each); all `None` for
@@ -194,8 +197,11 @@ pub struct CanonView {
     pub pids: NsPids,
     /// `None` for a parent pid in the root task's pid namespace.
     pub ppid: Option<i32>,
+    /// `getuid()`.
     pub uid: u32,
+    /// `getgid()`.
     pub gid: u32,
+    /// The effective capability set.
     pub caps: u64,
     /// `None` when it is the root task's hostname.
     pub hostname: Option<UtsName>,

@@ -11,6 +11,7 @@
 //!   pids only inside namespaces the scenario created, errnos exactly.
 //! - [`random`] builds random step sequences for the property tests and `nslab check`.
 
+#![warn(missing_docs)]
 pub mod ast;
 pub mod canon;
 pub mod judge;

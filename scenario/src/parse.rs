@@ -19,9 +19,13 @@ use std::path::Path;
 pub struct ParseError {
     /// The file, when the text came from one.
     pub file: Option<String>,
+    /// The line, from 1.
     pub line: u32,
+    /// The column, from 1.
     pub column: u32,
+    /// What the grammar wanted there.
     pub expected: String,
+    /// What the file has.
     pub found: String,
 }
 
@@ -41,16 +45,22 @@ impl std::error::Error for ParseError {}
 /// Why a scenario file could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
+    /// The file could not be read.
     Io {
+        /// The file.
         file: String,
+        /// The error.
         error: std::io::Error,
     },
     /// A FIFO, a device, a directory, a socket: never read (a FIFO would block, `/dev/zero`
     /// never ends).
     NotRegular {
+        /// The file.
         file: String,
+        /// What it is (`a FIFO`).
         kind: &'static str,
     },
+    /// The file is not a valid scenario.
     Parse(ParseError),
 }
 

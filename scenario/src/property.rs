@@ -40,17 +40,15 @@ use crate::ast::*;
 use crate::random::RandOp;
 use nslab_machine::capability::{cap_bit, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
 use nslab_machine::machine::{
-    CloneArgs, IdMapExtent, IdMapKind, Machine, NsEntry, NsFd, NsType, SysError, SysResult,
-    TaskId, TaskState, TaskView,
+    CloneArgs, IdMapExtent, IdMapKind, Machine, NsEntry, NsFd, NsType, SysError, SysResult, TaskId,
+    TaskState, TaskView,
 };
 use nslab_machine::sched::*;
 use nslab_machine::Op;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::{BoxedStrategy, Union};
-use proptest::test_runner::{
-    Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::cell::RefCell;
 use std::fmt;
 
@@ -234,7 +232,10 @@ pub fn flag_set(cfg: &FlagConfig) -> BoxedStrategy<u64> {
 ///
 /// If `cfg.kinds` is empty.
 pub fn op_with(cfg: &OpsConfig) -> BoxedStrategy<RandOp> {
-    assert!(!cfg.kinds.is_empty(), "an OpsConfig needs at least one kind");
+    assert!(
+        !cfg.kinds.is_empty(),
+        "an OpsConfig needs at least one kind"
+    );
     let t = 0..cfg.tasks.max(1);
     let flags = flag_set(&cfg.flags);
     let mk = |task: usize, op: Op<usize>| RandOp { task, op };
@@ -295,7 +296,14 @@ pub fn op_with(cfg: &OpsConfig) -> BoxedStrategy<RandOp> {
                             count: 1,
                         }];
                         let kind = IdMapKind::Uid;
-                        mk(task, Op::WriteIdMap { target, kind, extents })
+                        mk(
+                            task,
+                            Op::WriteIdMap {
+                                target,
+                                kind,
+                                extents,
+                            },
+                        )
                     })
                     .boxed(),
                 OpKind::Sethostname => (t.clone(), 0u8..3)
@@ -455,8 +463,10 @@ where
         max_shrink_iters: config.max_shrink_iters,
         ..Config::default()
     };
-    let mut runner =
-        TestRunner::new_with_rng(runner_config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let mut runner = TestRunner::new_with_rng(
+        runner_config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    );
     let backend_error = RefCell::new(None::<String>);
     let mut run_one = |seq: &[RandOp]| -> Result<(), Box<PropertyFailure>> {
         let ms = machines().map_err(|e| {

@@ -24,7 +24,9 @@ use proptest::sample::select;
 /// index into the tasks created so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RandOp {
+    /// The index of the task that makes the call.
     pub task: usize,
+    /// The call, naming other tasks by index.
     pub op: Op<usize>,
 }
 

@@ -21,11 +21,14 @@ const FILE: &str = "kernel/cgroup/namespace.c";
 /// `struct cgroup_namespace`.
 #[derive(Clone, Debug)]
 pub struct CgroupNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
+    /// The owning user namespace.
     pub user_ns: UserNsRef,
     /// `root_cset`: the creator's cgroup at creation, as a path. The model has one cgroup, the
     /// root, so this is always `/`.
     pub root_cgroup: &'static str,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 

@@ -20,17 +20,29 @@ pub struct Cred {
     /// `usage`: references from tasks (`cred` and `real_cred` count separately) and from
     /// in-flight changes.
     pub usage: u64,
+    /// Real uid.
     pub uid: u32,
+    /// Effective uid.
     pub euid: u32,
+    /// Saved uid.
     pub suid: u32,
+    /// Filesystem uid.
     pub fsuid: u32,
+    /// Real gid.
     pub gid: u32,
+    /// Effective gid.
     pub egid: u32,
+    /// Saved gid.
     pub sgid: u32,
+    /// Filesystem gid.
     pub fsgid: u32,
+    /// Inheritable capabilities.
     pub cap_inheritable: u64,
+    /// Permitted capabilities.
     pub cap_permitted: u64,
+    /// Effective capabilities.
     pub cap_effective: u64,
+    /// The capability bounding set.
     pub cap_bset: u64,
     /// `user_ns`: the user namespace of these credentials (one reference held).
     pub user_ns: UserNsRef,

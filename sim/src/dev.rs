@@ -32,9 +32,11 @@ use crate::machine::{IfName, Interfaces};
 pub struct NetDevice {
     /// `char name[IFNAMSIZ]`, inline as in the kernel.
     pub name: IfName,
+    /// Its index in the namespace.
     pub ifindex: u32,
     /// `flags`: `IFF_*`.
     pub flags: u32,
+    /// The MTU.
     pub mtu: u32,
     /// Addresses added by the inet and addrconf notifiers when it comes up.
     pub addrs: Vec<&'static str>,

@@ -22,7 +22,9 @@ const FILE: &str = "kernel/fork.c";
 /// `struct kernel_clone_args`, reduced to what the model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelCloneArgs {
+    /// The `CLONE_*` flags.
     pub flags: u64,
+    /// The signal sent to the parent at exit.
     pub exit_signal: u64,
     /// Legacy `clone` passes one pointer as both `pidfd` and `parent_tid`.
     pub pidfd_is_parent_tid: bool,

@@ -235,18 +235,32 @@ impl Kernel {
 /// How many objects of each kind are alive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectCounts {
+    /// Tasks.
     pub tasks: usize,
+    /// Credentials.
     pub creds: usize,
+    /// Nsproxies.
     pub nsproxies: usize,
+    /// `struct pid`s.
     pub pids: usize,
+    /// User namespaces.
     pub user: usize,
+    /// Pid namespaces.
     pub pid: usize,
+    /// UTS namespaces.
     pub uts: usize,
+    /// IPC namespaces.
     pub ipc: usize,
+    /// Mount namespaces.
     pub mnt: usize,
+    /// Cgroup namespaces.
     pub cgroup: usize,
+    /// Network namespaces.
     pub net: usize,
+    /// Time namespaces.
     pub time: usize,
+    /// Ucount entries.
     pub ucount_entries: usize,
+    /// Dynamic inode numbers in use.
     pub dynamic_inums: u64,
 }

@@ -11,7 +11,9 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NsInfo {
     #[serde(rename = "type")]
+    /// Its type.
     pub ty: NsType,
+    /// Its inode number.
     pub inum: u64,
     /// Its reference count.
     pub count: u64,

@@ -20,12 +20,15 @@ const FILE: &str = "ipc/namespace.c";
 /// `struct ipc_namespace`: a new one starts with no objects.
 #[derive(Clone, Debug)]
 pub struct IpcNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
+    /// The owning user namespace.
     pub user_ns: UserNsRef,
     /// Keys of System V objects (`ids[]`); empty in a new namespace.
     pub sysv_keys: Vec<i32>,
     /// Names of POSIX message queues (`mq_mnt`); empty in a new namespace.
     pub mqueues: Vec<String>,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 

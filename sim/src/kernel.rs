@@ -285,18 +285,31 @@ pub struct NsCommon {
 /// The whole simulated kernel.
 #[derive(Clone, Debug)]
 pub struct Kernel {
+    /// Tasks.
     pub tasks: Slab<TaskStruct>,
+    /// Credentials.
     pub creds: Slab<Cred>,
+    /// `fs_struct`s.
     pub fs_structs: Slab<FsStruct>,
+    /// Nsproxies.
     pub nsproxies: Slab<Nsproxy>,
+    /// `struct pid`s.
     pub pids: Slab<Pid>,
+    /// User namespaces.
     pub user_namespaces: Slab<UserNamespace>,
+    /// Pid namespaces.
     pub pid_namespaces: Slab<PidNamespace>,
+    /// UTS namespaces.
     pub uts_namespaces: Slab<UtsNamespace>,
+    /// IPC namespaces.
     pub ipc_namespaces: Slab<IpcNamespace>,
+    /// Mount namespaces.
     pub mnt_namespaces: Slab<MntNamespace>,
+    /// Cgroup namespaces.
     pub cgroup_namespaces: Slab<CgroupNamespace>,
+    /// Network namespaces.
     pub nets: Slab<Net>,
+    /// Time namespaces.
     pub time_namespaces: Slab<TimeNamespace>,
     /// Per (user namespace, uid) namespace counters (kernel/ucount.c).
     pub ucounts: IdMap<(UserNsRef, u32), Ucounts>,
@@ -310,9 +323,13 @@ pub struct Kernel {
     pub net_namespace_list: Vec<NetRef>,
     /// `init_task` (pid 1 here, as the model has no idle task).
     pub init_task: TaskRef,
+    /// `init_nsproxy`.
     pub init_nsproxy: NsproxyRef,
+    /// `init_user_ns`.
     pub init_user_ns: UserNsRef,
+    /// `init_pid_ns`.
     pub init_pid_ns: PidNsRef,
+    /// `init_net`.
     pub init_net: NetRef,
     /// The task a scenario starts from (`init_task`, or a task placed as [`Origin`] says).
     pub root_task: TaskRef,

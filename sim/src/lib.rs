@@ -6,6 +6,7 @@
 //! repository maps them all. [`Kernel`] is the simulated machine; it implements
 //! [`Machine`], the interface the real backend implements too.
 
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 // The interface and the uapi constants live in `nslab-machine`, shared with the real

@@ -21,8 +21,11 @@ const FILE: &str = "fs/namespace.c";
 /// How a mount passes mount events on (`MS_SHARED`, `MS_SLAVE`, `MS_PRIVATE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Propagation {
+    /// `MS_SHARED`.
     Shared,
+    /// `MS_SLAVE`.
     Slave,
+    /// `MS_PRIVATE`.
     Private,
 }
 
@@ -31,7 +34,9 @@ pub enum Propagation {
 pub struct Mount {
     /// Where it is mounted; the model's mount points are fixed names.
     pub mountpoint: &'static str,
+    /// The filesystem type.
     pub fstype: &'static str,
+    /// Its propagation type.
     pub propagation: Propagation,
     /// `MNT_LOCKED`: cannot be unmounted from a less privileged namespace.
     pub locked: bool,
@@ -40,9 +45,13 @@ pub struct Mount {
 /// `struct mnt_namespace`.
 #[derive(Clone, Debug)]
 pub struct MntNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
+    /// The owning user namespace.
     pub user_ns: UserNsRef,
+    /// Its mounts (a list, not a tree).
     pub mounts: Vec<Mount>,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 

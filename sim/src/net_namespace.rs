@@ -38,6 +38,7 @@ pub struct PernetOperations {
     pub name: &'static str,
     /// The file that registers it.
     pub file: &'static str,
+    /// Subsystem or device.
     pub kind: PernetKind,
     /// `init` and its kernel name.
     pub init: Option<(&'static str, PernetFn)>,
@@ -45,6 +46,7 @@ pub struct PernetOperations {
     pub exit: Option<(&'static str, PernetFn)>,
     /// `id`/`size`: the op keeps `size` bytes per namespace in `net_generic`.
     pub id: Option<usize>,
+    /// Bytes of per-namespace data.
     pub size: usize,
     /// For a course: make `init` fail with this errno, to show `setup_net`'s rollback.
     pub fail_init: Option<Errno>,
@@ -69,11 +71,13 @@ impl PernetOperations {
 /// `struct net`.
 #[derive(Clone, Debug)]
 pub struct Net {
+    /// Inode and reference count.
     pub ns: NsCommon,
     /// `passive`: references that keep the memory, not the namespace, alive.
     pub passive: u64,
     /// `user_ns`: the owner, one reference held.
     pub user_ns: UserNsRef,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
     /// `dev_base_head`: the devices, in registration order.
     pub dev_base: Vec<NetDevice>,

@@ -29,14 +29,21 @@ const FILE: &str = "kernel/nsproxy.c";
 pub struct Nsproxy {
     /// `count`: tasks using this nsproxy, plus temporary holders.
     pub count: u64,
+    /// `uts_ns`.
     pub uts_ns: UtsNsRef,
+    /// `ipc_ns`.
     pub ipc_ns: IpcNsRef,
+    /// `mnt_ns`.
     pub mnt_ns: MntNsRef,
+    /// `pid_ns_for_children`.
     pub pid_ns_for_children: PidNsRef,
+    /// `net_ns`.
     pub net_ns: NetRef,
     /// `time_ns` and `time_ns_for_children`: absent in 4.19, which has no time namespaces.
     pub time_ns: Option<TimeNsRef>,
+    /// `time_ns_for_children`.
     pub time_ns_for_children: Option<TimeNsRef>,
+    /// `cgroup_ns`.
     pub cgroup_ns: CgroupNsRef,
 }
 
@@ -93,13 +100,21 @@ impl Nsset {
 /// A namespace object of any type, as `setns` finds it behind a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NsObject {
+    /// A mount namespace.
     Mnt(MntNsRef),
+    /// A UTS namespace.
     Uts(UtsNsRef),
+    /// An IPC namespace.
     Ipc(IpcNsRef),
+    /// A pid namespace.
     Pid(PidNsRef),
+    /// A network namespace.
     Net(NetRef),
+    /// A user namespace.
     User(UserNsRef),
+    /// A cgroup namespace.
     Cgroup(CgroupNsRef),
+    /// A time namespace.
     Time(TimeNsRef),
 }
 

@@ -20,7 +20,9 @@ pub const RESERVED_PIDS: i32 = 300;
 /// One level of a pid: `struct upid`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Upid {
+    /// The number.
     pub nr: i32,
+    /// The namespace it is a number in.
     pub ns: PidNsRef,
 }
 

@@ -67,6 +67,7 @@ impl Idr {
 /// `struct pid_namespace`.
 #[derive(Clone, Debug)]
 pub struct PidNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
     /// `idr`: number -> pid, for the numbers handed out in this namespace.
     pub idr: Idr,
@@ -85,6 +86,7 @@ pub struct PidNamespace {
     pub parent: Option<PidNsRef>,
     /// `user_ns`: the owner, one reference held.
     pub user_ns: UserNsRef,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 

@@ -17,12 +17,19 @@ pub const PROC_DYNAMIC_FIRST: u64 = 0xF000_0000;
 
 /// The fixed inode numbers of the initial namespaces (include/uapi/linux/nsfs.h, 6.18).
 pub const PROC_IPC_INIT_INO: u64 = 0xEFFF_FFFF;
+/// The initial UTS namespace's inode.
 pub const PROC_UTS_INIT_INO: u64 = 0xEFFF_FFFE;
+/// The initial user namespace's inode.
 pub const PROC_USER_INIT_INO: u64 = 0xEFFF_FFFD;
+/// The initial pid namespace's inode.
 pub const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+/// The initial cgroup namespace's inode.
 pub const PROC_CGROUP_INIT_INO: u64 = 0xEFFF_FFFB;
+/// The initial time namespace's inode.
 pub const PROC_TIME_INIT_INO: u64 = 0xEFFF_FFFA;
+/// The initial network namespace's inode.
 pub const PROC_NET_INIT_INO: u64 = 0xEFFF_FFF9;
+/// The initial mount namespace's inode.
 pub const PROC_MNT_INIT_INO: u64 = 0xEFFF_FFF8;
 
 /// `proc_inum_ida`: an allocator of the lowest free index.

@@ -20,18 +20,24 @@ const FILE: &str = "kernel/time/namespace.c";
 /// `struct timens_offsets`, in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimensOffsets {
+    /// `CLOCK_MONOTONIC` offset, in nanoseconds.
     pub monotonic: i64,
+    /// `CLOCK_BOOTTIME` offset, in nanoseconds.
     pub boottime: i64,
 }
 
 /// `struct time_namespace`.
 #[derive(Clone, Debug)]
 pub struct TimeNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
+    /// The owning user namespace.
     pub user_ns: UserNsRef,
+    /// The clock offsets.
     pub offsets: TimensOffsets,
     /// `frozen_offsets`: set once a task has entered; offsets can no longer be written.
     pub frozen_offsets: bool,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 

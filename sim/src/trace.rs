@@ -25,24 +25,47 @@ pub enum Step {
     /// The function returned `0` (or a pointer) or `-errno`.
     Leave {
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// The errno, or `None` for success.
         errno: Option<Errno>,
     },
     /// A condition the kernel checks; `refused` means it returned `errno`.
     Check {
+        /// The condition, in words.
         rule: String,
+        /// Whether the kernel refused.
         refused: bool,
+        /// The errno it returns when it refuses.
         errno: Errno,
     },
     /// An object was allocated.
-    Alloc { object: String },
+    Alloc {
+        /// The object.
+        object: String,
+    },
     /// A reference was taken; `count` is the count after.
-    Get { object: String, count: u64 },
+    Get {
+        /// The object.
+        object: String,
+        /// The count after.
+        count: u64,
+    },
     /// A reference was dropped; `count` is the count after.
-    Put { object: String, count: u64 },
+    Put {
+        /// The object.
+        object: String,
+        /// The count after.
+        count: u64,
+    },
     /// An object was freed.
-    Free { object: String },
+    Free {
+        /// The object.
+        object: String,
+    },
     /// A field was assigned or a list changed.
-    Set { what: String },
+    Set {
+        /// What changed.
+        what: String,
+    },
 }
 
 /// One step with where it happened.
@@ -55,6 +78,7 @@ pub struct Record {
     /// The kernel source file of that function.
     pub file: &'static str,
     #[serde(flatten)]
+    /// The step.
     pub step: Step,
 }
 
@@ -66,6 +90,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// An empty recorder.
     pub fn new() -> Self {
         Recorder::default()
     }

@@ -19,6 +19,7 @@ const FILE: &str = "kernel/ucount.c";
 /// including those created below it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ucounts {
+    /// The count per namespace type, by `NsType` index.
     pub ucount: [u32; 8],
 }
 

@@ -27,6 +27,7 @@ pub const OVERFLOW_ID: u32 = 65534;
 /// `struct user_namespace`.
 #[derive(Clone, Debug)]
 pub struct UserNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
     /// `parent`: one reference held; `None` for `init_user_ns`.
     pub parent: Option<UserNsRef>,
@@ -34,10 +35,12 @@ pub struct UserNamespace {
     pub level: u32,
     /// `owner`/`group`: the creator's euid and egid (kernel ids).
     pub owner: u32,
+    /// The creator's gid (`group`).
     pub group: u32,
     /// `uid_map`/`gid_map`, with `lower_first` already in kernel ids, as the kernel stores
     /// them. Empty until written; written once.
     pub uid_map: UidGidMap,
+    /// `gid_map`.
     pub gid_map: UidGidMap,
     /// `flags & USERNS_SETGROUPS_ALLOWED`.
     pub setgroups_allowed: bool,

@@ -23,12 +23,15 @@ pub use crate::machine::NEW_UTS_LEN;
 /// `struct uts_namespace`.
 #[derive(Clone, Debug)]
 pub struct UtsNamespace {
+    /// Inode and reference count.
     pub ns: NsCommon,
+    /// The owning user namespace.
     pub user_ns: UserNsRef,
     /// `name.nodename`: what `gethostname` returns (a fixed array, as in the kernel).
     pub nodename: UtsName,
     /// `name.domainname`.
     pub domainname: UtsName,
+    /// The ucount charged for it (user namespace, uid).
     pub ucounts_key: Option<(UserNsRef, u32)>,
 }
 

@@ -29,7 +29,9 @@ use std::os::unix::ffi::OsStrExt;
 /// `(st_dev, st_ino)` of an nsfs inode: a namespace's identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NsId {
+    /// The nsfs device (`st_dev`).
     pub dev: u64,
+    /// The inode number (what readlink shows).
     pub ino: u64,
 }
 
@@ -63,18 +65,48 @@ impl Rel {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Holder {
     /// `/proc/<pid>/ns/<entry>` of a process (its thread-group leader).
-    Process { pid: i32, entry: NsEntry },
+    Process {
+        /// The process.
+        pid: i32,
+        /// The `/proc/<pid>/ns/` entry.
+        entry: NsEntry,
+    },
     /// `/proc/<pid>/task/<tid>/ns/<entry>` of a thread whose namespace differs from its
     /// leader's.
-    Thread { pid: i32, tid: i32, entry: NsEntry },
+    Thread {
+        /// The thread group's leader.
+        pid: i32,
+        /// The thread.
+        tid: i32,
+        /// The `/proc/<pid>/task/<tid>/ns/` entry.
+        entry: NsEntry,
+    },
     /// An nsfs bind mount at `path` in the mount namespace `mnt_ns` (as read through `pid`).
-    Mount { path: String, mnt_ns: u64, pid: i32 },
+    Mount {
+        /// The mount point.
+        path: String,
+        /// The inode of the mount namespace that has the mount.
+        mnt_ns: u64,
+        /// A process of that mount namespace, through which it was read.
+        pid: i32,
+    },
     /// Open file `fd` of process `pid`.
-    Fd { pid: i32, fd: i32 },
+    Fd {
+        /// The process.
+        pid: i32,
+        /// The file descriptor.
+        fd: i32,
+    },
     /// Nothing else was found: the parent of the pid or user namespace `child`.
-    Parent { child: NsId },
+    Parent {
+        /// The child namespace.
+        child: NsId,
+    },
     /// Nothing else was found: the owner of the namespace `of`.
-    Owner { of: NsId },
+    Owner {
+        /// The namespace it owns.
+        of: NsId,
+    },
 }
 
 impl Holder {
@@ -94,7 +126,9 @@ impl Holder {
 /// One namespace found.
 #[derive(Clone, Debug)]
 pub struct Namespace {
+    /// Its identity.
     pub id: NsId,
+    /// Its type.
     pub ty: NsType,
     /// Every holder found, sorted.
     pub holders: Vec<Holder>,
@@ -146,7 +180,9 @@ impl Namespace {
 /// One process (thread-group leader).
 #[derive(Clone, Debug)]
 pub struct Process {
+    /// Its pid in the pid namespace of the reading process's /proc.
     pub pid: i32,
+    /// Its parent's pid.
     pub ppid: i32,
     /// The uid: the owner of `/proc/<pid>` (the effective uid, as util-linux shows it), or the
     /// real uid once the status is loaded.
@@ -190,7 +226,9 @@ impl Process {
 /// Everything a scan found.
 #[derive(Clone, Debug, Default)]
 pub struct Scan {
+    /// Every namespace found, by identity.
     pub namespaces: BTreeMap<NsId, Namespace>,
+    /// Every process read, by pid.
     pub processes: BTreeMap<i32, Process>,
     /// What could not be read, and why (`/proc/1/ns: Permission denied`).
     pub unreadable: Vec<String>,

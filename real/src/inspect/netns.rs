@@ -388,6 +388,7 @@ fn cleanup_run_dir(lock: Locked) {
 /// One name of `list`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
+    /// The name under `/run/netns`.
     pub name: String,
     /// The id the kernel assigned it in the caller's network namespace, if any.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -36,7 +36,9 @@ impl fmt::Display for Outcome {
 /// Whether a step met its expectation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
+    /// The expectation holds.
     Pass,
+    /// It does not, and why.
     Fail(String),
     /// `-> any`: nothing was expected.
     Unjudged,
@@ -50,9 +52,11 @@ pub struct StepRecord {
     /// The statement, printed back (shared: printed once per statement of a run, not once
     /// per time it runs).
     pub text: Rc<str>,
+    /// What the call gave.
     pub outcome: Outcome,
     /// For an `expect`, the values it read, canonical (`A.ns.pid=pid#0 init.ns.pid=pid#0`).
     pub observed: String,
+    /// The judgement of the expectation.
     pub verdict: Verdict,
     /// What the tasks the step touched saw afterwards, by task name. Names and views are
     /// shared with the run (a view is computed once per observation and a name once per
@@ -97,9 +101,13 @@ impl StepRecord {
 /// Everything one machine did for one scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The scenario's name.
     pub scenario: String,
+    /// The backend it ran on.
     pub backend: String,
+    /// Where the backend's root task stood.
     pub origin: Origin,
+    /// One record per statement run, then the final snapshot.
     pub records: Vec<StepRecord>,
     /// Why the run stopped early (a backend fault), if it did.
     pub aborted: Option<String>,
@@ -120,11 +128,15 @@ impl Report {
 /// Where two reports of the same scenario differ.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Disagreement {
+    /// The line of the statement.
     pub line: u32,
+    /// The statement as printed.
     pub text: String,
     /// What differs: `outcome`, `observed`, or the view of a task.
     pub what: String,
+    /// The first report's value.
     pub left: String,
+    /// The second report's value.
     pub right: String,
 }
 
