@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 /// Whether a character is printed as it is: not a C0 or C1 control character (ESC, BEL, CR,
 /// ...), not DEL, and not one of the invisible formatting characters that reorder or hide
 /// text (bidirectional overrides and isolates, zero-width characters, the byte order mark).
-/// Newline and tab are left to the caller: [`printable`] keeps them, [`excerpt`] does not.
+/// Newline and tab are left to the caller: [`printable`] keeps them, [`quoted`] does not.
 pub fn is_printable(c: char) -> bool {
     !(c.is_control()
         || matches!(c,

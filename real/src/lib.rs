@@ -13,6 +13,33 @@
 //! the host's hostname, interfaces or namespace limits (those calls are refused with
 //! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
 //! its machine.
+//!
+//! # Guide
+//!
+//! A [`RealMachine`] is started with a helper program: a binary whose `main` calls
+//! [`enter_helper_if_requested`] before anything else (the `nslab` binary does; a test or an
+//! example can pass its own executable). Then it is used as the model is, through
+//! [`nslab_machine::Machine`]. The example below needs root (or user namespaces) and makes
+//! real namespaces, so it is compiled but not run by `cargo test` (`no_run`); the examples
+//! `flags_not_passed_are_shared` and `unshare_newpid_keeps_caller` of the repository run it
+//! for real as root.
+//!
+//! ```no_run
+//! use nslab_machine::sched::CLONE_NEWNET;
+//! use nslab_machine::{CloneArgs, Machine, NsEntry};
+//! use nslab_real::RealMachine;
+//!
+//! fn main() {
+//!     nslab_real::enter_helper_if_requested(); // a helper process never returns from here
+//!     let exe = std::env::current_exe().unwrap();
+//!     let mut m = RealMachine::start(&exe).expect("root, or user namespaces");
+//!     let root = m.root();
+//!     let child = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+//!     let v = m.observe(child).unwrap();
+//!     assert_ne!(v.ns(NsEntry::Net), m.observe(root).unwrap().ns(NsEntry::Net));
+//!     // Dropping the machine kills and reaps every helper.
+//! }
+//! ```
 
 #![warn(missing_docs)]
 pub mod helper;

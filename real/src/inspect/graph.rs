@@ -1,5 +1,5 @@
 //! The namespace graph of the running system, in the shape the model's graph has
-//! (`nslab_graph::Graph`), built from a [`scan`](super::lsns::scan).
+//! (`nslab_graph::Graph`), built from a [`scan`](super::lsns::scan()).
 //!
 //! The kernel does not show nsproxies or reference counts to user space: processes whose
 //! eight nsproxy entries (`/proc/<pid>/ns/*` without `user` and `pid`) are the same are drawn
