@@ -77,10 +77,10 @@ fn kernel_order(step: &mut Step<'_, Kernel>) -> Result<(), String> {
     let mut exits: Vec<usize> = Vec::new();
     for r in &records {
         match (&r.step, init_of(r.function), exit_of(r.function)) {
-            (Event::Enter, Some(i), _) => {
-                if inited.last().is_some_and(|&last| i <= last) || failed.is_some() {
-                    return Err(format!("{} entered out of pernet_list order", r.function));
-                }
+            (Event::Enter, Some(i), _)
+                if inited.last().is_some_and(|&last| i <= last) || failed.is_some() =>
+            {
+                return Err(format!("{} entered out of pernet_list order", r.function));
             }
             (Event::Leave { errno: None }, Some(i), _) => inited.push(i),
             (Event::Leave { errno: Some(_) }, Some(i), _) => failed = Some(i),
