@@ -54,14 +54,15 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Reads and parses one scenario file; errors name the file.
+/// Reads and parses one scenario file; errors name the file. Prediction holes (`-> ?`,
+/// `expect A.pid == ?`) are allowed (`crate::holes`): the parsed scenario leaves them out.
 pub fn parse_file(path: &Path) -> Result<Scenario, LoadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|error| LoadError::Io {
         file: file.clone(),
         error,
     })?;
-    parse(&text).map_err(|mut e| {
+    crate::holes::parse_with_holes(&text).map(|(s, _)| s).map_err(|mut e| {
         e.file = Some(file);
         LoadError::Parse(e)
     })

@@ -1,0 +1,402 @@
+//! `nslab step`: gdb-like commands over one recorded call. The state shown at event `k` is
+//! the recording folded up to `k` (`nslab_sim::stepper`), so `back` is exact: nothing is
+//! re-run. On a terminal it reads commands with line editing, completion and history
+//! (rustyline); otherwise it reads lines and prints plain text, so a session is a
+//! transcript.
+
+use super::trace::{record, Recorded, TraceArgs};
+use nslab_graph::Format;
+use nslab_sim::stepper::{
+    depth_at, fold, graph_at, initial_state, model_module, refusal, stack_at, State,
+};
+use nslab_sim::trace::{render_tree, source_url, Record, Step};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal};
+
+/// Arguments of `nslab step`: those of `nslab trace`, plus commands to run first.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nslab step clone 'CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET'
+  nslab step -x 'break copy_net_ns' -x continue -x 'print net' -x quit clone newnet
+  nslab step scenarios/pid-levels-nest.scn --at 5
+  nslab step clone newpid < session.txt            (commands from a file, plain output)
+
+Commands: step [N], next, finish, continue, back [N], break FUNCTION, delete [FUNCTION], bt,
+list, print task|cred|nsproxy|NSTYPE|pid|net|all, graph, why, help, quit")]
+pub struct StepArgs {
+    /// Run this command first (repeatable, like gdb's -ex); the session then reads its
+    /// input unless a command was `quit`.
+    #[arg(short = 'x', long = "ex", value_name = "CMD")]
+    pub commands: Vec<String>,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+/// Every command, for `help` and completion.
+const COMMANDS: &[(&str, &str)] = &[
+    ("step", "step [N]: the next N events (default 1), into calls"),
+    ("next", "next: to the next event of this function, over calls"),
+    ("finish", "finish: until the current function returns"),
+    ("continue", "continue: to the next breakpoint, or the end"),
+    ("back", "back [N]: N events backwards (default 1); exact"),
+    ("break", "break FUNCTION: stop when FUNCTION is entered"),
+    ("delete", "delete [FUNCTION]: remove one breakpoint, or all"),
+    ("bt", "bt: the open functions, innermost first"),
+    ("list", "list: the kernel source of the current function (v6.18) and the model's"),
+    ("print", "print task|cred|nsproxy|NSTYPE|pid|net|all: objects and counts now"),
+    ("graph", "graph: the object graph now, as `nslab graph` draws it"),
+    ("why", "why: for a refused call, the rule, its kernel file and function"),
+    ("help", "help: this list"),
+    ("quit", "quit: leave"),
+];
+
+const PRINT_WHAT: &[&str] = &[
+    "task", "cred", "nsproxy", "mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time", "all",
+];
+
+/// A stepping session: the recording, where it stands and the breakpoints.
+pub struct Session {
+    pub rec: Recorded,
+    initial: State,
+    /// Events applied so far (0 = before the call, `records.len()` = after it).
+    pub pos: usize,
+    breaks: BTreeSet<String>,
+}
+
+impl Session {
+    pub fn new(rec: Recorded) -> Session {
+        let initial = initial_state(&rec.before);
+        Session {
+            rec,
+            initial,
+            pos: 0,
+            breaks: BTreeSet::new(),
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.rec.records.len()
+    }
+
+    /// The state now: the recording folded up to `pos`.
+    pub fn state(&self) -> State {
+        fold(&self.initial, &self.rec.records, self.pos)
+    }
+
+    /// The line for the position: the event just taken, or the start/end.
+    fn here(&self) -> String {
+        if self.pos == 0 {
+            return format!("[0/{}] before {}", self.n(), self.rec.description);
+        }
+        let r = &self.rec.records[self.pos - 1];
+        let line = render_tree(std::slice::from_ref(r));
+        let mut s = format!("[{}/{}] {}", self.pos, self.n(), line.trim());
+        if self.pos == self.n() {
+            let _ = write!(
+                s,
+                "\n[end] {} = {}",
+                self.rec.description,
+                self.rec
+                    .errno
+                    .map_or("0".to_string(), |e| format!("-{}", e.name()))
+            );
+        }
+        s
+    }
+
+    /// Runs one command line; `None` means quit.
+    pub fn command(&mut self, line: &str) -> Option<String> {
+        let mut words = line.split_whitespace();
+        let Some(cmd) = words.next() else {
+            return Some(String::new());
+        };
+        let arg = words.next();
+        let count = || arg.and_then(|a| a.parse::<usize>().ok()).unwrap_or(1);
+        let full = COMMANDS
+            .iter()
+            .map(|(c, _)| *c)
+            .find(|c| *c == cmd || (cmd.len() >= 1 && c.starts_with(cmd) && unique_prefix(cmd)));
+        let out = match full.unwrap_or(cmd) {
+            "quit" => return None,
+            "step" => {
+                self.pos = (self.pos + count()).min(self.n());
+                self.here()
+            }
+            "next" => {
+                if self.pos < self.n() {
+                    let d = depth_at(&self.rec.records, self.pos);
+                    self.pos += 1;
+                    while self.pos < self.n()
+                        && self.rec.records[self.pos - 1].depth > d
+                    {
+                        self.pos += 1;
+                    }
+                }
+                self.here()
+            }
+            "finish" => {
+                let depth = stack_at(&self.rec.records, self.pos).len();
+                while self.pos < self.n() {
+                    self.pos += 1;
+                    let r = &self.rec.records[self.pos - 1];
+                    if matches!(r.step, Step::Leave { .. }) && r.depth + 1 == depth.max(1) {
+                        break;
+                    }
+                }
+                self.here()
+            }
+            "continue" => {
+                let mut hit = None;
+                while self.pos < self.n() {
+                    self.pos += 1;
+                    let r = &self.rec.records[self.pos - 1];
+                    if r.step == Step::Enter && self.breaks.contains(r.function) {
+                        hit = Some(r.function);
+                        break;
+                    }
+                }
+                match hit {
+                    Some(f) => format!("breakpoint {f}\n{}", self.here()),
+                    None => self.here(),
+                }
+            }
+            "back" => {
+                self.pos = self.pos.saturating_sub(count());
+                self.here()
+            }
+            "break" => match arg {
+                None => "break needs a function: break copy_net_ns".to_string(),
+                Some(f) => {
+                    let known = self.rec.records.iter().any(|r| r.function == f);
+                    self.breaks.insert(f.to_string());
+                    if known {
+                        format!("breakpoint at {f}")
+                    } else {
+                        format!("breakpoint at {f} (this call never enters it)")
+                    }
+                }
+            },
+            "delete" => match arg {
+                None => {
+                    self.breaks.clear();
+                    "all breakpoints deleted".to_string()
+                }
+                Some(f) if self.breaks.remove(f) => format!("breakpoint at {f} deleted"),
+                Some(f) => format!("no breakpoint at {f}"),
+            },
+            "bt" => {
+                let stack = stack_at(&self.rec.records, self.pos);
+                if stack.is_empty() {
+                    "no function is open here".to_string()
+                } else {
+                    let mut s = String::new();
+                    for (i, (f, file)) in stack.iter().rev().enumerate() {
+                        let _ = writeln!(s, "#{i} {f}() at {file}");
+                    }
+                    s.trim_end().to_string()
+                }
+            }
+            "list" => self.list(),
+            "print" => self.print(arg.unwrap_or("all")),
+            "graph" => {
+                let st = self.state();
+                let g = graph_at(&self.rec.before, &self.rec.after, &st, self.pos, self.n());
+                Format::Tree.render(&g).trim_end().to_string()
+            }
+            "why" => match (self.rec.errno, refusal(&self.rec.records)) {
+                (Some(e), Some((rule, f, file))) => format!(
+                    "-{} ({}): refused by {f}() in {file}: {rule}\n  kernel: {}\n  model: {}\n  rules: docs/kernel-rules.md ({file})",
+                    e.name(),
+                    e.description(),
+                    source_url(self.rec.kernel, file),
+                    model_module(file)
+                ),
+                (Some(e), None) => format!("-{}: no recorded check refused it", e.name()),
+                (None, _) => "the call succeeded: nothing refused it".to_string(),
+            },
+            "help" => COMMANDS
+                .iter()
+                .map(|(_, h)| format!("  {h}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => format!("unknown command '{other}'; try help"),
+        };
+        Some(out)
+    }
+
+    fn list(&self) -> String {
+        let r: Option<&Record> = if self.pos == 0 {
+            self.rec.records.first()
+        } else {
+            self.rec.records.get(self.pos - 1)
+        };
+        match r {
+            None => "nothing recorded".to_string(),
+            Some(r) => format!(
+                "{}() in {}\n  kernel: {}\n  ident:  https://elixir.bootlin.com/linux/{}/C/ident/{}\n  model:  {} (fn {})",
+                r.function,
+                r.file,
+                source_url(self.rec.kernel, r.file),
+                self.rec.kernel,
+                r.function,
+                model_module(r.file),
+                r.function
+            ),
+        }
+    }
+
+    fn print(&self, what: &str) -> String {
+        if !PRINT_WHAT.contains(&what) {
+            return format!("print what? valid: {}", PRINT_WHAT.join(", "));
+        }
+        let st = self.state();
+        let prefix = |key: &str| -> bool {
+            match what {
+                "all" => true,
+                "task" => key == "task_struct",
+                "cred" => key.starts_with("cred"),
+                "nsproxy" => key.starts_with("nsproxy"),
+                "pid" => key.starts_with("pid:") || key == "struct",
+                ty => key.starts_with(&format!("{ty}:")) || (ty == "net" && key == "net_device"),
+            }
+        };
+        let mut s = String::new();
+        for (key, count) in st.counts.iter().filter(|(k, _)| prefix(k)) {
+            let mark = if st.allocated.contains(key) {
+                "  (new)"
+            } else if st.changed.contains(key) {
+                "  (changed)"
+            } else {
+                ""
+            };
+            let _ = writeln!(s, "{key} count {count}{mark}");
+        }
+        for key in st.freed.iter().filter(|k| prefix(k)) {
+            let _ = writeln!(s, "{key} freed");
+        }
+        if s.is_empty() {
+            format!("no {what} object is recorded at this point")
+        } else {
+            s.trim_end().to_string()
+        }
+    }
+}
+
+/// Whether a command prefix names one command only (`s` is step, `b` back, `n` next).
+fn unique_prefix(p: &str) -> bool {
+    matches!(p, "s" | "n" | "c" | "b" | "p" | "l" | "g" | "w" | "h" | "q" | "f" | "d")
+        || COMMANDS.iter().filter(|(c, _)| c.starts_with(p)).count() == 1
+}
+
+/// Runs `nslab step`.
+pub fn run(args: StepArgs) -> anyhow::Result<u8> {
+    let rec = record(&args.trace)?;
+    let mut s = Session::new(rec);
+    println!(
+        "{} (model of Linux {}): {} events; type help",
+        s.rec.description,
+        s.rec.kernel,
+        s.n()
+    );
+    println!("{}", s.here());
+    for c in &args.commands {
+        println!("(nslab) {c}");
+        match s.command(c) {
+            None => return Ok(0),
+            Some(out) if !out.is_empty() => println!("{out}"),
+            Some(_) => {}
+        }
+    }
+    if std::io::stdin().is_terminal() {
+        interactive(&mut s)
+    } else {
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            println!("(nslab) {line}");
+            match s.command(line) {
+                None => break,
+                Some(out) if !out.is_empty() => println!("{out}"),
+                Some(_) => {}
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// The terminal session: rustyline with completion of commands, print targets and the
+/// functions of this recording, and history.
+fn interactive(s: &mut Session) -> anyhow::Result<u8> {
+    use rustyline::completion::{Completer, Pair};
+    use rustyline::error::ReadlineError;
+    use rustyline::{Context, Helper, Highlighter, Hinter, Validator};
+
+    #[derive(Helper, Highlighter, Hinter, Validator)]
+    struct Complete {
+        functions: Vec<&'static str>,
+    }
+    impl Completer for Complete {
+        type Candidate = Pair;
+        fn complete(
+            &self,
+            line: &str,
+            pos: usize,
+            _: &Context<'_>,
+        ) -> rustyline::Result<(usize, Vec<Pair>)> {
+            let head = &line[..pos];
+            let start = head.rfind(' ').map_or(0, |i| i + 1);
+            let word = &head[start..];
+            let words: Vec<&str> = if start == 0 {
+                COMMANDS.iter().map(|(c, _)| *c).collect()
+            } else if head.starts_with("print ") || head.starts_with("p ") {
+                PRINT_WHAT.to_vec()
+            } else {
+                self.functions.clone()
+            };
+            let pairs = words
+                .into_iter()
+                .filter(|w| w.starts_with(word))
+                .map(|w| Pair {
+                    display: w.to_string(),
+                    replacement: w.to_string(),
+                })
+                .collect();
+            Ok((start, pairs))
+        }
+    }
+    let mut functions: Vec<&'static str> = s.rec.records.iter().map(|r| r.function).collect();
+    functions.sort_unstable();
+    functions.dedup();
+    let mut ed: rustyline::Editor<Complete, rustyline::history::DefaultHistory> =
+        rustyline::Editor::new()?;
+    ed.set_helper(Some(Complete { functions }));
+    let mut last = String::new();
+    loop {
+        match ed.readline("(nslab) ") {
+            Ok(line) => {
+                // An empty line repeats the last command, as in gdb.
+                let line = if line.trim().is_empty() {
+                    last.clone()
+                } else {
+                    let _ = ed.add_history_entry(line.as_str());
+                    line
+                };
+                last = line.clone();
+                match s.command(&line) {
+                    None => break,
+                    Some(out) if !out.is_empty() => println!("{out}"),
+                    Some(_) => {}
+                }
+            }
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(0)
+}
