@@ -10,9 +10,17 @@ use nslab_graph::{Graph, NsKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The name of the object an `Alloc`/`Get`/`Put`/`Free` event is about: the first word of
-/// its text (`net:[4026531842]`, `cred#1`, `nsproxy#1`, `task_struct`).
+/// its text (`net:[4026531842]`, `cred#1`, `nsproxy#1`, `task_struct`), or for a `struct pid` its
+/// numbers (`struct pid [2@L0 1@L1]`).
 pub fn object_key(object: &str) -> &str {
-    object.split_whitespace().next().unwrap_or(object)
+    match object.strip_prefix("struct ") {
+        // `struct pid [2@L0 1@L1]`: the numbers are the name.
+        Some(rest) => match rest.find(']') {
+            Some(end) => &object[..7 + end + 1],
+            None => object,
+        },
+        None => object.split_whitespace().next().unwrap_or(object),
+    }
 }
 
 /// The count an `Alloc` event's text states (`... count 1 ...`), else 1.

@@ -7,7 +7,7 @@
 use super::trace::{record, Recorded, TraceArgs};
 use nslab_graph::Format;
 use nslab_sim::stepper::{
-    depth_at, fold, graph_at, initial_state, model_module, refusal, stack_at, State,
+    fold, graph_at, initial_state, model_module, refusal, stack_at, State,
 };
 use nslab_sim::trace::{render_tree, source_url, Record, Step};
 use std::collections::BTreeSet;
@@ -126,13 +126,21 @@ impl Session {
                 self.here()
             }
             "next" => {
+                // The next event of this function: a function it calls is passed over in
+                // one go (from its `->` to its `<-`). Before the call, into the entry point.
+                let inside = !stack_at(&self.rec.records, self.pos).is_empty();
                 if self.pos < self.n() {
-                    let d = depth_at(&self.rec.records, self.pos);
                     self.pos += 1;
-                    while self.pos < self.n()
-                        && self.rec.records[self.pos - 1].depth > d
-                    {
-                        self.pos += 1;
+                    let e = &self.rec.records[self.pos - 1];
+                    if inside && e.step == Step::Enter {
+                        let d = e.depth;
+                        while self.pos < self.n() {
+                            self.pos += 1;
+                            let r = &self.rec.records[self.pos - 1];
+                            if r.depth == d && matches!(r.step, Step::Leave { .. }) {
+                                break;
+                            }
+                        }
                     }
                 }
                 self.here()
@@ -259,7 +267,7 @@ impl Session {
                 "task" => key == "task_struct",
                 "cred" => key.starts_with("cred"),
                 "nsproxy" => key.starts_with("nsproxy"),
-                "pid" => key.starts_with("pid:") || key == "struct",
+                "pid" => key.starts_with("pid:") || key.starts_with("struct pid"),
                 ty => key.starts_with(&format!("{ty}:")) || (ty == "net" && key == "net_device"),
             }
         };
