@@ -211,8 +211,9 @@ fn build(seed: u64, level: u8, topics: &[String], ops: &[RandOp]) -> Option<Prob
 
     // The problem: one line a call, `-> ?`; then for every child that still runs, its pid
     // and its namespace of the asked type.
-    let mut text = arg_lines(seed, level, topics);
-    text.push_str("# quiz\n# Fill in every ?, then: nslab quiz --check FILE\n");
+    let mut text = format!("# quiz-seed-{seed}-level-{level}\n");
+    text.push_str(&arg_lines(seed, level, topics));
+    text.push_str("# Fill in every ?, then: nslab quiz --check FILE\n");
     let header = text.lines().count() as u32;
     let mut answers = Vec::new();
     let mut reverse = text.clone();
