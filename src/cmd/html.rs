@@ -69,6 +69,12 @@ tr.changed {{ background: #e0f0ff; }}
 <div><h2>graph before</h2><pre>{before}</pre></div>
 <div><h2>graph after</h2><pre>{after}</pre></div>
 </div>
+<script>
+// Any script error is written on the page, where a test (or a teacher) sees it.
+window.addEventListener("error", (e) => {{
+  document.body.dataset.errors = (document.body.dataset.errors || "") + e.message + "; ";
+}});
+</script>
 <script id="data" type="application/json">{data}</script>
 <script>
 "use strict";
