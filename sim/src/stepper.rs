@@ -5,9 +5,25 @@
 //! This module mirrors no kernel file. It never runs the model: it reads the records of
 //! [`crate::trace`] and the graph of the model before and after the call.
 
+use crate::errno::Errno;
 use crate::trace::{Record, Step};
 use nslab_graph::{Graph, NsKind};
 use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug)]
+/// One recorded call: what `nslab step` and `nslab trace --html` walk over.
+pub struct Recorded {
+    /// The call as C writes it.
+    pub description: String,
+    /// The kernel tag (`v6.18`).
+    pub kernel: &'static str,
+    pub records: Vec<Record>,
+    /// The model's graph before and after the call.
+    pub before: Graph,
+    pub after: Graph,
+    /// The errno when the call was refused.
+    pub errno: Option<Errno>,
+}
 
 /// The name of the object an `Alloc`/`Get`/`Put`/`Free` event is about: the first word of
 /// its text (`net:[4026531842]`, `cred#1`, `nsproxy#1`, `task_struct`), or for a `struct pid` its

@@ -225,19 +225,7 @@ struct NsLine {
     new: bool,
 }
 
-/// One recorded call: what `nslab step` and `nslab trace --html` walk over.
-pub struct Recorded {
-    /// The call as C writes it.
-    pub description: String,
-    /// The kernel tag (`v6.18`).
-    pub kernel: &'static str,
-    pub records: Vec<Record>,
-    /// The model's graph before and after the call.
-    pub before: nslab_graph::Graph,
-    pub after: nslab_graph::Graph,
-    /// The errno when the call was refused.
-    pub errno: Option<Errno>,
-}
+pub use nslab_sim::stepper::Recorded;
 
 /// Runs `nslab trace`; returns the exit code: 0 when the traced call succeeded, 1 when the
 /// kernel refused it.
