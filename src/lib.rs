@@ -4,5 +4,5 @@
 //! judging their agreement is written here, once ([`both`]).
 
 pub mod both;
-pub mod session;
 pub mod quiz;
+pub mod session;

@@ -64,7 +64,10 @@ fn about(op: &RandOp, topic: &str) -> bool {
 fn level_allows(level: u8, op: &RandOp) -> bool {
     match level {
         1 => matches!(op.op, Op::Clone(_) | Op::Unshare(_)),
-        2 => matches!(op.op, Op::Clone(_) | Op::Unshare(_) | Op::Setns { .. } | Op::Exit(_)),
+        2 => matches!(
+            op.op,
+            Op::Clone(_) | Op::Unshare(_) | Op::Setns { .. } | Op::Exit(_)
+        ),
         _ => true,
     }
 }
@@ -173,7 +176,10 @@ fn build(seed: u64, level: u8, topics: &[String], ops: &[RandOp]) -> Option<Prob
     text.push_str("# Fill in every ?, then: nslab quiz --check FILE\n");
     let header = text.lines().count() as u32;
     let mut answers = Vec::new();
-    let mut reverse = text.clone();
+    let mut reverse = text.replace(
+        "# Fill in every ?, then: nslab quiz --check FILE",
+        "# Which flags give these results? -t -c shows them",
+    );
     let mut reverse_answers = Vec::new();
     let mut line = header;
     let mut statements: Vec<Stmt> = Vec::new();
@@ -341,4 +347,3 @@ fn outcome_answer(body: &[Stmt], i: usize, expect: ExpectOutcome) -> (String, St
     };
     (answer, rule)
 }
-

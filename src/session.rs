@@ -13,18 +13,36 @@ use std::fmt::Write as _;
 
 /// Every command, for `help` and completion.
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("step", "step [N]: the next N events (default 1), into calls"),
-    ("next", "next: to the next event of this function, over calls"),
+    (
+        "step",
+        "step [N]: the next N events (default 1), into calls",
+    ),
+    (
+        "next",
+        "next: to the next event of this function, over calls",
+    ),
     ("finish", "finish: until the current function returns"),
     ("continue", "continue: to the next breakpoint, or the end"),
     ("back", "back [N]: N events backwards (default 1); exact"),
     ("break", "break FUNCTION: stop when FUNCTION is entered"),
     ("delete", "delete [FUNCTION]: remove one breakpoint, or all"),
     ("bt", "bt: the open functions, innermost first"),
-    ("list", "list: the kernel source of the current function (v6.18) and the model's"),
-    ("print", "print task|cred|nsproxy|NSTYPE|pid|net|all: objects and counts now"),
-    ("graph", "graph: the object graph now, as `nslab graph` draws it"),
-    ("why", "why: for a refused call, the rule, its kernel file and function"),
+    (
+        "list",
+        "list: the kernel source of the current function (v6.18) and the model's",
+    ),
+    (
+        "print",
+        "print task|cred|nsproxy|NSTYPE|pid|net|all: objects and counts now",
+    ),
+    (
+        "graph",
+        "graph: the object graph now, as `nslab graph` draws it",
+    ),
+    (
+        "why",
+        "why: for a refused call, the rule, its kernel file and function",
+    ),
     ("help", "help: this list"),
     ("quit", "quit: leave"),
 ];
@@ -94,7 +112,7 @@ impl Session {
         let full = COMMANDS
             .iter()
             .map(|(c, _)| *c)
-            .find(|c| *c == cmd || (cmd.len() >= 1 && c.starts_with(cmd) && unique_prefix(cmd)));
+            .find(|c| *c == cmd || (!cmd.is_empty() && c.starts_with(cmd) && unique_prefix(cmd)));
         let out = match full.unwrap_or(cmd) {
             "quit" => return None,
             "step" => {
@@ -271,7 +289,8 @@ impl Session {
 
 /// Whether a command prefix names one command only (`s` is step, `b` back, `n` next).
 fn unique_prefix(p: &str) -> bool {
-    matches!(p, "s" | "n" | "c" | "b" | "p" | "l" | "g" | "w" | "h" | "q" | "f" | "d")
-        || COMMANDS.iter().filter(|(c, _)| c.starts_with(p)).count() == 1
+    matches!(
+        p,
+        "s" | "n" | "c" | "b" | "p" | "l" | "g" | "w" | "h" | "q" | "f" | "d"
+    ) || COMMANDS.iter().filter(|(c, _)| c.starts_with(p)).count() == 1
 }
-

@@ -19,16 +19,31 @@ fn chromium() -> Option<&'static str> {
 }
 
 /// Loads `page#hash` in headless Chromium: (DOM after the page's scripts ran, its log).
-fn load(chromium: &str, dir: &Path, page: &Path, hash: &str, extra: &[String]) -> Result<(String, String), String> {
+fn load(
+    chromium: &str,
+    dir: &Path,
+    page: &Path,
+    hash: &str,
+    extra: &[String],
+) -> Result<(String, String), String> {
     let out = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .args(extra)
         .arg(format!("file://{}#{hash}", page.display()))
         .output()
         .map_err(|e| format!("cannot run {chromium}: {e}"))?;
     if !out.status.success() {
-        return Err(format!("{chromium} failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "{chromium} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok((
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -48,7 +63,9 @@ fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
 /// The objects table as text.
 fn objects(dom: &str) -> String {
     let start = dom.find("id=\"objects\"").unwrap_or(0);
-    let end = dom[start..].find("</table>").map_or(dom.len(), |e| start + e);
+    let end = dom[start..]
+        .find("</table>")
+        .map_or(dom.len(), |e| start + e);
     dom[start..end].to_string()
 }
 
@@ -56,7 +73,12 @@ fn page_test(chromium: &str) -> Result<(), String> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("html-page");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let out = Command::new(env!("CARGO_BIN_EXE_nslab"))
-        .args(["trace", "--html", "clone", "CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET"])
+        .args([
+            "trace",
+            "--html",
+            "clone",
+            "CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     let html = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
@@ -79,7 +101,13 @@ fn page_test(chromium: &str) -> Result<(), String> {
         return Err(format!("at 0: {}", text_of(&dom0, "where")));
     }
     // Keys: from event 60, right three times and left once is event 62.
-    let (dom, log) = load(chromium, &dir, &page, "step=60&keys=RRRL", &["--dump-dom".into()])?;
+    let (dom, log) = load(
+        chromium,
+        &dir,
+        &page,
+        "step=60&keys=RRRL",
+        &["--dump-dom".into()],
+    )?;
     if dom.contains("data-errors") || log.contains("Uncaught") {
         return Err(format!("script errors after keys: {log}"));
     }
@@ -93,7 +121,10 @@ fn page_test(chromium: &str) -> Result<(), String> {
     }
     // The same state, whichever way the page got there.
     let (dom62, _) = load(chromium, &dir, &page, "step=62", &["--dump-dom".into()])?;
-    if objects(&dom) != objects(&dom62) || objects(&dom61) == objects(&dom62) && text_of(&dom61, "where") == text_of(&dom62, "where") {
+    if objects(&dom) != objects(&dom62)
+        || objects(&dom61) == objects(&dom62)
+            && text_of(&dom61, "where") == text_of(&dom62, "where")
+    {
         return Err("keys and #step disagree".into());
     }
     if !dom.contains("https://elixir.bootlin.com/linux/v6.18/source/") {
@@ -107,7 +138,10 @@ fn page_test(chromium: &str) -> Result<(), String> {
         &dir,
         &page,
         "step=55",
-        &[format!("--screenshot={}", png.display()), "--window-size=1400,1000".into()],
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1400,1000".into(),
+        ],
     )?;
     let head = std::fs::read(&png).unwrap_or_default();
     if head.len() < 1000 || !head.starts_with(b"\x89PNG") {

@@ -59,12 +59,29 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
 fn same_seed_same_problem() -> Result<(), String> {
     let mut seen = std::collections::BTreeSet::new();
     for (seed, level) in cases() {
-        let a = nslab(&["quiz", "--seed", &seed.to_string(), "--level", &level.to_string(), "-c"]);
-        let b = nslab(&["quiz", "--seed", &seed.to_string(), "--level", &level.to_string(), "-c"]);
+        let a = nslab(&[
+            "quiz",
+            "--seed",
+            &seed.to_string(),
+            "--level",
+            &level.to_string(),
+            "-c",
+        ]);
+        let b = nslab(&[
+            "quiz",
+            "--seed",
+            &seed.to_string(),
+            "--level",
+            &level.to_string(),
+            "-c",
+        ]);
         if a != b {
             return Err(format!("seed {seed} level {level} differs between runs"));
         }
-        if !a.1.contains(&format!("# ARG seed {seed}\n# ARG level {level}\n")) {
+        if !a
+            .1
+            .contains(&format!("# ARG seed {seed}\n# ARG level {level}\n"))
+        {
             return Err(format!("no ARG lines: {}", a.1));
         }
         seen.insert(a.1);
@@ -111,7 +128,10 @@ fn check_grades_right_and_wrong() -> Result<(), String> {
             a if a.ends_with(".ns.net") || a.contains(".ns.") => "new".to_string(),
             _ => "ok".to_string(),
         };
-        let wrong = temp_file("wrong.scn", &nslab_scenario::holes::fill(&text, &wrong_answers));
+        let wrong = temp_file(
+            "wrong.scn",
+            &nslab_scenario::holes::fill(&text, &wrong_answers),
+        );
         let (code, out, _) = nslab(&["quiz", "--check", wrong.to_str().unwrap()]);
         if code != 1 || !out.contains(&format!("{} right, 1 wrong, 0 unanswered", n - 1)) {
             return Err(format!("one wrong graded as:\n{out}"));
@@ -164,7 +184,10 @@ fn main() -> ExitCode {
         Trial::test("bad_input", || Ok(bad_input()?)),
     ];
     for (name, f) in [
-        ("c_answers_pass_nslab_run_on_the_kernel", (|| answers_pass_run("real")) as fn() -> Result<(), String>),
+        (
+            "c_answers_pass_nslab_run_on_the_kernel",
+            (|| answers_pass_run("real")) as fn() -> Result<(), String>,
+        ),
         ("check_backend_real_agrees", check_on_the_kernel),
     ] {
         trials.push(match &real {

@@ -61,7 +61,11 @@ fn forward_then_back_gives_the_same_states() {
     assert_ne!(a[1].1, a[5].1);
     // Back to 0: the state before the call, as at the start.
     assert!(a[10].1.starts_with("[0/"), "{}", a[10].1);
-    assert!(!a[11].1.contains("(new)"), "nothing is new before the call: {}", a[11].1);
+    assert!(
+        !a[11].1.contains("(new)"),
+        "nothing is new before the call: {}",
+        a[11].1
+    );
 }
 
 #[test]
@@ -73,9 +77,20 @@ fn break_copy_net_ns_then_continue_stops_there_and_at_loopback_net_init() {
     let a = answers(&out);
     assert!(a[2].1.contains("breakpoint copy_net_ns"), "{}", a[2].1);
     assert!(a[2].1.contains("-> copy_net_ns()"), "{}", a[2].1);
-    assert!(a[3].1.starts_with("#0 copy_net_ns() at net/core/net_namespace.c\n#1 create_new_namespaces()"), "{}", a[3].1);
+    assert!(
+        a[3].1.starts_with(
+            "#0 copy_net_ns() at net/core/net_namespace.c\n#1 create_new_namespaces()"
+        ),
+        "{}",
+        a[3].1
+    );
     assert!(a[4].1.contains("-> loopback_net_init()"), "{}", a[4].1);
-    assert!(a[5].1.contains("https://elixir.bootlin.com/linux/v6.18/source/drivers/net/loopback.c"), "{}", a[5].1);
+    assert!(
+        a[5].1
+            .contains("https://elixir.bootlin.com/linux/v6.18/source/drivers/net/loopback.c"),
+        "{}",
+        a[5].1
+    );
     assert!(a[5].1.contains("sim/src/loopback.rs"), "{}", a[5].1);
     // No more breakpoints: the end.
     assert!(a[6].1.contains("[end] clone("), "{}", a[6].1);
@@ -111,7 +126,10 @@ fn print_nsproxy_shows_the_count_the_recorder_recorded() {
         );
         checked += 1;
     }
-    assert!(checked >= 1, "unshare(NEWNET) puts the old nsproxy: {records:?}");
+    assert!(
+        checked >= 1,
+        "unshare(NEWNET) puts the old nsproxy: {records:?}"
+    );
 }
 
 #[test]
@@ -119,10 +137,15 @@ fn why_on_einval_names_the_rule_file_and_function() {
     let (_, out) = step(&["-x", "why", "-x", "quit", "clone", "NEWNS|FS"], "");
     assert!(out.contains("-EINVAL"), "{out}");
     assert!(
-        out.contains("refused by copy_process() in kernel/fork.c: CLONE_NEWNS together with CLONE_FS"),
+        out.contains(
+            "refused by copy_process() in kernel/fork.c: CLONE_NEWNS together with CLONE_FS"
+        ),
         "{out}"
     );
-    assert!(out.contains("https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c"), "{out}");
+    assert!(
+        out.contains("https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -145,20 +168,37 @@ fn a_scenario_statement_is_stepped_in_its_context() {
         "break create_pid_namespace\ncontinue\ncontinue\nprint pid\nquit\n",
     );
     assert_eq!(code, 0);
-    assert!(out.starts_with("scenarios/pid-levels-nest.scn:6: B = A: clone CLONE_NEWPID"), "{out}");
+    assert!(
+        out.starts_with("scenarios/pid-levels-nest.scn:6: B = A: clone CLONE_NEWPID"),
+        "{out}"
+    );
     let a = answers(&out);
     assert!(a[1].1.contains("-> create_pid_namespace()"), "{out}");
     // A's pid namespace (made by line 5) exists before the step; B's is new, and so is B's
     // struct pid with a number at three levels.
     assert_eq!(a[3].1.matches("(new)").count(), 2, "{}", a[3].1);
-    assert!(a[3].1.contains("struct pid [4@L0 2@L1 1@L2] count 1  (new)"), "{}", a[3].1);
+    assert!(
+        a[3].1
+            .contains("struct pid [4@L0 2@L1 1@L2] count 1  (new)"),
+        "{}",
+        a[3].1
+    );
 }
 
 #[test]
 fn bad_commands_and_arguments_are_reported() {
-    let (_, out) = step(&["clone", "newnet"], "frobnicate\nprint nothing\nbreak\nquit\n");
-    assert!(out.contains("unknown command 'frobnicate'; try help"), "{out}");
-    assert!(out.contains("print what? valid: task, cred, nsproxy"), "{out}");
+    let (_, out) = step(
+        &["clone", "newnet"],
+        "frobnicate\nprint nothing\nbreak\nquit\n",
+    );
+    assert!(
+        out.contains("unknown command 'frobnicate'; try help"),
+        "{out}"
+    );
+    assert!(
+        out.contains("print what? valid: task, cred, nsproxy"),
+        "{out}"
+    );
     assert!(out.contains("break needs a function"), "{out}");
     let bad = Command::new(env!("CARGO_BIN_EXE_nslab"))
         .args(["step", "clone", "NEWBOGUS"])

@@ -143,11 +143,20 @@ mod tests {
         let (s, holes) = parse_with_holes(text).unwrap();
         assert_eq!(holes.len(), 3);
         assert_eq!(holes[0].kind, HoleKind::Outcome);
-        assert_eq!(holes[1].kind, HoleKind::Int { task: "A".into(), field: "pid".into() });
+        assert_eq!(
+            holes[1].kind,
+            HoleKind::Int {
+                task: "A".into(),
+                field: "pid".into()
+            }
+        );
         assert_eq!(holes[2].line, 4);
         assert_eq!(s.body.len(), 1);
         assert_eq!(hints(text), vec!["look at copy_pid_ns".to_string()]);
-        let filled = fill(text, &[(2, "ok".into()), (3, "1".into()), (4, "init.ns.net".into())]);
+        let filled = fill(
+            text,
+            &[(2, "ok".into()), (3, "1".into()), (4, "init.ns.net".into())],
+        );
         assert!(filled.contains("-> ok\n") && filled.contains("A.pid == 1\n"));
         let (s, holes) = parse_with_holes(&filled).unwrap();
         assert!(holes.is_empty());

@@ -62,10 +62,12 @@ pub fn parse_file(path: &Path) -> Result<Scenario, LoadError> {
         file: file.clone(),
         error,
     })?;
-    crate::holes::parse_with_holes(&text).map(|(s, _)| s).map_err(|mut e| {
-        e.file = Some(file);
-        LoadError::Parse(e)
-    })
+    crate::holes::parse_with_holes(&text)
+        .map(|(s, _)| s)
+        .map_err(|mut e| {
+            e.file = Some(file);
+            LoadError::Parse(e)
+        })
 }
 
 /// Parses the text of one scenario.

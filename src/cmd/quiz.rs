@@ -135,13 +135,18 @@ fn check(file: &std::path::Path, backend: &str) -> anyhow::Result<u8> {
             student_answers.push((a.line, g));
         }
     }
-    println!("{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)");
+    println!(
+        "{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)"
+    );
     match backend {
         "sim" => {}
         "real" => {
             // The kernel is the final judge: the model's answers, filled in, run on it.
-            let model: Vec<(u32, String)> =
-                p.answers.iter().map(|a| (a.line, a.answer.clone())).collect();
+            let model: Vec<(u32, String)> = p
+                .answers
+                .iter()
+                .map(|a| (a.line, a.answer.clone()))
+                .collect();
             let filled = holes::fill(&p.text, &model);
             let scenario: Scenario = nslab_scenario::parse(&filled)
                 .map_err(|e| anyhow::anyhow!("bug: the filled-in problem does not parse: {e}"))?;
@@ -176,5 +181,6 @@ fn student_answer(line: &str) -> Option<String> {
     if code.starts_with("expect") && code.contains("!=") {
         return Some("new".to_string());
     }
-    code.rsplit_once("==").map(|(_, rhs)| rhs.trim().to_string())
+    code.rsplit_once("==")
+        .map(|(_, rhs)| rhs.trim().to_string())
 }

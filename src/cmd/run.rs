@@ -120,7 +120,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             // Prediction holes are not judged: they are reported as unanswered.
             let text = std::fs::read_to_string(f).unwrap_or_default();
             for h in nslab_scenario::holes::strip(&text).1 {
-                println!("{:>4}  {}\n        unanswered: {} (a prediction hole)", h.line, h.text.trim(), h.question());
+                println!(
+                    "{:>4}  {}\n        unanswered: {} (a prediction hole)",
+                    h.line,
+                    h.text.trim(),
+                    h.question()
+                );
             }
         }
         results.push(r);

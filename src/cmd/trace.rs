@@ -289,7 +289,9 @@ pub fn record(args: &TraceArgs) -> anyhow::Result<Recorded> {
 fn record_scenario(args: &TraceArgs) -> anyhow::Result<Recorded> {
     use nslab_sim::machine::Origin;
     let (Some(line), true) = (args.at, args.call.ends_with(".scn")) else {
-        return Err(UsageError("a scenario file goes with --at LINE (FILE.scn --at LINE)".into()).into());
+        return Err(
+            UsageError("a scenario file goes with --at LINE (FILE.scn --at LINE)".into()).into(),
+        );
     };
     if args.flags.is_some() {
         return Err(UsageError(format!("unexpected argument after {}", args.call)).into());
@@ -297,7 +299,11 @@ fn record_scenario(args: &TraceArgs) -> anyhow::Result<Recorded> {
     let path = std::path::Path::new(&args.call);
     let scenario = nslab_scenario::parse_file(path).map_err(|e| UsageError(e.to_string()))?;
     let Some(index) = scenario.body.iter().position(|s| s.span().line == line) else {
-        let lines: Vec<String> = scenario.body.iter().map(|s| s.span().line.to_string()).collect();
+        let lines: Vec<String> = scenario
+            .body
+            .iter()
+            .map(|s| s.span().line.to_string())
+            .collect();
         return Err(UsageError(format!(
             "no statement on line {line} of {}; statements are on lines {}",
             path.display(),
@@ -343,7 +349,13 @@ fn record_scenario(args: &TraceArgs) -> anyhow::Result<Recorded> {
 
 /// The set-up of a traced call that is not traced: the kernel, the call, init, the child it
 /// names and the task making it.
-type Prepared = (Kernel, Traced, nslab_sim::TaskId, Option<nslab_sim::TaskId>, nslab_sim::TaskId);
+type Prepared = (
+    Kernel,
+    Traced,
+    nslab_sim::TaskId,
+    Option<nslab_sim::TaskId>,
+    nslab_sim::TaskId,
+);
 
 fn prepare(args: &TraceArgs) -> anyhow::Result<Prepared> {
     let call = Traced::parse(args)?;
