@@ -207,3 +207,56 @@ fn bad_commands_and_arguments_are_reported() {
         .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn trace_at_line_traces_one_statement_in_its_context() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nslab"))
+        .args(["trace", "scenarios/pid-levels-nest.scn", "--at", "6"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text.starts_with("scenarios/pid-levels-nest.scn:6: B = A: clone CLONE_NEWPID"),
+        "{text}"
+    );
+    // The pid namespace of line 5 exists: the one made here is at level 2.
+    assert!(
+        text.contains("+ alloc pid:[4026531841] (level 2, PIDNS_ADDING)"),
+        "{text}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_nslab"))
+        .args(["trace", "scenarios/pid-levels-nest.scn", "--at", "2"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no statement on line 2"));
+}
+
+#[test]
+fn run_reports_prediction_holes_as_unanswered() {
+    let dir = std::env::temp_dir().join(format!("nslab-holes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let f = dir.join("holes.scn");
+    std::fs::write(
+        &f,
+        "# holes\n# hint: CLONE_NEWPID\nA = init: clone NEWPID -> ?\nexpect A.pid == ?\nexpect A.pid == 1\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_nslab"))
+        .args(["run", f.to_str().expect("utf-8 path")])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        text.contains("unanswered: the outcome of `A = init: clone NEWPID -> ?`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unanswered: A.pid (a prediction hole)"),
+        "{text}"
+    );
+    // The line that is answered is judged.
+    assert!(text.contains("1 passed, 0 failed"), "{text}");
+}

@@ -31,6 +31,12 @@ pub struct StepArgs {
 
 /// Runs `nslab step`.
 pub fn run(args: StepArgs) -> anyhow::Result<u8> {
+    if args.trace.json || args.trace.html {
+        return Err(super::UsageError(
+            "--json and --html go with nslab trace; nslab step is a session".into(),
+        )
+        .into());
+    }
     let rec = record(&args.trace)?;
     let mut s = Session::new(rec);
     println!(

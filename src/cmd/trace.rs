@@ -68,7 +68,8 @@ pub struct TraceArgs {
     pub pidfd: bool,
 
     /// The call: `clone FLAGS`, `clone3 FLAGS`, `unshare FLAGS`, `setns TYPE`,
-    /// `setns --pidfd FLAGS`, or `exit FLAGS` (the child of `clone(FLAGS)` exits).
+    /// `setns --pidfd FLAGS`, or `exit FLAGS` (the child of `clone(FLAGS)` exits); or a
+    /// scenario file with `--at LINE`.
     #[arg(value_name = "CALL")]
     pub call: String,
 
@@ -234,6 +235,14 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         let rec = record_scenario(&args)?;
         if args.html {
             print!("{}", super::html::page(&rec));
+        } else if args.json {
+            let report = serde_json::json!({
+                "kernel": rec.kernel,
+                "description": rec.description,
+                "result": rec.errno.map_or("0".to_string(), |e| format!("-{}", e.name())),
+                "records": rec.records,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
             print!("{} (model of Linux {})\n\n", rec.description, rec.kernel);
             print!("{}", render_tree(&rec.records));
