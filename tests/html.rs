@@ -119,6 +119,15 @@ fn page_test(chromium: &str) -> Result<(), String> {
     if objects(&dom) == objects(&dom0) {
         return Err("the objects at event 62 are those before the call".into());
     }
+    // The graph at event 62 has the new net namespace (allocated at event 60), not at 0.
+    let new_net = "net:[4026531842] count 1 (new)";
+    if !text_of(&dom, "graph").contains(new_net) || text_of(&dom0, "graph").contains(new_net) {
+        return Err(format!(
+            "graph at 62:\n{}\ngraph at 0:\n{}",
+            text_of(&dom, "graph"),
+            text_of(&dom0, "graph")
+        ));
+    }
     // The same state, whichever way the page got there.
     let (dom62, _) = load(chromium, &dir, &page, "step=62", &["--dump-dom".into()])?;
     if objects(&dom) != objects(&dom62)
@@ -130,14 +139,14 @@ fn page_test(chromium: &str) -> Result<(), String> {
     if !dom.contains("https://elixir.bootlin.com/linux/v6.18/source/") {
         return Err("no pinned kernel source link".into());
     }
-    // The screenshot, at the lesson's copy_net_ns.
-    let png = dir.join("clone-at-event-55.png");
+    // The screenshot, where the lesson's `lo` is allocated in loopback_net_init.
+    let png = dir.join("clone-at-event-72-lo.png");
     let _ = std::fs::remove_file(&png);
     load(
         chromium,
         &dir,
         &page,
-        "step=55",
+        "step=72",
         &[
             format!("--screenshot={}", png.display()),
             "--window-size=1400,1000".into(),

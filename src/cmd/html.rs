@@ -1,14 +1,15 @@
 //! `nslab trace --html`: one self-contained page (no network, no server) for a projector:
 //! the call tree with fold and unfold, a slider and the arrow keys to move through the
 //! events, the objects and counts at the current event (the same pure fold as `nslab step`,
-//! done by the page's script over the embedded events), the graph before and after the
-//! call, and the pinned kernel source link of each function. `#step=N` in the address opens
-//! the page at event N (what the headless test uses).
+//! done by the page's script over the embedded events), the graph at every event (drawn
+//! here, each distinct drawing once) and after the call, and the pinned kernel source link
+//! of each function. `#step=N` in the address opens the page at event N (what the headless
+//! test uses).
 
 use super::trace::Recorded;
 use nslab_graph::Format;
-use nslab_sim::stepper::initial_state;
-use nslab_sim::trace::{render_tree, source_url};
+use nslab_sim::stepper::{apply, graph_at, initial_state};
+use nslab_sim::trace::{render_tree, source_url, Step};
 use serde_json::json;
 
 /// Escapes text for HTML.
@@ -27,7 +28,42 @@ pub fn page(rec: &Recorded) -> String {
         .map(|r| render_tree(std::slice::from_ref(r)).trim_end().to_string())
         .collect();
     let initial = initial_state(&rec.before);
+    // The graph at every event, drawn as `nslab graph` draws it: each distinct drawing once,
+    // and for every event the index of its drawing (only count events change it).
+    let n = rec.records.len();
+    let mut drawings: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut graph_at_event = Vec::with_capacity(n + 1);
+    let mut state = initial.clone();
+    let mut last: Option<usize> = None;
+    for k in 0..=n {
+        let changes = k == 0
+            || k == n
+            || !matches!(
+                rec.records[k - 1].step,
+                Step::Enter | Step::Leave { .. } | Step::Check { .. } | Step::Set { .. }
+            );
+        if k > 0 {
+            apply(&mut state, &rec.records[k - 1]);
+        }
+        let i = match (changes, last) {
+            (false, Some(i)) => i,
+            _ => {
+                let text = Format::Tree.render(&graph_at(&rec.before, &rec.after, &state, k, n));
+                let next = drawings.len();
+                let i = *index.entry(text.clone()).or_insert(next);
+                if i == next {
+                    drawings.push(text);
+                }
+                i
+            }
+        };
+        last = Some(i);
+        graph_at_event.push(i);
+    }
     let data = json!({
+        "drawings": drawings,
+        "graph_at": graph_at_event,
         "description": rec.description,
         "kernel": rec.kernel,
         "records": rec.records,
@@ -38,7 +74,6 @@ pub fn page(rec: &Recorded) -> String {
     });
     // `</` cannot end the script element from inside the JSON.
     let data = data.to_string().replace("</", "<\\/");
-    let before = esc(&Format::Tree.render(&rec.before));
     let after = esc(&Format::Tree.render(&rec.after));
     let title = esc(&rec.description);
     format!(
@@ -66,8 +101,8 @@ tr.changed {{ background: #e0f0ff; }}
 <div id="tree"></div>
 <div id="panel">
 <div><h2>objects at this event</h2><table id="objects"></table></div>
-<div><h2>graph before</h2><pre>{before}</pre></div>
-<div><h2>graph after</h2><pre>{after}</pre></div>
+<div><h2>graph at this event</h2><pre id="graph"></pre></div>
+<div><h2>graph after the call</h2><pre>{after}</pre></div>
 </div>
 <script>
 // Any script error is written on the page, where a test (or a teacher) sees it.
@@ -149,6 +184,7 @@ function show(k) {{
     const tr = table.insertRow(); tr.className = "changed";
     tr.insertCell().textContent = name; tr.insertCell().textContent = "freed";
   }}
+  document.getElementById("graph").textContent = D.drawings[D.graph_at[k]];
   if (r && rows[k - 1]) rows[k - 1].scrollIntoView({{ block: "nearest" }});
   document.title = "nslab: event " + k;
 }}
