@@ -5,7 +5,7 @@
 mod common;
 
 use libtest_mimic::{Arguments, Trial};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 fn nslab(args: &[&str]) -> (i32, String, String) {
@@ -146,6 +146,44 @@ fn check_grades_right_and_wrong() -> Result<(), String> {
     Ok(())
 }
 
+fn check_grades_the_reverse_question() -> Result<(), String> {
+    let (_, text, _) = nslab(&["quiz", "--seed", "3", "--level", "2", "-t"]);
+    let (_, with, _) = nslab(&["quiz", "--seed", "3", "--level", "2", "-t", "-c"]);
+    let answer = with
+        .lines()
+        .find_map(|l| l.strip_prefix("# line "))
+        .and_then(|l| l.split_once(": "))
+        .map(|(n, f)| (n.parse::<usize>().unwrap_or(0), f.to_string()))
+        .ok_or(format!("no answer in:\n{with}"))?;
+    let fill = |flags: &str| -> String {
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i + 1 == answer.0 {
+                    l.replacen(" ? ", &format!(" {flags} "), 1)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // The flags in another spelling are right; other flags are wrong; `?` is unanswered.
+    let other_spelling = answer.1.to_lowercase().replace("clone_", "");
+    for (flags, want, code) in [
+        (other_spelling.as_str(), "1 right, 0 wrong, 0 unanswered", 0),
+        ("CLONE_NEWUTS", "0 right, 1 wrong, 0 unanswered", 1),
+        ("?", "0 right, 0 wrong, 1 unanswered", 1),
+    ] {
+        let f = temp_file("reverse.scn", &fill(flags));
+        let (c, out, err) = nslab(&["quiz", "--check", f.to_str().unwrap()]);
+        if c != code || !out.contains(want) {
+            return Err(format!("{flags}: {out}{err}"));
+        }
+    }
+    Ok(())
+}
+
 fn check_on_the_kernel() -> Result<(), String> {
     let (text, answers) = problem(7, 1);
     let f = temp_file("real.scn", &nslab_scenario::holes::fill(&text, &answers));
@@ -182,6 +220,9 @@ fn main() -> ExitCode {
             Ok(check_grades_right_and_wrong()?)
         }),
         Trial::test("bad_input", || Ok(bad_input()?)),
+        Trial::test("check_grades_the_reverse_question", || {
+            Ok(check_grades_the_reverse_question()?)
+        }),
     ];
     for (name, f) in [
         (
@@ -198,8 +239,10 @@ fn main() -> ExitCode {
             }
         });
     }
-    let _ = Path::new(".");
     let conclusion = libtest_mimic::run(&args, trials);
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("nslab-quiz-test-{}", std::process::id())),
+    );
     if let Err(e) = common::host_unchanged(&before) {
         eprintln!("{e}");
         return ExitCode::FAILURE;

@@ -107,6 +107,9 @@ fn check(file: &std::path::Path, backend: &str) -> anyhow::Result<u8> {
     };
     let p = generate(seed, level, &topics).map_err(UsageError)?;
     let lines: Vec<&str> = text.lines().collect();
+    if text.contains("# Which flags give these results?") {
+        return check_reverse(&p, &lines);
+    }
     let (mut right, mut wrong, mut open) = (0, 0, 0);
     let mut student_answers = Vec::new();
     for a in &p.answers {
@@ -183,4 +186,37 @@ fn student_answer(line: &str) -> Option<String> {
     }
     code.rsplit_once("==")
         .map(|(_, rhs)| rhs.trim().to_string())
+}
+
+/// Grades a filled-in reverse problem (`-t`): the flags written on each call line against
+/// the flags the problem was made with (as sets: any spelling and order).
+fn check_reverse(p: &nslab::quiz::Problem, lines: &[&str]) -> anyhow::Result<u8> {
+    use nslab_sim::sched::parse_flags;
+    let (mut right, mut wrong, mut open) = (0, 0, 0);
+    for (line, flags) in &p.reverse_answers {
+        let want = parse_flags(flags).unwrap_or(0);
+        // `T1 = init: clone3 FLAGS -> ok`: the word after the call's name.
+        let given = lines.get(*line as usize - 1).and_then(|l| {
+            let call = l.split(':').nth(1)?.split("->").next()?.trim();
+            call.split_whitespace().nth(1).map(str::to_string)
+        });
+        match given.as_deref() {
+            None | Some("?") => {
+                open += 1;
+                println!("line {line}: the flags: unanswered");
+            }
+            Some(g) if parse_flags(g).ok() == Some(want) => {
+                right += 1;
+                println!("line {line}: {g}: right");
+            }
+            Some(g) => {
+                wrong += 1;
+                println!("line {line}: {g}: wrong, the problem was made with {flags}");
+            }
+        }
+    }
+    println!(
+        "{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)"
+    );
+    Ok(u8::from(wrong + open > 0))
 }
