@@ -260,3 +260,83 @@ fn run_reports_prediction_holes_as_unanswered() {
     // The line that is answered is judged.
     assert!(text.contains("1 passed, 0 failed"), "{text}");
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), the session reads through
+/// rustyline: each command is typed after the prompt appears, and Tab completes commands and
+/// print targets.
+#[test]
+fn on_a_terminal_tab_completes_commands_and_targets() {
+    use std::io::Read;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    let have_script = Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    // util-linux is on every machine .ci/run prepares (it installs it when `lsns` is missing).
+    assert!(
+        have_script,
+        "util-linux `script` is missing: the terminal session cannot be tested"
+    );
+    let cmd = format!("{} step clone newnet", env!("CARGO_BIN_EXE_nslab"));
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut stdin = child.stdin.take().expect("stdin");
+    // Waits until the output shows `n` prompts.
+    let wait_prompts = |n: usize, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while seen.matches("(nslab) ").count() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(b) => seen.push_str(&String::from_utf8_lossy(&b)),
+                Err(_) => panic!("no prompt {n}:\n{seen}"),
+            }
+        }
+    };
+    for (i, line) in ["st\t3\n", "pri\tnsp\t\n", "quit\n"].iter().enumerate() {
+        wait_prompts(i + 1, &mut seen);
+        stdin.write_all(line.as_bytes()).expect("type");
+        stdin.flush().expect("flush");
+    }
+    drop(stdin);
+    let _ = child.wait();
+    while let Ok(b) = rx.recv_timeout(Duration::from_secs(2)) {
+        seen.push_str(&String::from_utf8_lossy(&b));
+    }
+    // Without the terminal's escape sequences.
+    let mut plain = String::new();
+    let mut chars = seen.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            while let Some(&d) = chars.peek() {
+                chars.next();
+                if d.is_ascii_alphabetic() && d != '[' {
+                    break;
+                }
+            }
+        } else if c != '\r' {
+            plain.push(c);
+        }
+    }
+    assert!(plain.contains("[3/92]"), "step completed from st:\n{plain}");
+    assert!(
+        plain.contains("nsproxy#0 count"),
+        "print nsproxy completed:\n{plain}"
+    );
+}

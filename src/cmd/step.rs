@@ -108,7 +108,8 @@ fn interactive(s: &mut Session) -> anyhow::Result<u8> {
                 .filter(|w| w.starts_with(word))
                 .map(|w| Pair {
                     display: w.to_string(),
-                    replacement: w.to_string(),
+                    // A completed word is followed by a space, ready for the next one.
+                    replacement: format!("{w} "),
                 })
                 .collect();
             Ok((start, pairs))
