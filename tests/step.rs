@@ -248,7 +248,13 @@ fn run_reports_prediction_holes_as_unanswered() {
         .output()
         .expect("runs");
     let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(!text.contains("hint:"), "hints only on request: {text}");
+    let hinted = Command::new(env!("CARGO_BIN_EXE_nslab"))
+        .args(["run", "--hints", f.to_str().expect("utf-8 path")])
+        .output()
+        .expect("runs");
     let _ = std::fs::remove_dir_all(&dir);
+    assert!(String::from_utf8_lossy(&hinted.stdout).contains("  hint: CLONE_NEWPID"));
     assert!(
         text.contains("unanswered: the outcome of `A = init: clone NEWPID -> ?`"),
         "{text}"

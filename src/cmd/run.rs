@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// Print only failures, disagreements and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Show the file's `# hint:` lines (for exercises with `?` holes).
+    #[arg(long)]
+    pub hints: bool,
 }
 
 /// The result of one file on the chosen backends.
@@ -119,6 +122,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             print_result(&r, args.quiet);
             // Prediction holes are not judged: they are reported as unanswered.
             let text = std::fs::read_to_string(f).unwrap_or_default();
+            if args.hints {
+                for h in nslab_scenario::holes::hints(&text) {
+                    println!("  hint: {h}");
+                }
+            }
             for h in nslab_scenario::holes::strip(&text).1 {
                 println!(
                     "{:>4}  {}\n        unanswered: {} (a prediction hole)",
