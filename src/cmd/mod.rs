@@ -5,6 +5,7 @@ pub mod graph;
 pub mod html;
 pub mod lsns;
 pub mod netns;
+pub mod out;
 pub mod quiz;
 pub mod run;
 pub mod step;

@@ -5,6 +5,7 @@
 //! grades a filled-in file against the model, and with `--backend real` against the kernel
 //! too. One code path makes the question and the answers, so they cannot drift apart.
 
+use super::out::outln;
 use super::UsageError;
 use nslab::quiz::generate;
 use nslab_scenario::holes;
@@ -61,20 +62,20 @@ pub fn run(args: QuizArgs) -> anyhow::Result<u8> {
     };
     for l in shown.lines() {
         if args.hints || !l.starts_with("# hint:") {
-            println!("{l}");
+            outln!("{l}");
         }
     }
     if args.compute {
-        println!();
-        println!("# answers (the model of Linux v6.18):");
+        outln!("");
+        outln!("# answers (the model of Linux v6.18):");
         if args.reverse {
             for (line, flags) in &p.reverse_answers {
-                println!("# line {line}: {flags}");
+                outln!("# line {line}: {flags}");
             }
         } else {
             for a in &p.answers {
-                println!("# line {}: {} = {}", a.line, a.question, a.answer);
-                println!("#   rule: {}", a.rule);
+                outln!("# line {}: {} = {}", a.line, a.question, a.answer);
+                outln!("#   rule: {}", a.rule);
             }
         }
     }
@@ -120,17 +121,21 @@ fn check(file: &std::path::Path, backend: &str) -> anyhow::Result<u8> {
         match given.as_deref() {
             None | Some("?") => {
                 open += 1;
-                println!("line {}: {}: unanswered", a.line, a.question);
+                outln!("line {}: {}: unanswered", a.line, a.question);
             }
             Some(g) if g == a.answer => {
                 right += 1;
-                println!("line {}: {} = {}: right", a.line, a.question, g);
+                outln!("line {}: {} = {}: right", a.line, a.question, g);
             }
             Some(g) => {
                 wrong += 1;
-                println!(
+                outln!(
                     "line {}: {} = {}: wrong, the model gives {} ({})",
-                    a.line, a.question, g, a.answer, a.rule
+                    a.line,
+                    a.question,
+                    g,
+                    a.answer,
+                    a.rule
                 );
             }
         }
@@ -138,9 +143,7 @@ fn check(file: &std::path::Path, backend: &str) -> anyhow::Result<u8> {
             student_answers.push((a.line, g));
         }
     }
-    println!(
-        "{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)"
-    );
+    outln!("{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)");
     match backend {
         "sim" => {}
         "real" => {
@@ -157,10 +160,10 @@ fn check(file: &std::path::Path, backend: &str) -> anyhow::Result<u8> {
             let report = nslab_scenario::check(&scenario, &mut real);
             let findings: Vec<_> = report.failures().collect();
             if findings.is_empty() {
-                println!("the kernel agrees with the model on every answer");
+                outln!("the kernel agrees with the model on every answer");
             } else {
                 for f in findings {
-                    println!(
+                    outln!(
                         "FINDING: line {}: the kernel disagrees with the model: {} ({:?}); the student is not blamed",
                         f.line, f.text, f.verdict
                     );
@@ -203,20 +206,18 @@ fn check_reverse(p: &nslab::quiz::Problem, lines: &[&str]) -> anyhow::Result<u8>
         match given.as_deref() {
             None | Some("?") => {
                 open += 1;
-                println!("line {line}: the flags: unanswered");
+                outln!("line {line}: the flags: unanswered");
             }
             Some(g) if parse_flags(g).ok() == Some(want) => {
                 right += 1;
-                println!("line {line}: {g}: right");
+                outln!("line {line}: {g}: right");
             }
             Some(g) => {
                 wrong += 1;
-                println!("line {line}: {g}: wrong, the problem was made with {flags}");
+                outln!("line {line}: {g}: wrong, the problem was made with {flags}");
             }
         }
     }
-    println!(
-        "{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)"
-    );
+    outln!("{right} right, {wrong} wrong, {open} unanswered (graded by the model of Linux v6.18)");
     Ok(u8::from(wrong + open > 0))
 }

@@ -4,6 +4,7 @@
 //! (rustyline); otherwise it reads lines and prints plain text, so a session is a
 //! transcript.
 
+use super::out::outln;
 use super::trace::{record, TraceArgs};
 use nslab::session::{Session, COMMANDS, PRINT_WHAT};
 use std::io::{BufRead, IsTerminal};
@@ -39,18 +40,18 @@ pub fn run(args: StepArgs) -> anyhow::Result<u8> {
     }
     let rec = record(&args.trace)?;
     let mut s = Session::new(rec);
-    println!(
+    outln!(
         "{} (model of Linux {}): {} events; type help",
         s.rec.description,
         s.rec.kernel,
         s.n()
     );
-    println!("{}", s.here());
+    outln!("{}", s.here());
     for c in &args.commands {
-        println!("(nslab) {c}");
+        outln!("(nslab) {c}");
         match s.command(c) {
             None => return Ok(0),
-            Some(out) if !out.is_empty() => println!("{out}"),
+            Some(out) if !out.is_empty() => outln!("{out}"),
             Some(_) => {}
         }
     }
@@ -63,10 +64,10 @@ pub fn run(args: StepArgs) -> anyhow::Result<u8> {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            println!("(nslab) {line}");
+            outln!("(nslab) {line}");
             match s.command(line) {
                 None => break,
-                Some(out) if !out.is_empty() => println!("{out}"),
+                Some(out) if !out.is_empty() => outln!("{out}"),
                 Some(_) => {}
             }
         }
@@ -135,7 +136,7 @@ fn interactive(s: &mut Session) -> anyhow::Result<u8> {
                 last = line.clone();
                 match s.command(&line) {
                     None => break,
-                    Some(out) if !out.is_empty() => println!("{out}"),
+                    Some(out) if !out.is_empty() => outln!("{out}"),
                     Some(_) => {}
                 }
             }
