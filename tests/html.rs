@@ -136,6 +136,21 @@ fn page_test(chromium: &str) -> Result<(), String> {
     {
         return Err("keys and #step disagree".into());
     }
+    // Fold: a click on copy_process's [-] (event index 3) hides its body, up to its return.
+    if dom0.contains("class=\"hidden\"") {
+        return Err("rows hidden before any fold".into());
+    }
+    let (folded, _) = load(
+        chromium,
+        &dir,
+        &page,
+        "step=0&fold=3",
+        &["--dump-dom".into()],
+    )?;
+    let hidden = folded.matches("class=\"future hidden\"").count();
+    if hidden < 50 || !folded.contains("[+] ") {
+        return Err(format!("folding copy_process hid {hidden} rows"));
+    }
     if !dom.contains("https://elixir.bootlin.com/linux/v6.18/source/") {
         return Err("no pinned kernel source link".into());
     }

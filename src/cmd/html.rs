@@ -196,11 +196,16 @@ document.addEventListener("keydown", (e) => {{
   else if (e.key === "Home") show(0);
   else if (e.key === "End") show(N);
 }});
-// `#step=N`, or `#keys=RRL...` (R right, L left: the test presses the keys this way).
+// `#step=N`, `#keys=RRL...` (R right, L left: the test presses the keys this way) and
+// `#fold=I,J` (fold the calls entered at events I and J, as a click on their [-] does).
 const h = new URLSearchParams(location.hash.slice(1));
 show(Number(h.get("step") || 0));
 for (const c of h.get("keys") || "") {{
   document.dispatchEvent(new KeyboardEvent("keydown", {{ key: c === "R" ? "ArrowRight" : "ArrowLeft" }}));
+}}
+for (const i of (h.get("fold") || "").split(",").filter((x) => x !== "")) {{
+  const f = rows[Number(i)] && rows[Number(i)].querySelector(".fold");
+  if (f) f.click();
 }}
 </script>
 </body></html>
