@@ -305,8 +305,10 @@ fn lsns_finds_every_holder() -> TestResult {
         inner_user != 0
     })?;
 
-    // A process in a new pid namespace: its pid at both levels (NSPID `N/1`).
-    let p_pid = procs.spawn(&["unshare", "-p", "-f", "--", "sleep", "60"])?;
+    // A process in a new pid namespace: its pid at both levels (NSPID `N/1`). `--kill-child`:
+    // the forked sleep dies with the unshare that the guard kills, instead of living on as an
+    // orphan.
+    let p_pid = procs.spawn(&["unshare", "-p", "-f", "--kill-child", "--", "sleep", "60"])?;
     let mut child = 0;
     wait_for("the pid namespace's init", || {
         child = std::fs::read_to_string(format!("/proc/{p_pid}/task/{p_pid}/children"))
