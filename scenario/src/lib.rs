@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 pub mod ast;
 pub mod canon;
+pub mod holes;
 pub mod judge;
 pub mod limits;
 pub mod parse;

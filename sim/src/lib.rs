@@ -67,6 +67,7 @@ pub mod graph;
 pub mod invariants;
 pub mod inventory;
 pub mod kernel;
+pub mod stepper;
 pub mod syscalls;
 pub mod trace;
 
