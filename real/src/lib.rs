@@ -42,13 +42,13 @@
 //! ```
 
 #![warn(missing_docs)]
-pub mod helper;
+mod helper;
 pub mod host;
 pub mod inspect;
-pub mod machine;
+mod machine;
 mod observe;
 mod protocol;
-pub mod start;
+mod start;
 mod sys;
 
 pub use helper::enter_helper_if_requested;
