@@ -206,28 +206,27 @@ pub fn run<E: Send>(
     let failures: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<SetupError<E>>> = Mutex::new(Vec::new());
     let completed = AtomicUsize::new(0);
-    let worker = || loop {
-        let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) else {
-            break;
-        };
-        if index > stop.load(Ordering::Acquire) {
-            // Indices are taken in increasing order: every later one is higher still.
-            break;
-        }
-        let ops = plan.case(index);
-        match case(&ops) {
-            Ok(r) if r.disagreement.is_empty() => {
-                completed.fetch_add(1, Ordering::Relaxed);
-                done();
+    let worker = || {
+        while let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if index > stop.load(Ordering::Acquire) {
+                // Indices are taken in increasing order: every later one is higher still.
+                break;
             }
-            Ok(r) => {
-                completed.fetch_add(1, Ordering::Relaxed);
-                stop.fetch_min(index, Ordering::AcqRel);
-                lock(&failures).push((index, r.disagreement[0].to_string()));
-            }
-            Err(error) => {
-                stop.fetch_min(index, Ordering::AcqRel);
-                lock(&errors).push(SetupError { index, error });
+            let ops = plan.case(index);
+            match case(&ops) {
+                Ok(r) if r.disagreement.is_empty() => {
+                    completed.fetch_add(1, Ordering::Relaxed);
+                    done();
+                }
+                Ok(r) => {
+                    completed.fetch_add(1, Ordering::Relaxed);
+                    stop.fetch_min(index, Ordering::AcqRel);
+                    lock(&failures).push((index, r.disagreement[0].to_string()));
+                }
+                Err(error) => {
+                    stop.fetch_min(index, Ordering::AcqRel);
+                    lock(&errors).push(SetupError { index, error });
+                }
             }
         }
     };
@@ -254,7 +253,7 @@ pub fn run<E: Send>(
     // A case the backend could not run, below any failure, ends the run: its result is
     // unknown, so the lowest failure is not known either.
     if let Some(e) = lowest_error {
-        if lowest_failure.as_ref().map_or(true, |f| e.index < f.0) {
+        if lowest_failure.as_ref().is_none_or(|f| e.index < f.0) {
             return Err(e);
         }
     }
