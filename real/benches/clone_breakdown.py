@@ -29,7 +29,7 @@ for line in open(sys.argv[1]):
 # controller = pid with most sendmsg of 19 bytes? find pid of first event
 ctl=ev[0][1]
 # per pid sequences
-segs={k:[] for k in ['req->helper wakes','helper recv+reap before clone','socketpair','clone (fork) in helper','pidfd_open','parent after fork until reply sent (serialise, COW)','reply sendmsg (SCM_RIGHTS)','reply -> controller has pid (recv, ioctl)','child start (dup2, close_range) until poll','exit req -> child wakes','child recv+deserialise+reap until exit_group','exit_group -> helper woken (exit, mm teardown)','helper wake -> reaped (wait4)','reaped -> controller returns from exit','total clone+exit+wait']}
+segs={k:[] for k in ['req->helper wakes','helper recv+reap before clone','socketpair','clone (fork) in helper','pidfd_open','parent after fork until reply sent (serialise, COW)','reply sendmsg (SCM_RIGHTS)','reply -> controller has pid (recv, ioctl)','child start (dup2, close_range) until poll','exit req -> child wakes','child recv+deserialise+reap until exit_group','exit_group -> controller sees the reap (PIDFD_GET_INFO)','controller: status to the next request','total clone+exit+wait']}
 i=0;n=len(ev)
 def nxt(j,pred):
     while j<n and not pred(ev[j]): j+=1
@@ -61,14 +61,12 @@ while True:
         xs=nxt(cr,lambda e:e[1]==ctl and e[2]=='raw_syscalls:sys_enter' and e[3].startswith('NR 46 '))
         cw=nxt(xs,lambda e:e[1]==child and e[2]=='raw_syscalls:sys_exit' and e[3].startswith('NR 7 '))
         ce=nxt(cw,lambda e:e[1]==child and e[2]=='raw_syscalls:sys_enter' and e[3].startswith('NR 231 '))
-        hw=nxt(ce,lambda e:e[1]==hp and e[2]=='raw_syscalls:sys_exit' and e[3].startswith('NR 7 '))
-        hr=nxt(hw,lambda e:e[1]==hp and e[2]=='raw_syscalls:sys_exit' and e[3]==('NR 61 = %d'%child))
-        cx=nxt(hr,lambda e:e[1]==ctl and e[2]=='raw_syscalls:sys_exit' and e[3].startswith('NR 16 '))
+        cx=nxt(ce,lambda e:e[1]==ctl and e[2]=='raw_syscalls:sys_exit' and e[3].startswith('NR 16 '))
         # next clone request start
         nx=nxt(cx,lambda e:e[1]==ctl and e[2]=='raw_syscalls:sys_enter' and e[3].startswith('NR 46 '))
-        if max(b,sp,cl,po,sm,cs,cp,cr,xs,cw,ce,hw,hr,cx,nx)>=n: break
+        if max(b,sp,cl,po,sm,cs,cp,cr,xs,cw,ce,cx,nx)>=n: break
         T=lambda k:ev[k][0]
-        vals=[T(b)-T(a0),T(sp)-T(b),T(spx)-T(sp),T(clx)-T(cl),T(pox)-T(po),T(sm)-T(pox),T(smx)-T(sm),T(cr)-T(smx),T(cp)-T(cs),T(cw)-T(xs),T(ce)-T(cw),T(hw)-T(ce),T(hr)-T(hw),T(nx)-T(hr),T(nx)-T(a0)]
+        vals=[T(b)-T(a0),T(sp)-T(b),T(spx)-T(sp),T(clx)-T(cl),T(pox)-T(po),T(sm)-T(pox),T(smx)-T(sm),T(cr)-T(smx),T(cp)-T(cs),T(cw)-T(xs),T(ce)-T(cw),T(cx)-T(ce),T(nx)-T(cx),T(nx)-T(a0)]
         if min(vals)<0 or vals[-1]>3000: j=a+1; continue
         for k,v in zip(segs,vals): segs[k].append(v)
         it+=1
