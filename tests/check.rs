@@ -346,7 +346,12 @@ fn killed_check_with_jobs_leaves_nothing_behind() -> TestResult {
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(delay);
-    let helpers = helpers_of(controller);
+    // Between two cases a job may have no helper for a moment: look again until one is seen,
+    // and kill at once.
+    let mut helpers = helpers_of(controller);
+    while helpers.is_empty() && Instant::now() < deadline {
+        helpers = helpers_of(controller);
+    }
     let mut ns: BTreeSet<String> = BTreeSet::new();
     for (pid, _) in &helpers {
         ns.extend(namespaces(*pid));
