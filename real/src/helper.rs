@@ -5,7 +5,9 @@
 //! Every other helper is a fork-like raw `clone(2)`/`clone3(2)` child of a helper and runs the
 //! same loop in the copied address space (it sends no message of its own: its parent's answer
 //! carries its channel and pidfd to the controller). A helper waits in poll(2) on its channel, a
-//! signalfd(2) for `SIGCHLD` and a pidfd of each child, reaps every exited child at once
+//! signalfd(2) for `SIGCHLD` and a pidfd of each child. `SIGCHLD` is ignored, so the kernel
+//! reaps a child with that exit signal as it exits (the controller, polling its pidfd, then
+//! needs no helper to wake up); the loop reaps any other exited child at once
 //! (`waitpid(-1, WNOHANG | __WALL)`, since an exit signal may not be `SIGCHLD`), and exits
 //! when its channel reaches end of file, which is how the whole tree follows a controller that
 //! died. The root helper is also a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`) and has
@@ -59,6 +61,8 @@ struct Helper {
     starting: Starting,
     proc_ok: bool,
     buf: Vec<u8>,
+    /// The control-message buffer of every receive, allocated once.
+    cmsg: Vec<u8>,
 }
 
 /// The fds a helper polls, inline for a channel, a signalfd and up to 14 children: the loop
@@ -116,6 +120,7 @@ fn root_helper_main(controller: i32) -> ! {
         },
         proc_ok,
         buf: vec![0; protocol::MAX_MESSAGE],
+        cmsg: protocol::cmsg_buffer(),
     };
     helper.run()
 }
@@ -240,23 +245,45 @@ impl Helper {
             let ready = |p: &PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
             let children_ready = fds[1..].iter().any(ready);
             let request = ready(&fds[0]);
+            // A child whose pidfd hangs up is reaped already (by the kernel, since SIGCHLD is
+            // ignored: `sys::sigchld_fd`); forget it.
+            let hung_up =
+                |p: &PollFd<'_>| p.revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
+            let gone: SmallVec<[RawFd; 4]> = fds[2..]
+                .iter()
+                .filter(|p| hung_up(p))
+                .map(|p| p.as_fd().as_raw_fd())
+                .collect();
             drop(fds);
+            if !gone.is_empty() {
+                self.children
+                    .retain(|(_, fd)| !gone.contains(&fd.as_raw_fd()));
+            }
             if n == 0 || children_ready {
                 self.reap_all();
             }
             if !request {
                 continue;
             }
-            let msg = protocol::recv::<Request>(self.chan.as_fd(), &mut self.buf);
+            let msg =
+                protocol::recv_with::<Request>(self.chan.as_fd(), &mut self.buf, &mut self.cmsg);
             let (req, fd) = match msg {
                 Ok((req, fds)) => (req, fds.into_iter().next()),
                 // End of file: the controller closed the channel or died. Leave.
                 // SAFETY: _exit ends this process; its children get EOF in turn.
                 Err(_) => unsafe { libc::_exit(0) },
             };
+            if let Request::Call(Op::Exit(code)) = req {
+                // At once: reaping first would only touch more pages of a process that is
+                // about to go (its children reparent to their reaper either way).
+                // SAFETY: exit_group(2): this task ends here, as the scenario asked.
+                unsafe { libc::_exit(code) }
+            }
             self.reap_all();
             let out = match self.handle(req, fd) {
-                Next::Reply(reply) => protocol::send(self.chan.as_fd(), &reply, &[]),
+                Next::Reply(reply) => {
+                    protocol::send_in(self.chan.as_fd(), &reply, &[], &mut self.buf)
+                }
                 Next::Cloned(reply, chan, pidfd) => {
                     // SAFETY: `pidfd` is open in `self.children` for the whole send.
                     let pidfd = pidfd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
@@ -264,7 +291,7 @@ impl Helper {
                         Some(p) => &[chan.as_fd(), *p],
                         None => &[chan.as_fd()],
                     };
-                    protocol::send(self.chan.as_fd(), &reply, fds)
+                    protocol::send_in(self.chan.as_fd(), &reply, fds, &mut self.buf)
                 }
                 // The controller already has what it needs from the parent's answer.
                 Next::BecameChild => Ok(()),
