@@ -5,7 +5,7 @@
 //! `cargo bench --bench check_jobs` (as root); `-- --cases N` for another case count.
 //!
 //! The machine is shared, so its speed moves while the bench runs: the case space is cut into
-//! six blocks (shards of the run) and each block is run with one job and with two, back to
+//! twenty blocks (shards of the run) and each block is run with one job and with two, back to
 //! back, in alternating order; each side's rate is its cases over the sum of its blocks'
 //! times. The ratio printed is that of the sums; the median of the blocks' ratios is printed
 //! too, with the load average before and after.
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common.rs"]
 mod common;
 
-const BLOCKS: u32 = 6;
+const BLOCKS: u32 = 20;
 
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
