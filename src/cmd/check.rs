@@ -2,6 +2,7 @@
 //! step, on every core; the lowest-numbered disagreement is shrunk to a minimal sequence and
 //! printed as a scenario file. The case space and the runner are `nslab::check`.
 
+use crate::cmd::out::outln;
 use crate::cmd::run::{helper_exe, real_start_error, start_real, Backend};
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,7 +11,6 @@ use nslab::check::{case_hash, default_jobs, Plan, Shard};
 use nslab_scenario::random::{run_ops, RandOp, SequenceResult};
 use nslab_scenario::Machine;
 use nslab_sim::machine::Origin;
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -97,14 +97,8 @@ impl CheckArgs {
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let plan = args.plan();
     if args.list_cases {
-        let mut out = std::io::stdout().lock();
         for i in plan.indices() {
-            match writeln!(out, "case {i} {:016x}", case_hash(&plan.case(i))) {
-                Ok(()) => {}
-                // A reader that has seen enough (`| head`) is not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-                Err(e) => return Err(e.into()),
-            }
+            outln!("case {i} {:016x}", case_hash(&plan.case(i)));
         }
         return Ok(0);
     }
@@ -141,7 +135,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     );
     match outcome.failure {
         None => {
-            println!(
+            outln!(
                 "no disagreement in {} (seed {}, up to {} steps each)",
                 args.scope(),
                 args.seed,
@@ -152,7 +146,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         Some(f) => {
             eprintln!(
                 "disagreement in case {} (seed {}): {}",
-                f.index, args.seed, f.reason
+                f.index,
+                args.seed,
+                nslab_scenario::printable(&f.reason)
             );
             eprintln!(
                 "replay it alone: nslab check --seed {} --max-steps {} --case {}",
@@ -162,7 +158,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "minimal sequence of {} operations; save this as a scenario:",
                 f.minimal.len()
             );
-            print!("{}", f.result.scenario);
+            crate::cmd::out::text(&f.result.scenario.to_string())?;
             Ok(1)
         }
     }
