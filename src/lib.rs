@@ -6,3 +6,5 @@
 
 pub mod both;
 pub mod check;
+pub mod quiz;
+pub mod session;
