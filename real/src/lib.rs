@@ -11,6 +11,7 @@
 
 pub mod helper;
 pub mod host;
+pub mod live;
 pub mod machine;
 mod observe;
 mod protocol;

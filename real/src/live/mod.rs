@@ -1,0 +1,414 @@
+//! The live commands: `nslab unshare`, `nslab nsenter` and `nslab clone` run a program in new
+//! or joined namespaces with the genuine system calls, as util-linux `unshare(1)` and
+//! `nsenter(1)` and the lesson's C program do.
+//!
+//! Unlike the real backend's helpers, these run in the `nslab` process itself: it is
+//! single-threaded when a subcommand starts (mimalloc starts no thread, and nothing here
+//! starts one), so it may unshare, setns and fork directly. The argument parsing and the
+//! mapping of an outcome to an exit status live in the binary (`src/cmd/`); everything that
+//! talks to the kernel is here.
+//!
+//! What the three share: [`Program`] (the program to execute, prepared before any fork, with
+//! the exit statuses of util-linux: 127 not found, 126 not executable), [`Forwarder`] (a
+//! parent that waits for its child, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it),
+//! [`exit_like`] (the child's status becomes ours, a fatal signal re-raised), and the
+//! `--explain` hook ([`explain`]).
+
+pub mod clone;
+pub mod explain;
+pub mod nsenter;
+pub mod unshare;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use nslab_sim::Errno;
+use std::ffi::{CString, OsString};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+/// Why a live command stopped before its program ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveError {
+    /// A step failed; the text is the whole message after `nslab <command>: `.
+    Failed(String),
+    /// The kernel refused a namespace call: `call` names it as util-linux does (`unshare`,
+    /// `setns`, `clone`); the binary adds the model's rule.
+    Refused {
+        call: String,
+        /// The exact call, for the model: `unshare(CLONE_NEWNET)`.
+        flags: u64,
+        errno: Errno,
+        /// What the message says before the errno (`unshare failed`).
+        what: String,
+    },
+    /// execvp(3) failed: exit 127 when the program does not exist, 126 otherwise.
+    Exec { program: String, errno: Errno },
+}
+
+impl LiveError {
+    /// The exit status util-linux gives for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LiveError::Exec {
+                errno: Errno::ENOENT,
+                ..
+            } => 127,
+            LiveError::Exec { .. } => 126,
+            _ => 1,
+        }
+    }
+
+    /// A failed step with the kernel's errno, in util-linux's words: `{what}: {strerror}`.
+    pub fn sys(what: impl fmt::Display, errno: Errno) -> LiveError {
+        LiveError::Failed(format!("{what}: {}", strerror(errno)))
+    }
+}
+
+impl fmt::Display for LiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LiveError::Failed(s) => f.write_str(s),
+            LiveError::Refused { what, errno, .. } => write!(f, "{what}: {}", strerror(*errno)),
+            LiveError::Exec { program, errno } => {
+                write!(f, "failed to execute {program}: {}", strerror(*errno))
+            }
+        }
+    }
+}
+
+impl std::error::Error for LiveError {}
+
+/// The C library's text for an errno (`No such file or directory`), as util-linux prints it.
+pub fn strerror(e: Errno) -> &'static str {
+    nix::errno::Errno::from_raw(e.as_raw()).desc()
+}
+
+/// The errno of a nix error.
+pub(crate) fn errno(e: nix::Error) -> Errno {
+    Errno::from_raw(e as i32)
+}
+
+/// The errno of an I/O error.
+pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The program a live command executes, prepared before any fork: a child after a
+/// `CLONE_VM` clone may not allocate.
+#[derive(Debug, Clone)]
+pub struct Program {
+    argv: Vec<CString>,
+    display: String,
+}
+
+impl Program {
+    /// `args` as given after the options; empty means `$SHELL`, else `/bin/sh`, as
+    /// util-linux does.
+    pub fn new(args: &[OsString]) -> Result<Program, LiveError> {
+        let args: Vec<OsString> = if args.is_empty() {
+            vec![std::env::var_os("SHELL")
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/bin/sh".into())]
+        } else {
+            args.to_vec()
+        };
+        Program::exactly(&args)
+    }
+
+    /// `args` as given, with no default (`nslab clone` defaults to bash itself).
+    pub fn exactly(args: &[OsString]) -> Result<Program, LiveError> {
+        let argv = args
+            .iter()
+            .map(|a| {
+                CString::new(a.as_bytes()).map_err(|_| {
+                    LiveError::Failed(format!(
+                        "argument contains a NUL byte: {}",
+                        a.to_string_lossy()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if argv.is_empty() {
+            return Err(LiveError::Failed("no program to execute".into()));
+        }
+        Ok(Program {
+            display: args[0].to_string_lossy().into_owned(),
+            argv,
+        })
+    }
+
+    /// The program's name as given.
+    pub fn name(&self) -> &str {
+        &self.display
+    }
+
+    /// Executes the program in this process: `SIGPIPE` back to its default (Rust's runtime
+    /// ignores it, and an ignored signal stays ignored across exec), every fd but 0, 1 and 2
+    /// closed, then execvp(3). Returns only on failure.
+    pub fn exec(&self) -> LiveError {
+        let errno = self.exec_raw();
+        LiveError::Exec {
+            program: self.display.clone(),
+            errno,
+        }
+    }
+
+    /// [`Program::exec`] without allocating: for a child that shares its parent's memory.
+    fn exec_raw(&self) -> Errno {
+        // SAFETY: resetting a signal disposition to its default is async-signal-safe.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        crate::sys::close_from(3);
+        // execvp takes a NULL-terminated array of pointers; building it on the stack keeps
+        // this free of allocation (the argument count is bounded here).
+        const MAX: usize = 4096;
+        let mut ptrs: [*const libc::c_char; MAX + 1] = [std::ptr::null(); MAX + 1];
+        for (slot, a) in ptrs.iter_mut().zip(self.argv.iter().take(MAX)) {
+            *slot = a.as_ptr();
+        }
+        // SAFETY: argv[0] and every pointer are NUL-terminated strings that live until the
+        // call returns, and the array ends with NULL.
+        unsafe { libc::execvp(self.argv[0].as_ptr(), ptrs.as_ptr()) };
+        crate::sys::last_errno()
+    }
+}
+
+/// How a waited-for child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// Ends this process the way its child ended, as util-linux does: the same exit status, or
+/// the same fatal signal re-raised (without a core dump), so the caller's shell sees 128+N.
+pub fn exit_like(status: ChildStatus) -> ! {
+    match status {
+        ChildStatus::Exited(code) => std::process::exit(code),
+        ChildStatus::Signaled(sig) => {
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: plain syscalls on this process: no core file, the default action for
+            // `sig`, the signal unblocked, then raised.
+            unsafe {
+                libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+                libc::signal(sig, libc::SIG_DFL);
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, sig);
+                libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                libc::raise(sig);
+            }
+            // A signal whose default is to continue (or that is ignored): say it the shell way.
+            std::process::exit(128 + sig)
+        }
+    }
+}
+
+/// The signals a waiting parent forwards to its child.
+pub const FORWARDED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// A parent that waits for one child and forwards [`FORWARDED`] to it. Made before the fork:
+/// it blocks those signals and `SIGCHLD`, so none is lost between the fork and the wait; the
+/// child calls [`Forwarder::child`] at once to get the caller's mask back.
+pub struct Forwarder {
+    old: SigSet,
+    set: SigSet,
+}
+
+impl Forwarder {
+    /// Blocks the forwarded signals and `SIGCHLD`.
+    pub fn block() -> Result<Forwarder, LiveError> {
+        let mut set = SigSet::empty();
+        for s in FORWARDED {
+            set.add(s);
+        }
+        set.add(Signal::SIGCHLD);
+        let mut old = SigSet::empty();
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))
+            .map_err(|e| LiveError::sys("sigprocmask failed", errno(e)))?;
+        Ok(Forwarder { old, set })
+    }
+
+    /// In the child: the caller's signal mask again (exec keeps the mask).
+    pub fn child(&self) {
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
+    }
+
+    /// The caller's mask, for a child that must not call into nix (it may share memory).
+    pub(crate) fn old_raw(&self) -> libc::sigset_t {
+        *self.old.as_ref()
+    }
+
+    /// In the parent, when no child was made: the caller's mask again.
+    pub fn restore(&self) {
+        self.child();
+    }
+
+    /// In the parent: waits until `child` ends, forwarding signals, and reaps it.
+    pub fn wait(&self, child: Pid) -> Result<ChildStatus, LiveError> {
+        loop {
+            if let Some(s) = reap(child, true)? {
+                return Ok(s);
+            }
+            match self.set.wait() {
+                Ok(Signal::SIGCHLD) => {}
+                Ok(sig) => {
+                    let _ = nix::sys::signal::kill(child, sig);
+                }
+                Err(nix::Error::EINTR) => {}
+                Err(e) => return Err(LiveError::sys("sigwait failed", errno(e))),
+            }
+        }
+    }
+}
+
+/// `waitpid(child)`, without blocking when `nohang`: how it ended, if it has.
+pub(crate) fn reap(child: Pid, nohang: bool) -> Result<Option<ChildStatus>, LiveError> {
+    let flags = nohang.then_some(WaitPidFlag::WNOHANG);
+    loop {
+        match waitpid(child, flags.map(|f| f | WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(Some(ChildStatus::Exited(code))),
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                return Ok(Some(ChildStatus::Signaled(sig as i32)))
+            }
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => continue,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(LiveError::sys("waitpid failed", errno(e))),
+        }
+    }
+}
+
+/// Two pipes between a parent and a child that waits before exec: the child says it is
+/// ready (its namespaces and ids final), the parent looks at it and says go. Used only for
+/// `--explain`, so the kernel's view is read while the child is exactly as it will exec.
+pub(crate) struct Gate {
+    ready_r: OwnedFd,
+    ready_w: Option<OwnedFd>,
+    go_r: Option<OwnedFd>,
+    go_w: OwnedFd,
+}
+
+impl Gate {
+    pub(crate) fn new() -> Result<Gate, LiveError> {
+        let p = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| LiveError::sys("pipe failed", errno(e)))
+        };
+        let (ready_r, ready_w) = p()?;
+        let (go_r, go_w) = p()?;
+        Ok(Gate {
+            ready_r,
+            ready_w: Some(ready_w),
+            go_r: Some(go_r),
+            go_w,
+        })
+    }
+
+    /// In the child: ready, then wait for go (or for the parent to be gone). No allocation.
+    /// The pipes are close-on-exec.
+    pub(crate) fn child_ready_wait(&self) {
+        if let Some(w) = &self.ready_w {
+            let _ = nix::unistd::write(w, &[1]);
+        }
+        if let Some(r) = &self.go_r {
+            let mut b = [0u8; 1];
+            while let Err(nix::Error::EINTR) = nix::unistd::read(r.as_raw_fd(), &mut b) {}
+        }
+    }
+
+    /// In the parent: closes the child's ends, waits for ready; false when the child ended
+    /// (or failed) before it was ready.
+    pub(crate) fn parent_wait_ready(&mut self) -> bool {
+        self.ready_w = None;
+        self.go_r = None;
+        let mut b = [0u8; 1];
+        loop {
+            match nix::unistd::read(self.ready_r.as_raw_fd(), &mut b) {
+                Err(nix::Error::EINTR) => continue,
+                Ok(1) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    /// In the parent: go.
+    pub(crate) fn parent_go(&self) {
+        let _ = nix::unistd::write(self.go_w.as_fd(), &[1]);
+    }
+}
+
+/// Writes a whole file in one write(2), as `/proc/<pid>/{uid,gid}_map` and `setgroups`
+/// require.
+pub(crate) fn write_once(path: &str, text: &str) -> Result<(), Errno> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io_errno(&e))?;
+    match f.write(text.as_bytes()) {
+        Ok(n) if n == text.len() => Ok(()),
+        Ok(_) => Err(Errno::EINVAL),
+        Err(e) => Err(io_errno(&e)),
+    }
+}
+
+/// `PR_SET_PDEATHSIG(sig)`, then a check that the parent is still `parent` (it may have died
+/// before the call, and then the signal would never come).
+pub(crate) fn kill_with_parent(sig: i32, parent: Pid) -> Result<(), LiveError> {
+    crate::sys::prctl(libc::PR_SET_PDEATHSIG, sig as u64)
+        .map_err(|e| LiveError::sys("prctl(PR_SET_PDEATHSIG) failed", e))?;
+    if nix::unistd::getppid() != parent {
+        // SAFETY: raising a signal in this process.
+        unsafe { libc::raise(sig) };
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `setgroups(0)` (when allowed), `setresgid` and `setresuid`, as `-G` and `-S` ask; util-linux
+/// sets the groups first.
+pub(crate) fn set_ids(uid: Option<u32>, gid: Option<u32>) -> Result<(), LiveError> {
+    if let Some(g) = gid {
+        // EPERM when setgroups is denied in this user namespace: the groups then stay.
+        match nix::unistd::setgroups(&[]) {
+            Ok(()) | Err(nix::Error::EPERM) => {}
+            Err(e) => return Err(LiveError::sys("setgroups failed", errno(e))),
+        }
+        crate::sys::setresgid(g).map_err(|e| LiveError::sys("setgid failed", e))?;
+    }
+    if let Some(u) = uid {
+        crate::sys::setresuid(u).map_err(|e| LiveError::sys("setuid failed", e))?;
+    }
+    Ok(())
+}
+
+/// chroot(2) to `root` and chdir(2) to its `/`, then chdir to `wd`, as `-R` and `-w` ask.
+pub(crate) fn change_root(
+    root: Option<&std::path::Path>,
+    wd: Option<&std::path::Path>,
+) -> Result<(), LiveError> {
+    if let Some(r) = root {
+        nix::unistd::chroot(r).map_err(|e| {
+            LiveError::sys(
+                format!("cannot change root directory to {}", r.display()),
+                errno(e),
+            )
+        })?;
+        nix::unistd::chdir("/").map_err(|e| LiveError::sys("cannot chdir to '/'", errno(e)))?;
+    }
+    if let Some(d) = wd {
+        nix::unistd::chdir(d)
+            .map_err(|e| LiveError::sys(format!("cannot chdir to '{}'", d.display()), errno(e)))?;
+    }
+    Ok(())
+}
