@@ -28,14 +28,47 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Run random operation sequences on the model and the kernel and compare every step.
     Check(cmd::check::CheckArgs),
+    /// Run a program in new namespaces (util-linux unshare(1) options); --explain shows the
+    /// model's account and checks the kernel's answer against it.
+    #[command(disable_version_flag = true)]
+    Unshare(cmd::unshare::UnshareArgs),
+    /// Run a program in the namespaces of another process (util-linux nsenter(1) options);
+    /// --explain as for unshare.
+    #[command(disable_version_flag = true)]
+    Nsenter(cmd::nsenter::NsenterArgs),
+    /// The lesson's C program: clone(FLAGS) a child that executes PROGRAM (bash by default),
+    /// wait for it; --explain as for unshare.
+    #[command(disable_version_flag = true)]
+    Clone(cmd::clone::CloneCmdArgs),
 }
+
+/// The live commands follow util-linux: a usage error exits 1, not clap's 2, and says
+/// `nslab <command>: ...` with a pointer to the help.
+const LIVE: [&str; 3] = ["unshare", "nsenter", "clone"];
 
 fn main() -> ExitCode {
     // The real backend starts this binary again as its helper; that must happen before clap
     // sees the arguments and before any thread exists.
     nslab_real::enter_helper_if_requested();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let sub = std::env::args().nth(1).unwrap_or_default();
+            if !LIVE.contains(&sub.as_str()) || !e.use_stderr() {
+                e.exit();
+            }
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("nslab {sub}: {first}");
+            eprintln!("Try 'nslab {sub} --help' for more information.");
+            return ExitCode::from(1);
+        }
+    };
     let result = match cli.command {
+        Command::Unshare(args) => return ExitCode::from(cmd::unshare::run(args)),
+        Command::Nsenter(args) => return ExitCode::from(cmd::nsenter::run(args)),
+        Command::Clone(args) => return ExitCode::from(cmd::clone::run(args)),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Check(args) => cmd::check::run(args),

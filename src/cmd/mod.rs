@@ -1,8 +1,12 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod clone;
+pub mod live;
+pub mod nsenter;
 pub mod run;
 pub mod trace;
+pub mod unshare;
 
 /// Input the user must fix (a bad flag name, an unknown call): the binary exits with 2.
 #[derive(Debug)]

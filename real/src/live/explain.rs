@@ -245,3 +245,9 @@ pub fn caller_origin() -> (nslab_sim::Origin, String) {
     };
     (origin, format!("pid: {pid_method}; user: {user_method}"))
 }
+
+/// How many numbers the `NSpid:` line of a status file has (the levels visible from its
+/// `/proc`).
+pub fn nspid_len(status: &str) -> usize {
+    parse_nspid(status).len()
+}

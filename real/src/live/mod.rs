@@ -412,3 +412,57 @@ pub(crate) fn change_root(
     }
     Ok(())
 }
+
+/// This process's effective uid and gid (what `-r`, `-c` and the maps are written from).
+pub fn effective_ids() -> (u32, u32) {
+    (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    )
+}
+
+/// The uid of a user name (the system's user database).
+pub fn user_id(name: &str) -> Option<u32> {
+    nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .map(|u| u.uid.as_raw())
+}
+
+/// The gid of a group name.
+pub fn group_id(name: &str) -> Option<u32> {
+    nix::unistd::Group::from_name(name)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
+/// A signal by name (`KILL`, `SIGKILL`, any case) or number.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    use nix::sys::signal::Signal;
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).ok().map(|s| s as i32);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().ok().map(|s| s as i32)
+}
+
+/// Whether `path` is a namespace file (statfs(2) says nsfs, `NSFS_MAGIC`).
+pub fn is_ns_file(path: &std::path::Path) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+        .unwrap_or(false)
+}
+
+/// The inode number of a namespace file (the namespace's), following links.
+pub fn ns_inode(path: &std::path::Path) -> Option<u64> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
