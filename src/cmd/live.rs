@@ -34,8 +34,9 @@ pub enum ModelOp {
     Clone(CloneArgs),
     /// setns(2) with a pidfd of the target and these flags.
     SetnsPidfd(u64),
-    /// setns(2) with one namespace file of the target.
-    SetnsFile(NsType),
+    /// setns(2) with one namespace file of the target: the file's type, then the type the
+    /// option asks for (they differ when the user gave a file of another type).
+    SetnsFile(NsType, NsType),
     /// The caller writes its own `uid_map`/`gid_map`: `inner outer 1`.
     WriteMap(IdMapKind, u32, u32),
     Setresgid(u32),
@@ -154,11 +155,11 @@ impl Model {
                     k.setns(s, NsFd::Pidfd { task: t }, *f),
                 )
             }
-            ModelOp::SetnsFile(ty) => {
+            ModelOp::SetnsFile(file_ty, ty) => {
                 let t = self.target.expect("nsenter sets a target up");
                 let entry = NsEntry::ALL
                     .into_iter()
-                    .find(|e| e.ns_type() == *ty)
+                    .find(|e| e.ns_type() == *file_ty)
                     .expect("every type has an entry");
                 (
                     format!(
@@ -393,6 +394,9 @@ pub struct Explainer {
     target_real: Option<TaskView>,
     /// The caller's `NSpid` length minus one: where a task's `NSpid` becomes comparable.
     caller_level_in_proc: usize,
+    /// Whether pid numbers are compared: not when the program's pid namespace existed
+    /// before the call (nsenter), where numbers depend on its history; then only the levels.
+    pub pid_numbers: bool,
     /// Whether the kernel agreed with the model, once observed.
     pub agreed: Option<bool>,
 }
@@ -415,6 +419,7 @@ impl Explainer {
             caller_level_in_proc: seen.view.nspid.len().saturating_sub(1),
             caller_before: seen.view,
             target_real: target.and_then(|t| t.view.clone()),
+            pid_numbers: target.is_none(),
             agreed: None,
         })
     }
@@ -445,7 +450,7 @@ impl Explain for Explainer {
             self.model.target_view.as_ref(),
             &predicted,
         );
-        let (text, agreed) = compare(self.command, seen, &real, &kc, &mc);
+        let (text, agreed) = compare(self.command, seen, &real, &kc, &mc, self.pid_numbers);
         self.agreed = Some(agreed);
         eprint!("{text}");
     }
@@ -488,6 +493,7 @@ fn compare(
     real: &TaskView,
     k: &CanonView,
     m: &CanonView,
+    pid_numbers: bool,
 ) -> (String, bool) {
     let mut out = String::new();
     let _ = writeln!(
@@ -499,7 +505,17 @@ fn compare(
         out,
         "  (#0 is the caller's namespace; #1, #2, ... the others in order of appearance)"
     );
-    let _ = writeln!(out, "  {:<18} {:<22} {:<9} {:<9}", "", "kernel", "", "model");
+    if !pid_numbers {
+        let _ = writeln!(
+            out,
+            "  (pids inside the target's pid namespace depend on its history: only the levels are compared)"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<18} {:<22} {:<14} {:<14}",
+        "", "the kernel shows", "kernel", "model"
+    );
     let mut differ: Vec<String> = Vec::new();
     let mut row = |out: &mut String, name: &str, raw: String, kl: String, ml: String| {
         let same = kl == ml;
@@ -508,7 +524,7 @@ fn compare(
         }
         let _ = writeln!(
             out,
-            "  {name:<18} {raw:<22} {kl:<9} {ml:<9} {}",
+            "  {name:<18} {raw:<22} {kl:<14} {ml:<14} {}",
             if same { "agree" } else { "DIFFER" }
         );
     };
@@ -526,9 +542,13 @@ fn compare(
         );
     }
     let pids = |c: &CanonView| {
-        let mut v = vec!["<caller's level>".to_string()];
-        v.extend(c.pids.iter().map(|p| p.to_string()));
-        v.join(" ")
+        if !pid_numbers {
+            format!("{} level(s)", c.pids.len())
+        } else if c.pids.is_empty() {
+            "none".to_string()
+        } else {
+            c.pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")
+        }
     };
     let nspid_raw = seen
         .view
@@ -537,10 +557,9 @@ fn compare(
         .map(|p| p.to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    row(&mut out, "NSpid", nspid_raw, String::new(), String::new());
-    // The NSpid row shows the kernel's numbers; the comparison is below the caller's level.
+    // The kernel's numbers; compared are those below the caller's pid namespace.
     let (kp, mp) = (pids(k), pids(m));
-    row(&mut out, "  below the caller", String::new(), kp, mp);
+    row(&mut out, "NSpid", nspid_raw, kp, mp);
     let ppid = |c: &CanonView| c.ppid.map_or("outside".to_string(), |p| p.to_string());
     row(&mut out, "getppid()", real.ppid.to_string(), ppid(k), ppid(m));
     row(&mut out, "uid", real.uid.to_string(), k.uid.to_string(), m.uid.to_string());

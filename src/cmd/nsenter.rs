@@ -182,11 +182,28 @@ pub fn target_shape(spec: &NsenterSpec, joins: &[Join]) -> TargetShape {
         shape.gid_map = parse_id_map(&read("gid_map"));
     }
     if let Some(s) = &seen {
-        shape.hostname = Some(s.view.hostname.to_string());
+        let own_host = proc.as_ref().map(|p| {
+            p.observe("thread-self", 0, "this process", None)
+                .view
+                .hostname
+        });
+        if own_host != Some(s.view.hostname) {
+            shape.hostname = Some(s.view.hostname.to_string());
+        }
         shape.lo_up = s.view.interfaces.iter().any(|i| &*i.name == "lo" && i.up);
     }
     shape.view = Some(view);
     shape
+}
+
+/// The type of the namespace file given for `ty` (the option's own type if unknown).
+fn file_type(spec: &NsenterSpec, ty: NsType) -> NsType {
+    spec.types
+        .iter()
+        .find(|(t, _)| *t == ty)
+        .and_then(|(_, f)| f.as_deref())
+        .and_then(nslab_real::live::ns_type_of)
+        .unwrap_or(ty)
 }
 
 /// The model's calls: a user namespace file, the target's namespaces with a pidfd, the
@@ -195,7 +212,7 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
     let mut ops = Vec::new();
     for (ty, f) in joins {
         if *ty == NsType::User && f.is_some() {
-            ops.push(ModelOp::SetnsFile(*ty));
+            ops.push(ModelOp::SetnsFile(file_type(spec, *ty), *ty));
         }
     }
     let pidfd: u64 = joins
@@ -208,7 +225,7 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
     }
     for (ty, f) in joins {
         if *ty != NsType::User && f.is_some() {
-            ops.push(ModelOp::SetnsFile(*ty));
+            ops.push(ModelOp::SetnsFile(file_type(spec, *ty), *ty));
         }
     }
     let user = joins.iter().any(|(t, _)| *t == NsType::User);

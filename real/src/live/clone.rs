@@ -206,6 +206,10 @@ fn run_inner(
         let own = crate::observe::parse_nspid(&proc.read("thread-self/status").unwrap_or_default());
         x.observed(&proc.observe(&pid.to_string(), pid, "child", Some(&own)));
     }
+    // Go: a byte, not end of file (the child holds a copy of the write end).
+    if let Some(w) = &go_w {
+        let _ = nix::unistd::write(w, &[1]);
+    }
     drop(go_w);
     let child = nix::unistd::Pid::from_raw(pid);
     let status = if spec.flags & CLONE_PARENT != 0 {

@@ -466,3 +466,18 @@ pub fn ns_inode(path: &std::path::Path) -> Option<u64> {
         .ok()
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
 }
+
+/// The type of the namespace a file refers to (`NS_GET_NSTYPE`, ioctl_ns(2)), or `None` for
+/// a file that is not a namespace.
+pub fn ns_type_of(path: &std::path::Path) -> Option<nslab_sim::NsType> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb7 << 8 | 0x3;
+    let f = std::fs::File::open(path).ok()?;
+    // SAFETY: this ioctl takes no argument and returns the type as an integer.
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
+    if r <= 0 {
+        return None;
+    }
+    nslab_sim::NsType::INSTALL_ORDER
+        .into_iter()
+        .find(|t| t.clone_flag() == r as u64)
+}
