@@ -46,6 +46,26 @@ enum Command {
 /// `nslab <command>: ...` with a pointer to the help.
 const LIVE: [&str; 3] = ["unshare", "nsenter", "clone"];
 
+/// clap takes an unknown option of a live command for the start of PROGRAM (which may begin
+/// with a hyphen after `--`): refuse it as util-linux does, unless `--` came before it.
+fn unknown_option_before_program(command: &Command) -> Option<ExitCode> {
+    let (sub, program) = match command {
+        Command::Unshare(a) => ("unshare", &a.program),
+        Command::Nsenter(a) => ("nsenter", &a.program),
+        Command::Clone(a) => ("clone", &a.program),
+        _ => return None,
+    };
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = argv.len().checked_sub(program.len())?;
+    let arg = argv.get(first)?.to_string_lossy().into_owned();
+    if program.is_empty() || !arg.starts_with('-') || arg == "-" || argv[first - 1] == "--" {
+        return None;
+    }
+    eprintln!("nslab {sub}: unrecognized option '{arg}'");
+    eprintln!("Try 'nslab {sub} --help' for more information.");
+    Some(ExitCode::from(1))
+}
+
 fn main() -> ExitCode {
     // The real backend starts this binary again as its helper; that must happen before clap
     // sees the arguments and before any thread exists.
@@ -65,6 +85,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(code) = unknown_option_before_program(&cli.command) {
+        return code;
+    }
     let result = match cli.command {
         Command::Unshare(args) => return ExitCode::from(cmd::unshare::run(args)),
         Command::Nsenter(args) => return ExitCode::from(cmd::nsenter::run(args)),

@@ -28,7 +28,11 @@ pub struct CloneCmdArgs {
     #[arg(value_name = "FLAGS")]
     pub flags: String,
     /// The program the child executes, with its arguments (bash when none is given).
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub program: Vec<OsString>,
 }
 

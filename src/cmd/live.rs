@@ -131,7 +131,10 @@ impl Model {
         let (k, s) = (&mut self.k, self.subject);
         k.set_recording(true);
         let (text, out): (String, Result<(), SysError>) = match op {
-            ModelOp::Unshare(f) => (format!("unshare({})", flags_to_string(*f)), k.unshare(s, *f)),
+            ModelOp::Unshare(f) => (
+                format!("unshare({})", flags_to_string(*f)),
+                k.unshare(s, *f),
+            ),
             ModelOp::Clone(a) => {
                 let name = match a.via {
                     CloneVia::Clone => "clone",
@@ -252,7 +255,12 @@ impl Model {
             }
         }
         if let Some((e, rule)) = &self.refusal {
-            let _ = writeln!(out, "  the model refuses it: -{} ({})", e.name(), e.description());
+            let _ = writeln!(
+                out,
+                "  the model refuses it: -{} ({})",
+                e.name(),
+                e.description()
+            );
             if let Some((rule, function)) = rule {
                 let _ = writeln!(out, "  refused by {function}(): {rule}");
             }
@@ -547,7 +555,11 @@ fn compare(
         } else if c.pids.is_empty() {
             "none".to_string()
         } else {
-            c.pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")
+            c.pids
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
         }
     };
     let nspid_raw = seen
@@ -561,12 +573,45 @@ fn compare(
     let (kp, mp) = (pids(k), pids(m));
     row(&mut out, "NSpid", nspid_raw, kp, mp);
     let ppid = |c: &CanonView| c.ppid.map_or("outside".to_string(), |p| p.to_string());
-    row(&mut out, "getppid()", real.ppid.to_string(), ppid(k), ppid(m));
-    row(&mut out, "uid", real.uid.to_string(), k.uid.to_string(), m.uid.to_string());
-    row(&mut out, "gid", real.gid.to_string(), k.gid.to_string(), m.gid.to_string());
-    row(&mut out, "CapEff", format!("{:#x}", real.cap_eff), caps_name(k.caps), caps_name(m.caps));
-    let host = |c: &CanonView| c.hostname.map_or("the caller's".to_string(), |h| h.to_string());
-    row(&mut out, "hostname", real.hostname.to_string(), host(k), host(m));
+    row(
+        &mut out,
+        "getppid()",
+        real.ppid.to_string(),
+        ppid(k),
+        ppid(m),
+    );
+    row(
+        &mut out,
+        "uid",
+        real.uid.to_string(),
+        k.uid.to_string(),
+        m.uid.to_string(),
+    );
+    row(
+        &mut out,
+        "gid",
+        real.gid.to_string(),
+        k.gid.to_string(),
+        m.gid.to_string(),
+    );
+    row(
+        &mut out,
+        "CapEff",
+        format!("{:#x}", real.cap_eff),
+        caps_name(k.caps),
+        caps_name(m.caps),
+    );
+    let host = |c: &CanonView| {
+        c.hostname
+            .map_or("the caller's".to_string(), |h| h.to_string())
+    };
+    row(
+        &mut out,
+        "hostname",
+        real.hostname.to_string(),
+        host(k),
+        host(m),
+    );
     let _ = writeln!(out, "  interfaces");
     let _ = writeln!(out, "    kernel: {}", ifs_text(k));
     let _ = writeln!(out, "    model:  {}", ifs_text(m));
@@ -604,7 +649,8 @@ pub fn report_error(
 ) -> u8 {
     eprintln!("nslab {command}: {e}");
     if let LiveError::Refused { errno, flags, .. } = e {
-        if flags & NsType::User.clone_flag() != 0 && matches!(errno, Errno::EPERM | Errno::ENOSPC | Errno::EINVAL)
+        if flags & NsType::User.clone_flag() != 0
+            && matches!(errno, Errno::EPERM | Errno::ENOSPC | Errno::EINVAL)
         {
             eprintln!(
                 "nslab {command}: {}",

@@ -71,7 +71,11 @@ pub struct NsenterArgs {
     #[arg(long = "explain")]
     pub explain: bool,
     /// The program and its arguments ($SHELL, else /bin/sh, when none is given).
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub program: Vec<OsString>,
 }
 
@@ -132,7 +136,9 @@ fn source(spec: &NsenterSpec, (ty, file): &Join) -> PathBuf {
 /// What the model is told of the target: read from the kernel (`/proc`, and the target's
 /// hostname and interfaces through its namespaces).
 pub fn target_shape(spec: &NsenterSpec, joins: &[Join]) -> TargetShape {
-    let own = |ty: NsType| nslab_real::live::ns_inode(Path::new(&format!("/proc/self/ns/{}", ty.proc_name())));
+    let own = |ty: NsType| {
+        nslab_real::live::ns_inode(Path::new(&format!("/proc/self/ns/{}", ty.proc_name())))
+    };
     let mut shape = TargetShape::default();
     let proc = Proc::open().ok();
     let seen = match (spec.target, &proc) {
@@ -159,7 +165,9 @@ pub fn target_shape(spec: &NsenterSpec, joins: &[Join]) -> TargetShape {
         if j.1.is_some() {
             if let Some(i) = ino {
                 for (e, r) in view.ns.iter_mut() {
-                    if e.ns_type() == j.0 && !matches!(e, NsEntry::PidForChildren | NsEntry::TimeForChildren) {
+                    if e.ns_type() == j.0
+                        && !matches!(e, NsEntry::PidForChildren | NsEntry::TimeForChildren)
+                    {
                         *r = Ok(i);
                     }
                 }
@@ -177,7 +185,8 @@ pub fn target_shape(spec: &NsenterSpec, joins: &[Join]) -> TargetShape {
         shape.pid_depth = depth.max(1);
     }
     if let (Some(pid), true) = (spec.target, shape.differ & NsType::User.clone_flag() != 0) {
-        let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
+        let read =
+            |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
         shape.uid_map = parse_id_map(&read("uid_map"));
         shape.gid_map = parse_id_map(&read("gid_map"));
     }
@@ -230,7 +239,10 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
     }
     let user = joins.iter().any(|(t, _)| *t == NsType::User);
     let (uid, gid) = if user && !spec.preserve_credentials {
-        (Some(spec.setuid.unwrap_or(0)), Some(spec.setgid.unwrap_or(0)))
+        (
+            Some(spec.setuid.unwrap_or(0)),
+            Some(spec.setgid.unwrap_or(0)),
+        )
     } else {
         (spec.setuid, spec.setgid)
     };

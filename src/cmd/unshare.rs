@@ -89,7 +89,11 @@ pub struct UnshareArgs {
     #[arg(long = "explain")]
     pub explain: bool,
     /// The program and its arguments ($SHELL, else /bin/sh, when none is given).
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub program: Vec<OsString>,
 }
 
@@ -176,7 +180,9 @@ pub fn resolve(a: &UnshareArgs) -> Result<UnshareSpec, LiveError> {
     };
     let kill_child = match a.kill_child.as_deref() {
         None => None,
-        Some(s) => Some(nslab_real::live::parse_signal(s).ok_or_else(|| bad(format!("unknown signal: {s}")))?),
+        Some(s) => Some(
+            nslab_real::live::parse_signal(s).ok_or_else(|| bad(format!("unknown signal: {s}")))?,
+        ),
     };
     let mount_proc = a.mount_proc.clone();
     if mount_proc.is_some() {

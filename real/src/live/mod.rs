@@ -362,12 +362,13 @@ pub(crate) fn write_once(path: &str, text: &str) -> Result<(), Errno> {
     }
 }
 
-/// `PR_SET_PDEATHSIG(sig)`, then a check that the parent is still `parent` (it may have died
-/// before the call, and then the signal would never come).
-pub(crate) fn kill_with_parent(sig: i32, parent: Pid) -> Result<(), LiveError> {
+/// `PR_SET_PDEATHSIG(sig)`, then a check that the parent (`parent`, a pidfd opened before
+/// the fork) has not already died before the call, when the signal would never come.
+/// getppid(2) cannot tell: in a new pid namespace it answers 0 either way.
+pub(crate) fn kill_with_parent(sig: i32, parent: &OwnedFd) -> Result<(), LiveError> {
     crate::sys::prctl(libc::PR_SET_PDEATHSIG, sig as u64)
         .map_err(|e| LiveError::sys("prctl(PR_SET_PDEATHSIG) failed", e))?;
-    if nix::unistd::getppid() != parent {
+    if crate::sys::pidfd_exited(parent.as_fd(), 0) {
         // SAFETY: raising a signal in this process.
         unsafe { libc::raise(sig) };
         std::process::exit(1);

@@ -17,6 +17,7 @@ use super::explain::{Explain, Proc};
 use super::{errno, exit_like, kill_with_parent, Forwarder, Gate, LiveError, Program};
 use nix::mount::{mount, MsFlags};
 use nix::unistd::{fork, ForkResult, Pid};
+
 use nslab_sim::sched::{CLONE_NEWNS, CLONE_NEWUSER};
 use nslab_sim::{NsEntry, NsType};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -172,14 +173,20 @@ fn run_inner(
         Some(_) => Some(Gate::new()?),
         None => None,
     };
-    let parent = nix::unistd::getpid();
+    let parent = match spec.kill_child {
+        Some(_) => Some(
+            crate::sys::pidfd_open(nix::unistd::getpid().as_raw())
+                .map_err(|e| LiveError::sys("pidfd_open failed", e))?,
+        ),
+        None => None,
+    };
     // SAFETY: this process is single-threaded (see the module's documentation of `live`), so
     // the child may run any code.
     match unsafe { fork() }.map_err(|e| LiveError::sys("fork failed", errno(e)))? {
         ForkResult::Child => {
             fwd.child();
             drop(binder);
-            if let Some(sig) = spec.kill_child {
+            if let (Some(sig), Some(parent)) = (spec.kill_child, &parent) {
                 kill_with_parent(sig, parent)?;
             }
             child_setup(spec)?;
@@ -189,6 +196,7 @@ fn run_inner(
             Err(spec.program.exec())
         }
         ForkResult::Parent { child } => {
+            drop(parent);
             if let Some(b) = binder.take() {
                 if let Err(e) = b.finish() {
                     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
