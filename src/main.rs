@@ -4,13 +4,15 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod alloc;
 mod cmd;
 
-/// mimalloc rather than the C library's malloc: the model and the judge allocate small
-/// objects at every step, and this allocator makes the scenario set run about a fifth faster
-/// (BENCHMARKS.md). It starts no thread, so the helpers stay single-threaded.
+/// mimalloc rather than the C library's malloc for the model and the judge, which allocate
+/// small objects at every step (the scenario set runs about a fifth faster, BENCHMARKS.md);
+/// the C library's for the live commands, which start faster with it (see `alloc.rs`).
+/// Neither starts a thread, so the helpers and the live commands stay single-threaded.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Chosen = alloc::Chosen;
 
 /// A lab for Linux namespaces: a kernel model, the real kernel, and tests that they agree.
 #[derive(Parser, Debug)]
@@ -66,11 +68,61 @@ fn unknown_option_before_program(command: &Command) -> Option<ExitCode> {
     Some(ExitCode::from(1))
 }
 
+/// A live command parsed with only its own arguments: building the whole command tree
+/// (every subcommand's arguments) cost a tenth of a millisecond of a 2.5 ms run.
+fn parse_live() -> Option<Result<Command, clap::Error>> {
+    use clap::{Args, FromArgMatches};
+    let mut argv = std::env::args_os();
+    let exe = argv.next()?;
+    let sub = argv.next()?;
+    let name = sub.to_str()?;
+    fn one<A: Args + FromArgMatches>(
+        name: &'static str,
+        about: &'static str,
+        argv: impl Iterator<Item = std::ffi::OsString>,
+    ) -> Result<A, clap::Error> {
+        let cmd = A::augment_args(
+            clap::Command::new(name)
+                .bin_name(format!("nslab {name}"))
+                .about(about)
+                .disable_version_flag(true),
+        );
+        let m = cmd.try_get_matches_from(argv)?;
+        A::from_arg_matches(&m)
+    }
+    let rest = std::iter::once(exe).chain(argv);
+    Some(match name {
+        "unshare" => one(
+            "unshare",
+            "Run a program in new namespaces (util-linux unshare(1) options)",
+            rest,
+        )
+        .map(Command::Unshare),
+        "nsenter" => one(
+            "nsenter",
+            "Run a program in the namespaces of another process (util-linux nsenter(1) options)",
+            rest,
+        )
+        .map(Command::Nsenter),
+        "clone" => one(
+            "clone",
+            "The lesson's C program: clone(FLAGS) a child that executes PROGRAM",
+            rest,
+        )
+        .map(Command::Clone),
+        _ => return None,
+    })
+}
+
 fn main() -> ExitCode {
     // The real backend starts this binary again as its helper; that must happen before clap
     // sees the arguments and before any thread exists.
     nslab_real::enter_helper_if_requested();
-    let cli = match Cli::try_parse() {
+    let parsed = match parse_live() {
+        Some(r) => r.map(|command| Cli { command }),
+        None => Cli::try_parse(),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let sub = std::env::args().nth(1).unwrap_or_default();

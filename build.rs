@@ -1,0 +1,4 @@
+fn main() {
+    println!("cargo:rustc-link-arg-bin=nslab=-no-pie");
+    println!("cargo:rustc-link-arg-bin=nslab=-Wl,-z,lazy");
+}
