@@ -1,8 +1,10 @@
 //! `nslab`: step through the kernel's clone path, run scenarios on the model and on the real
 //! kernel, and judge that they agree.
 
+// The C `main`, without Rust's runtime start-up (see `main` below).
+#![no_main]
+
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 mod alloc;
 mod cmd;
@@ -50,7 +52,7 @@ const LIVE: [&str; 3] = ["unshare", "nsenter", "clone"];
 
 /// clap takes an unknown option of a live command for the start of PROGRAM (which may begin
 /// with a hyphen after `--`): refuse it as util-linux does, unless `--` came before it.
-fn unknown_option_before_program(command: &Command) -> Option<ExitCode> {
+fn unknown_option_before_program(command: &Command) -> Option<u8> {
     let (sub, program) = match command {
         Command::Unshare(a) => ("unshare", &a.program),
         Command::Nsenter(a) => ("nsenter", &a.program),
@@ -65,7 +67,7 @@ fn unknown_option_before_program(command: &Command) -> Option<ExitCode> {
     }
     eprintln!("nslab {sub}: unrecognized option '{arg}'");
     eprintln!("Try 'nslab {sub} --help' for more information.");
-    Some(ExitCode::from(1))
+    Some(1)
 }
 
 /// A live command parsed with only its own arguments: building the whole command tree
@@ -114,7 +116,7 @@ fn parse_live() -> Option<Result<Command, clap::Error>> {
     })
 }
 
-fn main() -> ExitCode {
+fn run() -> u8 {
     // The real backend starts this binary again as its helper; that must happen before clap
     // sees the arguments and before any thread exists.
     nslab_real::enter_helper_if_requested();
@@ -134,30 +136,48 @@ fn main() -> ExitCode {
             let first = first.strip_prefix("error: ").unwrap_or(first);
             eprintln!("nslab {sub}: {first}");
             eprintln!("Try 'nslab {sub} --help' for more information.");
-            return ExitCode::from(1);
+            return 1;
         }
     };
     if let Some(code) = unknown_option_before_program(&cli.command) {
         return code;
     }
     let result = match cli.command {
-        Command::Unshare(args) => return ExitCode::from(cmd::unshare::run(args)),
-        Command::Nsenter(args) => return ExitCode::from(cmd::nsenter::run(args)),
-        Command::Clone(args) => return ExitCode::from(cmd::clone::run(args)),
+        Command::Unshare(args) => return cmd::unshare::run(args),
+        Command::Nsenter(args) => return cmd::nsenter::run(args),
+        Command::Clone(args) => return cmd::clone::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Check(args) => cmd::check::run(args),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(e) => {
             eprintln!("nslab: {e:#}");
             // Bad input exits 2, like clap's own usage errors; a failure while running, 1.
             if e.downcast_ref::<cmd::UsageError>().is_some() {
-                ExitCode::from(2)
+                (2)
             } else {
-                ExitCode::from(1)
+                (1)
             }
         }
     }
+}
+
+/// The process's entry, called by the C library: Rust's own start-up (`lang_start`) is
+/// skipped. It finds the main thread's stack guard by parsing `/proc/self/maps`, installs a
+/// stack-overflow handler and ignores `SIGPIPE`; for the live commands, which start a
+/// program in a few milliseconds, that was a quarter of a millisecond of the difference to
+/// util-linux (BENCHMARKS.md). Without it `SIGPIPE` keeps its default action, as in a C
+/// program, and a stack overflow is a plain `SIGSEGV`. Arguments come from the C library
+/// as before (`std::env::args` reads them from `.init_array`); stdout is flushed before
+/// returning, which `lang_start` would have done.
+#[no_mangle]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    let code = run();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    code as std::ffi::c_int
 }
