@@ -156,9 +156,9 @@ fn run() -> u8 {
             eprintln!("nslab: {e:#}");
             // Bad input exits 2, like clap's own usage errors; a failure while running, 1.
             if e.downcast_ref::<cmd::UsageError>().is_some() {
-                (2)
+                2
             } else {
-                (1)
+                1
             }
         }
     }
