@@ -45,6 +45,13 @@ pub enum ModelOp {
     NotModelled(String),
 }
 
+/// The clone the C library's fork(3) makes (`CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID` and
+/// `SIGCHLD`, as strace shows it): what `--fork` and nsenter's fork are on the model.
+pub fn fork_args() -> CloneArgs {
+    use nslab_sim::sched::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID};
+    CloneArgs::new(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)
+}
+
 /// What the model is told about a target (for `nsenter`): which namespaces differ from the
 /// caller's, how much deeper its pid namespace is, its id maps, hostname and `lo` state.
 #[derive(Debug, Clone, Default)]
@@ -146,8 +153,9 @@ impl Model {
                     format!("{}|SIGCHLD", flags_to_string(a.flags))
                 };
                 let r = Machine::clone(k, s, *a);
+                let fork = if *a == fork_args() { "fork(): " } else { "" };
                 (
-                    format!("{name}({shown})"),
+                    format!("{fork}{name}({shown})"),
                     r.map(|child| self.subject = child),
                 )
             }
@@ -507,7 +515,12 @@ fn compare(
     let _ = writeln!(
         out,
         "nslab {command} --explain: the kernel, for {} (pid {} here), beside the model",
-        seen.role, seen.pid
+        if seen.role == "child" {
+            "the child"
+        } else {
+            seen.role
+        },
+        seen.pid
     );
     let _ = writeln!(
         out,
@@ -521,8 +534,8 @@ fn compare(
     }
     let _ = writeln!(
         out,
-        "  {:<18} {:<22} {:<14} {:<14}",
-        "", "the kernel shows", "kernel", "model"
+        "  {:<18} {:<22} {:<14} model",
+        "", "the kernel shows", "kernel"
     );
     let mut differ: Vec<String> = Vec::new();
     let mut row = |out: &mut String, name: &str, raw: String, kl: String, ml: String| {
@@ -649,6 +662,12 @@ pub fn report_error(
 ) -> u8 {
     eprintln!("nslab {command}: {e}");
     if let LiveError::Refused { errno, flags, .. } = e {
+        let (euid, _) = nslab_real::live::effective_ids();
+        if *errno == Errno::EPERM && euid != 0 && flags & NsType::User.clone_flag() == 0 {
+            eprintln!(
+                "nslab {command}: uid {euid} has no CAP_SYS_ADMIN here; with a new user namespace first (-r, --map-root-user, or CLONE_NEWUSER) the other types are allowed"
+            );
+        }
         if flags & NsType::User.clone_flag() != 0
             && matches!(errno, Errno::EPERM | Errno::ENOSPC | Errno::EINVAL)
         {

@@ -6,7 +6,7 @@ use nslab_real::live::explain::{parse_id_map, Proc};
 use nslab_real::live::nsenter::{plan, DirFrom, Join, NsenterSpec};
 use nslab_real::live::{LiveError, Program};
 use nslab_sim::sched::CLONE_NEWPID;
-use nslab_sim::{CloneArgs, NsEntry, NsType, TaskView};
+use nslab_sim::{NsEntry, NsType, TaskView};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -253,7 +253,7 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
         ops.push(ModelOp::Setresuid(u));
     }
     if joins.iter().any(|(t, _)| *t == NsType::Pid) && !spec.no_fork {
-        ops.push(ModelOp::Clone(CloneArgs::new(0)));
+        ops.push(ModelOp::Clone(super::live::fork_args()));
     }
     ops
 }

@@ -5,7 +5,7 @@ use super::live::{report_error, Explainer, ModelOp};
 use nslab_real::live::unshare::{Propagation, UnshareSpec};
 use nslab_real::live::{LiveError, Program};
 use nslab_sim::sched::*;
-use nslab_sim::{CloneArgs, IdMapKind, NsType};
+use nslab_sim::{IdMapKind, NsType};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -237,7 +237,7 @@ pub fn model_ops(s: &UnshareSpec) -> Vec<ModelOp> {
         )));
     }
     if s.fork {
-        ops.push(ModelOp::Clone(CloneArgs::new(0)));
+        ops.push(ModelOp::Clone(super::live::fork_args()));
     }
     if let Some(dir) = &s.mount_proc {
         ops.push(ModelOp::NotModelled(format!(
