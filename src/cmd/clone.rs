@@ -57,7 +57,7 @@ pub fn run(a: CloneCmdArgs) -> u8 {
         via: args.via,
         program,
     };
-    let ops = vec![ModelOp::Clone(args)];
+    let ops = vec![ModelOp::clone(args)];
     let mut explainer = if a.explain {
         match Explainer::new("clone", None, &ops) {
             Ok(x) => Some(x),

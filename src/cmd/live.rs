@@ -18,31 +18,119 @@ use nslab_sim::inventory::NsInfo;
 use nslab_sim::sched::flags_to_string;
 use nslab_sim::trace::{Record, Step};
 use nslab_sim::{
-    CloneArgs, CloneVia, Errno, IdMapExtent, IdMapKind, Kernel, Machine, NsEntry, NsFd, NsType,
-    Origin, SysError, TaskId, TaskState, TaskView,
+    CloneArgs, Errno, IdMapExtent, IdMapKind, Kernel, Machine, NsEntry, NsFd, NsType, Op, Origin,
+    SysError, TaskId, TaskState, TaskView,
 };
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-/// One call the model makes for a live command, in the command's order.
+/// Who an operation names besides the task that makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// The task making the call (it writes its own id maps).
+    Me,
+    /// The target of `nsenter`, set up on the model before the calls.
+    Target,
+}
+
+/// One step of a live command on the model, in the command's order: a call (the project's
+/// one operation type, made by the task that will run the program: the caller, then after a
+/// clone the child), or a step the model does not model (mounts), shown as such.
 #[derive(Debug, Clone)]
 pub enum ModelOp {
-    /// unshare(2) by the caller.
-    Unshare(u64),
-    /// clone(2)/clone3(2) by the caller (`--fork` is `clone(SIGCHLD)`): the child runs the
-    /// program from then on.
-    Clone(CloneArgs),
-    /// setns(2) with a pidfd of the target and these flags.
-    SetnsPidfd(u64),
-    /// setns(2) with one namespace file of the target: the file's type, then the type the
-    /// option asks for (they differ when the user gave a file of another type).
-    SetnsFile(NsType, NsType),
-    /// The caller writes its own `uid_map`/`gid_map`: `inner outer 1`.
-    WriteMap(IdMapKind, u32, u32),
-    Setresgid(u32),
-    Setresuid(u32),
-    /// A step of the command that the model does not model (mounts), shown as such.
+    Call(Op<Who>),
     NotModelled(String),
+}
+
+impl ModelOp {
+    /// `unshare(flags)`.
+    pub fn unshare(flags: u64) -> ModelOp {
+        ModelOp::Call(Op::Unshare(flags))
+    }
+
+    /// `clone`/`clone3`: the child runs the program from then on.
+    pub fn clone(args: CloneArgs) -> ModelOp {
+        ModelOp::Call(Op::Clone(args))
+    }
+
+    /// setns(2) with a pidfd of the target.
+    pub fn setns_pidfd(flags: u64) -> ModelOp {
+        ModelOp::Call(Op::Setns {
+            fd: NsFd::Pidfd { task: Who::Target },
+            nstype: flags,
+        })
+    }
+
+    /// setns(2) with the target's file of type `file_ty`, asking for `ty` (they differ when
+    /// the user gave a file of another type).
+    pub fn setns_file(file_ty: NsType, ty: NsType) -> ModelOp {
+        let entry = NsEntry::ALL
+            .into_iter()
+            .find(|e| e.ns_type() == file_ty)
+            .expect("every type has an entry");
+        ModelOp::Call(Op::Setns {
+            fd: NsFd::File {
+                task: Who::Target,
+                entry,
+            },
+            nstype: ty.clone_flag(),
+        })
+    }
+
+    /// The caller writes its own `uid_map`/`gid_map`: `inner outer 1`.
+    pub fn write_map(kind: IdMapKind, inner: u32, outer: u32) -> ModelOp {
+        ModelOp::Call(Op::WriteIdMap {
+            target: Who::Me,
+            kind,
+            extents: vec![IdMapExtent {
+                first: inner,
+                lower_first: outer,
+                count: 1,
+            }],
+        })
+    }
+}
+
+/// How the account shows an operation: the call with its arguments.
+fn describe(op: &Op<Who>) -> String {
+    match op {
+        Op::Clone(a) => {
+            let shown = if a.flags == 0 {
+                "SIGCHLD".to_string()
+            } else {
+                format!("{}|SIGCHLD", flags_to_string(a.flags))
+            };
+            let fork = if *a == fork_args() { "fork(): " } else { "" };
+            format!("{fork}{}({shown})", op.name())
+        }
+        Op::Unshare(f) => format!("unshare({})", flags_to_string(*f)),
+        Op::Setns {
+            fd: NsFd::Pidfd { .. },
+            nstype,
+        } => format!("setns(pidfd of the target, {})", flags_to_string(*nstype)),
+        Op::Setns {
+            fd: NsFd::File { entry, .. },
+            nstype,
+        } => format!(
+            "setns(open(\"/proc/<target>/ns/{}\"), {})",
+            entry.file_name(),
+            flags_to_string(*nstype)
+        ),
+        Op::WriteIdMap { kind, extents, .. } => {
+            let file = match kind {
+                IdMapKind::Uid => "uid_map",
+                IdMapKind::Gid => "setgroups (deny), then gid_map",
+            };
+            let lines: Vec<String> = extents
+                .iter()
+                .map(|e| format!("{} {} {}", e.first, e.lower_first, e.count))
+                .collect();
+            format!("write /proc/self/{file}: \"{}\"", lines.join("\\n"))
+        }
+        Op::Setresgid(g) => format!("setresgid({g}, {g}, {g})"),
+        Op::Setresuid(u) => format!("setresuid({u}, {u}, {u})"),
+        other => other.name().to_string(),
+    }
 }
 
 /// The clone the C library's fork(3) makes (`CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID` and
@@ -135,71 +223,9 @@ impl Model {
     }
 
     fn call(&mut self, op: &ModelOp) -> anyhow::Result<()> {
-        let (k, s) = (&mut self.k, self.subject);
-        k.set_recording(true);
-        let (text, out): (String, Result<(), SysError>) = match op {
-            ModelOp::Unshare(f) => (
-                format!("unshare({})", flags_to_string(*f)),
-                k.unshare(s, *f),
-            ),
-            ModelOp::Clone(a) => {
-                let name = match a.via {
-                    CloneVia::Clone => "clone",
-                    CloneVia::Clone3 => "clone3",
-                };
-                let shown = if a.flags == 0 {
-                    "SIGCHLD".to_string()
-                } else {
-                    format!("{}|SIGCHLD", flags_to_string(a.flags))
-                };
-                let r = Machine::clone(k, s, *a);
-                let fork = if *a == fork_args() { "fork(): " } else { "" };
-                (
-                    format!("{fork}{name}({shown})"),
-                    r.map(|child| self.subject = child),
-                )
-            }
-            ModelOp::SetnsPidfd(f) => {
-                let t = self.target.expect("nsenter sets a target up");
-                (
-                    format!("setns(pidfd of the target, {})", flags_to_string(*f)),
-                    k.setns(s, NsFd::Pidfd { task: t }, *f),
-                )
-            }
-            ModelOp::SetnsFile(file_ty, ty) => {
-                let t = self.target.expect("nsenter sets a target up");
-                let entry = NsEntry::ALL
-                    .into_iter()
-                    .find(|e| e.ns_type() == *file_ty)
-                    .expect("every type has an entry");
-                (
-                    format!(
-                        "setns(open(\"/proc/<target>/ns/{}\"), {})",
-                        entry.file_name(),
-                        flags_to_string(ty.clone_flag())
-                    ),
-                    k.setns(s, NsFd::File { task: t, entry }, ty.clone_flag()),
-                )
-            }
-            ModelOp::WriteMap(kind, inner, outer) => {
-                let file = match kind {
-                    IdMapKind::Uid => "uid_map",
-                    IdMapKind::Gid => "setgroups (deny), then gid_map",
-                };
-                let map = [IdMapExtent {
-                    first: *inner,
-                    lower_first: *outer,
-                    count: 1,
-                }];
-                (
-                    format!("write /proc/self/{file}: \"{inner} {outer} 1\""),
-                    k.write_id_map(s, s, *kind, &map),
-                )
-            }
-            ModelOp::Setresgid(g) => (format!("setresgid({g}, {g}, {g})"), k.setresgid(s, *g)),
-            ModelOp::Setresuid(u) => (format!("setresuid({u}, {u}, {u})"), k.setresuid(s, *u)),
+        let op = match op {
+            ModelOp::Call(op) => op,
             ModelOp::NotModelled(what) => {
-                k.set_recording(false);
                 self.done.push(Done {
                     text: format!("{what}  (not modelled: the model has no mount tree)"),
                     result: Ok(()),
@@ -208,6 +234,26 @@ impl Model {
                 return Ok(());
             }
         };
+        let (me, target) = (self.subject, self.target);
+        let k = &mut self.k;
+        k.set_recording(true);
+        let applied = op.apply_with(k, me, |who| match who {
+            Who::Me => Ok(me),
+            Who::Target => target.ok_or_else(|| anyhow::anyhow!("no target on the model")),
+        });
+        let out = match applied {
+            Ok(out) => out,
+            Err(e) => {
+                k.set_recording(false);
+                return Err(e);
+            }
+        };
+        if let Ok(Some(child)) = &out {
+            self.subject = *child;
+        }
+        let out = out.map(drop);
+        let text = describe(op);
+        let k = &mut self.k;
         let records = k.take_records();
         k.set_recording(false);
         let result = match out {
@@ -377,7 +423,7 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
 fn setup_target(k: &mut Kernel, caller: TaskId, t: &TargetShape) -> Result<TaskId, SysError> {
     use nslab_sim::sched::CLONE_NEWPID;
     let first = (t.differ & !CLONE_NEWPID) | if t.pid_depth > 0 { CLONE_NEWPID } else { 0 };
-    let mut task = Machine::clone(k, caller, CloneArgs::new(first))?;
+    let mut task = k.clone_task(caller, CloneArgs::new(first))?;
     if t.differ & NsType::User.clone_flag() != 0 {
         if !t.uid_map.is_empty() {
             k.write_id_map(caller, task, IdMapKind::Uid, &t.uid_map)?;
@@ -387,7 +433,7 @@ fn setup_target(k: &mut Kernel, caller: TaskId, t: &TargetShape) -> Result<TaskI
         }
     }
     for _ in 1..t.pid_depth {
-        task = Machine::clone(k, task, CloneArgs::new(CLONE_NEWPID))?;
+        task = k.clone_task(task, CloneArgs::new(CLONE_NEWPID))?;
     }
     if t.differ & NsType::Uts.clone_flag() != 0 {
         if let Some(h) = &t.hostname {

@@ -221,7 +221,7 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
     let mut ops = Vec::new();
     for (ty, f) in joins {
         if *ty == NsType::User && f.is_some() {
-            ops.push(ModelOp::SetnsFile(file_type(spec, *ty), *ty));
+            ops.push(ModelOp::setns_file(file_type(spec, *ty), *ty));
         }
     }
     let pidfd: u64 = joins
@@ -230,11 +230,11 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
         .map(|(t, _)| t.clone_flag())
         .sum();
     if pidfd != 0 {
-        ops.push(ModelOp::SetnsPidfd(pidfd));
+        ops.push(ModelOp::setns_pidfd(pidfd));
     }
     for (ty, f) in joins {
         if *ty != NsType::User && f.is_some() {
-            ops.push(ModelOp::SetnsFile(file_type(spec, *ty), *ty));
+            ops.push(ModelOp::setns_file(file_type(spec, *ty), *ty));
         }
     }
     let user = joins.iter().any(|(t, _)| *t == NsType::User);
@@ -247,13 +247,13 @@ pub fn model_ops(spec: &NsenterSpec, joins: &[Join]) -> Vec<ModelOp> {
         (spec.setuid, spec.setgid)
     };
     if let Some(g) = gid {
-        ops.push(ModelOp::Setresgid(g));
+        ops.push(ModelOp::Call(nslab_sim::Op::Setresgid(g)));
     }
     if let Some(u) = uid {
-        ops.push(ModelOp::Setresuid(u));
+        ops.push(ModelOp::Call(nslab_sim::Op::Setresuid(u)));
     }
     if joins.iter().any(|(t, _)| *t == NsType::Pid) && !spec.no_fork {
-        ops.push(ModelOp::Clone(super::live::fork_args()));
+        ops.push(ModelOp::clone(super::live::fork_args()));
     }
     ops
 }

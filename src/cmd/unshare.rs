@@ -209,13 +209,13 @@ pub fn resolve(a: &UnshareArgs) -> Result<UnshareSpec, LiveError> {
 /// The model's calls for a spec: the unshare, the maps, the fork, the ids.
 pub fn model_ops(s: &UnshareSpec) -> Vec<ModelOp> {
     let (euid, egid) = nslab_real::live::effective_ids();
-    let mut ops = vec![ModelOp::Unshare(s.flags)];
+    let mut ops = vec![ModelOp::unshare(s.flags)];
     if s.flags & CLONE_NEWUSER != 0 {
         if let Some(u) = s.map_user {
-            ops.push(ModelOp::WriteMap(IdMapKind::Uid, u, euid));
+            ops.push(ModelOp::write_map(IdMapKind::Uid, u, euid));
         }
         if let Some(g) = s.map_group {
-            ops.push(ModelOp::WriteMap(IdMapKind::Gid, g, egid));
+            ops.push(ModelOp::write_map(IdMapKind::Gid, g, egid));
         }
     }
     if s.flags & CLONE_NEWNS != 0 && s.propagation != Propagation::Unchanged {
@@ -237,7 +237,7 @@ pub fn model_ops(s: &UnshareSpec) -> Vec<ModelOp> {
         )));
     }
     if s.fork {
-        ops.push(ModelOp::Clone(super::live::fork_args()));
+        ops.push(ModelOp::clone(super::live::fork_args()));
     }
     if let Some(dir) = &s.mount_proc {
         ops.push(ModelOp::NotModelled(format!(
@@ -246,10 +246,10 @@ pub fn model_ops(s: &UnshareSpec) -> Vec<ModelOp> {
         )));
     }
     if let Some(g) = s.setgid {
-        ops.push(ModelOp::Setresgid(g));
+        ops.push(ModelOp::Call(nslab_sim::Op::Setresgid(g)));
     }
     if let Some(u) = s.setuid {
-        ops.push(ModelOp::Setresuid(u));
+        ops.push(ModelOp::Call(nslab_sim::Op::Setresuid(u)));
     }
     ops
 }
@@ -278,7 +278,7 @@ pub fn run(a: UnshareArgs) -> u8 {
             .map(|x| x as &mut dyn nslab_real::live::explain::Explain),
     );
     report_error("unshare", &e, None, |e| match e {
-        LiveError::Refused { flags, .. } => Some(vec![ModelOp::Unshare(*flags)]),
+        LiveError::Refused { flags, .. } => Some(vec![ModelOp::unshare(*flags)]),
         _ => None,
     })
 }

@@ -16,10 +16,10 @@
 
 use super::explain::{Explain, Proc};
 use super::{exit_like, Forwarder, LiveError, Program};
-use nslab_sim::sched::{
+use nslab_machine::sched::{
     CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_SETTLS, CLONE_VFORK, CLONE_VM,
 };
-use nslab_sim::{CloneVia, Errno};
+use nslab_machine::{CloneVia, Errno};
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 

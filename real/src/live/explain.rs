@@ -16,7 +16,7 @@ use super::{errno, LiveError};
 use crate::observe::{parse_cap_eff, parse_ns_link, parse_nspid};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
-use nslab_sim::{Errno, IdMapExtent, Interfaces, NsEntry, NsPids, TaskView, UtsName};
+use nslab_machine::{Errno, IdMapExtent, Interfaces, NsEntry, NsPids, TaskView, UtsName};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// Receives what the kernel shows (the binary compares it with the model).
@@ -138,7 +138,7 @@ impl Proc {
         } else {
             let up = |map: &str, id: u32| {
                 let extents = parse_id_map(&self.read(&format!("{who}/{map}")).unwrap_or_default());
-                nslab_sim::user_namespace::map_id_up(&extents, id).unwrap_or(65534)
+                map_id_up(&extents, id).unwrap_or(65534)
             };
             (up("uid_map", field("Uid:")), up("gid_map", field("Gid:")))
         };
@@ -152,7 +152,9 @@ impl Proc {
         let hostname = self
             .inside(who, NsEntry::Uts, || {
                 nix::unistd::gethostname()
-                    .map(|h| nslab_sim::fit::<{ nslab_sim::NEW_UTS_LEN }>(&h.to_string_lossy()))
+                    .map(|h| {
+                        nslab_machine::fit::<{ nslab_machine::NEW_UTS_LEN }>(&h.to_string_lossy())
+                    })
                     .map_err(errno)
             })
             .unwrap_or_else(|e| {
@@ -213,6 +215,14 @@ impl Proc {
     }
 }
 
+/// An id of the reader's user namespace as the map's namespace sees it (the kernel's
+/// `from_kuid` through a map read from outside), if mapped.
+fn map_id_up(map: &[IdMapExtent], id: u32) -> Option<u32> {
+    map.iter()
+        .find(|e| id >= e.lower_first && (id - e.lower_first) < e.count)
+        .map(|e| e.first + (id - e.lower_first))
+}
+
 /// The lines of a `uid_map`/`gid_map` file.
 pub fn parse_id_map(text: &str) -> Vec<IdMapExtent> {
     text.lines()
@@ -232,7 +242,7 @@ pub fn parse_id_map(text: &str) -> Vec<IdMapExtent> {
 /// it; the user namespace level 0 when this process is in the initial user namespace (its
 /// fixed inode), else assumed 1 (a process cannot walk above its own user namespace with
 /// `NS_GET_PARENT`). The text says how the levels were found.
-pub fn caller_origin() -> (nslab_sim::Origin, String) {
+pub fn caller_origin() -> (nslab_machine::Origin, String) {
     const PROC_USER_INIT_INO: u64 = 0xEFFF_FFFD;
     let (mut origin, pid_method) = crate::helper::origin();
     let user = crate::observe::own_ns(NsEntry::User).ok();

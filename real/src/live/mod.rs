@@ -22,7 +22,7 @@ pub mod unshare;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use nslab_sim::Errno;
+use nslab_machine::Errno;
 use std::ffi::{CString, OsString};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -470,7 +470,7 @@ pub fn ns_inode(path: &std::path::Path) -> Option<u64> {
 
 /// The type of the namespace a file refers to (`NS_GET_NSTYPE`, ioctl_ns(2)), or `None` for
 /// a file that is not a namespace.
-pub fn ns_type_of(path: &std::path::Path) -> Option<nslab_sim::NsType> {
+pub fn ns_type_of(path: &std::path::Path) -> Option<nslab_machine::NsType> {
     const NS_GET_NSTYPE: libc::c_ulong = 0xb7 << 8 | 0x3;
     let f = std::fs::File::open(path).ok()?;
     // SAFETY: this ioctl takes no argument and returns the type as an integer.
@@ -478,7 +478,7 @@ pub fn ns_type_of(path: &std::path::Path) -> Option<nslab_sim::NsType> {
     if r <= 0 {
         return None;
     }
-    nslab_sim::NsType::INSTALL_ORDER
+    nslab_machine::NsType::INSTALL_ORDER
         .into_iter()
         .find(|t| t.clone_flag() == r as u64)
 }

@@ -14,8 +14,8 @@
 use super::explain::{Explain, Proc};
 use super::{errno, exit_like, Forwarder, Gate, LiveError, Program};
 use nix::unistd::{fork, ForkResult};
-use nslab_sim::sched::CLONE_NEWPID;
-use nslab_sim::NsType;
+use nslab_machine::sched::CLONE_NEWPID;
+use nslab_machine::NsType;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -236,7 +236,7 @@ fn run_inner(
             what: format!(
                 "reassociate to the namespaces of pid {} ({}) failed",
                 spec.target.unwrap_or(0),
-                nslab_sim::sched::flags_to_string(*flags)
+                nslab_machine::sched::flags_to_string(*flags)
             ),
         })?;
     }

@@ -18,8 +18,8 @@ use super::{errno, exit_like, kill_with_parent, Forwarder, Gate, LiveError, Prog
 use nix::mount::{mount, MsFlags};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use nslab_sim::sched::{CLONE_NEWNS, CLONE_NEWUSER};
-use nslab_sim::{NsEntry, NsType};
+use nslab_machine::sched::{CLONE_NEWNS, CLONE_NEWUSER};
+use nslab_machine::{NsEntry, NsType};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
