@@ -730,6 +730,76 @@ fn differential_nsenter() -> TestResult {
     Ok(Pass::Ok)
 }
 
+/// As uid 65534: the same structure and statuses as util-linux, with and without a user
+/// namespace first.
+fn differential_unprivileged() -> TestResult {
+    need!("unshare", "setpriv");
+    let sets: &[&[&str]] = &[
+        &["-r"],
+        &["-r", "-n"],
+        &["-r", "-m", "-u", "-i", "-n", "-p", "-f", "--mount-proc"],
+        &["-U"],
+        &["-c", "-u"],
+        &["-n"],
+        &["-p", "-f"],
+    ];
+    for set in sets {
+        let links = print_links();
+        let mut args: Vec<&str> = set.to_vec();
+        args.push("--");
+        args.extend(links.iter().map(String::as_str));
+        let mut a = vec!["unshare"];
+        a.extend(&args);
+        let ours = run(&mut as_nobody(NSLAB, &a), "");
+        let theirs = run(&mut as_nobody("unshare", &args), "");
+        check!(
+            ours.code == theirs.code,
+            "{set:?}: exit {:?} vs util-linux {:?}: {} / {}",
+            ours.code,
+            theirs.code,
+            ours.stderr,
+            theirs.stderr
+        );
+        let (s1, s2) = (structure(&ours.stdout), structure(&theirs.stdout));
+        check!(s1 == s2, "{set:?}: structure {s1:?} vs util-linux {s2:?}");
+    }
+    Ok(Pass::Ok)
+}
+
+/// Where user namespaces are not allowed (a limit of 0, set inside a user namespace the test
+/// makes with util-linux, so the host keeps its own), the message names the sysctl and the
+/// fix, and the model, booted with the caller's limits, refuses it too.
+fn user_namespace_refusal_names_the_cause() -> TestResult {
+    need!("unshare");
+    let script =
+        format!("echo 0 > /proc/sys/user/max_user_namespaces && {NSLAB} unshare -r -n true");
+    let o = run(&mut cmd("unshare", &["-U", "-r", "sh", "-c", &script]), "");
+    check!(o.code == Some(1), "exit {:?}: {}", o.code, o.stderr);
+    for want in [
+        "unshare failed: No space left on device",
+        "user.max_user_namespaces",
+        "fix:",
+        "the model refuses it too",
+    ] {
+        check!(o.stderr.contains(want), "no {want:?} in: {}", o.stderr);
+    }
+    let theirs = run(
+        &mut cmd(
+            "unshare",
+            &[
+                "-U",
+                "-r",
+                "sh",
+                "-c",
+                "echo 0 > /proc/sys/user/max_user_namespaces && unshare -r -n true",
+            ],
+        ),
+        "",
+    );
+    check!(theirs.code == o.code, "util-linux: {theirs:?}");
+    Ok(Pass::Ok)
+}
+
 // ---- --explain against the kernel ----
 
 fn agrees(o: &Out) -> bool {
@@ -1217,6 +1287,11 @@ const TESTS: &[(&str, Test)] = &[
         differential_unshare_statuses,
     ),
     ("differential_nsenter", differential_nsenter),
+    ("differential_unprivileged", differential_unprivileged),
+    (
+        "user_namespace_refusal_names_the_cause",
+        user_namespace_refusal_names_the_cause,
+    ),
     (
         "explain_agrees_with_the_kernel",
         explain_agrees_with_the_kernel,

@@ -190,6 +190,11 @@ impl Model {
         let (origin, method) = caller_origin();
         let mut k = Kernel::boot_at(&origin);
         let caller = k.root();
+        // The caller's user namespace's limits, as the kernel has them (a limit the model
+        // may not set for this caller stays the model's default).
+        for (ty, max) in nslab_real::live::explain::namespace_limits() {
+            let _ = Machine::set_max_namespaces(&mut k, caller, ty, max);
+        }
         let caller_view = k.observe(caller).map_err(sys_errno)?;
         let mut target_task = None;
         if let Some(t) = target {

@@ -261,3 +261,17 @@ pub fn caller_origin() -> (nslab_machine::Origin, String) {
 pub fn nspid_len(status: &str) -> usize {
     parse_nspid(status).len()
 }
+
+/// The limits of the caller's user namespace on each type (`/proc/sys/user/max_*_namespaces`,
+/// which show the reader's own user namespace), for booting the model with them.
+pub fn namespace_limits() -> Vec<(nslab_machine::NsType, u32)> {
+    nslab_machine::NsType::INSTALL_ORDER
+        .into_iter()
+        .filter_map(|t| {
+            std::fs::read_to_string(format!("/proc/sys/user/{}", t.max_sysctl()))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .map(|n| (t, n))
+        })
+        .collect()
+}
