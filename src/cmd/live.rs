@@ -192,7 +192,15 @@ impl Model {
         let caller = k.root();
         // The caller's user namespace's limits, as the kernel has them (a limit the model
         // may not set for this caller stays the model's default).
-        for (ty, max) in nslab_real::live::explain::namespace_limits() {
+        let made: u64 = ops
+            .iter()
+            .map(|op| match op {
+                ModelOp::Call(Op::Unshare(f)) => *f,
+                ModelOp::Call(Op::Clone(a)) => a.flags,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b);
+        for (ty, max) in nslab_real::live::explain::namespace_limits(made) {
             let _ = Machine::set_max_namespaces(&mut k, caller, ty, max);
         }
         let caller_view = k.observe(caller).map_err(sys_errno)?;
@@ -476,8 +484,7 @@ impl Explainer {
         ops: &[ModelOp],
     ) -> anyhow::Result<Explainer> {
         let proc = Proc::open().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let me = std::process::id() as i32;
-        let seen = proc.observe("thread-self", me, "this process", None);
+        let seen = proc.caller();
         let mut model = Model::run(target, ops)?;
         eprint!("{}", model.account(command));
         Ok(Explainer {

@@ -24,7 +24,7 @@ use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// What `nslab clone` does.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CloneSpec {
     /// The `CLONE_*` flags (and, for legacy clone, an exit signal in the low byte).
     pub flags: u64,

@@ -97,9 +97,13 @@ pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
 
 /// The program a live command executes, prepared before any fork: a child after a
 /// `CLONE_VM` clone may not allocate.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Program {
     argv: Vec<CString>,
+    /// `argv`'s pointers and a NULL, for execvp(3). They point into the `CString`s' own
+    /// buffers, which do not move while `argv` lives (and `argv` is never changed), so the
+    /// type is not `Clone`.
+    ptrs: Vec<*const libc::c_char>,
     display: String,
 }
 
@@ -133,9 +137,12 @@ impl Program {
         if argv.is_empty() {
             return Err(LiveError::Failed("no program to execute".into()));
         }
+        let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
         Ok(Program {
             display: args[0].to_string_lossy().into_owned(),
             argv,
+            ptrs,
         })
     }
 
@@ -160,16 +167,9 @@ impl Program {
         // SAFETY: resetting a signal disposition to its default is async-signal-safe.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
         crate::sys::close_from(3);
-        // execvp takes a NULL-terminated array of pointers; building it on the stack keeps
-        // this free of allocation (the argument count is bounded here).
-        const MAX: usize = 4096;
-        let mut ptrs: [*const libc::c_char; MAX + 1] = [std::ptr::null(); MAX + 1];
-        for (slot, a) in ptrs.iter_mut().zip(self.argv.iter().take(MAX)) {
-            *slot = a.as_ptr();
-        }
-        // SAFETY: argv[0] and every pointer are NUL-terminated strings that live until the
-        // call returns, and the array ends with NULL.
-        unsafe { libc::execvp(self.argv[0].as_ptr(), ptrs.as_ptr()) };
+        // SAFETY: argv[0] and every pointer of `ptrs` are NUL-terminated strings owned by
+        // `self.argv`, alive until the call returns, and `ptrs` ends with NULL.
+        unsafe { libc::execvp(self.argv[0].as_ptr(), self.ptrs.as_ptr()) };
         crate::sys::last_errno()
     }
 }

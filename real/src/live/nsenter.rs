@@ -40,7 +40,7 @@ pub enum DirFrom {
 }
 
 /// What `nslab nsenter` does, resolved from its options by the binary.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NsenterSpec {
     pub target: Option<i32>,
     /// The type options given, each with its `=FILE` if any.

@@ -56,7 +56,7 @@ impl Propagation {
 }
 
 /// What `nslab unshare` does, resolved from its options by the binary.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct UnshareSpec {
     /// The `CLONE_NEW*` flags for unshare(2).
     pub flags: u64,
