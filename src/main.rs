@@ -92,7 +92,13 @@ fn parse_live() -> Option<Result<Command, clap::Error>> {
         let m = cmd.try_get_matches_from(argv)?;
         A::from_arg_matches(&m)
     }
-    let rest = std::iter::once(exe).chain(argv);
+    let rest: Vec<std::ffi::OsString> = std::iter::once(exe).chain(argv).collect();
+    let rest = if name == "nsenter" {
+        nsenter_short_values(rest)
+    } else {
+        rest
+    };
+    let rest = rest.into_iter();
     Some(match name {
         "unshare" => one(
             "unshare",
@@ -114,6 +120,68 @@ fn parse_live() -> Option<Result<Command, clap::Error>> {
         .map(Command::Clone),
         _ => return None,
     })
+}
+
+/// util-linux nsenter's short options with an optional value take it attached (`-n/path`,
+/// `-w/tmp`, `-r` alone): getopt's `n::`. So `-mnp` is `-m` with the file `np`, as there.
+/// These become `--net=/path` for clap; a short option with a required value (`-t 12`,
+/// `-t12`) keeps it; everything from PROGRAM (or `--`) on is left as it is.
+fn nsenter_short_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const OPTIONAL: [(char, &str); 10] = [
+        ('m', "mount"),
+        ('u', "uts"),
+        ('i', "ipc"),
+        ('n', "net"),
+        ('p', "pid"),
+        ('U', "user"),
+        ('C', "cgroup"),
+        ('T', "time"),
+        ('r', "root"),
+        ('w', "wd"),
+    ];
+    const REQUIRED: [char; 3] = ['t', 'S', 'G'];
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    // The executable's own name.
+    out.extend(it.next());
+    while let Some(arg) = it.next() {
+        let text = arg.to_string_lossy().into_owned();
+        if text == "--" || text == "-" || !text.starts_with('-') {
+            out.push(arg);
+            out.extend(it);
+            break;
+        }
+        if text.starts_with("--") {
+            let takes = matches!(text.as_str(), "--target" | "--setuid" | "--setgid");
+            out.push(arg);
+            if takes {
+                out.extend(it.next());
+            }
+            continue;
+        }
+        let chars: Vec<char> = text[1..].chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            let rest: String = chars[i + 1..].iter().collect();
+            if let Some((_, long)) = OPTIONAL.iter().find(|(k, _)| k == c) {
+                out.push(if rest.is_empty() {
+                    format!("-{c}").into()
+                } else {
+                    format!("--{long}={rest}").into()
+                });
+                break;
+            }
+            out.push(format!("-{c}").into());
+            if REQUIRED.contains(c) {
+                if rest.is_empty() {
+                    out.extend(it.next());
+                } else {
+                    out.push(rest.into());
+                }
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn run() -> u8 {

@@ -652,6 +652,7 @@ fn differential_nsenter() -> TestResult {
         &["-n", "-u"],
         &["--mount", "--uts", "--ipc", "--net", "--pid"],
         &["-p"],
+        &["-p", "-F"],
         &["-i", "-u", "-n"],
     ];
     for set in sets {
@@ -676,6 +677,55 @@ fn differential_nsenter() -> TestResult {
         check!(
             s1.len() == 10 && s1 == s2,
             "{set:?}: structure {s1:?} vs util-linux {s2:?}"
+        );
+    }
+    // The same output: the target's root and working directory, credentials.
+    let same_output: &[&[&str]] = &[
+        &["-m", "-r", "-w", "pwd"],
+        &["-m", "-w/tmp", "pwd"],
+        &[
+            "-u",
+            "-S",
+            "65534",
+            "-G",
+            "65534",
+            "sh",
+            "-c",
+            "id -u; id -g",
+        ],
+        // In the target's pid namespace, not its init (the numbers depend on its history).
+        &[
+            "-n",
+            "-p",
+            "sh",
+            "-c",
+            "test $$ -gt 1 && test $PPID = 0 && echo inside",
+        ],
+        &[
+            "-n",
+            "-p",
+            "-F",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/pid_for_children",
+        ],
+    ];
+    for c in same_output {
+        let mut args: Vec<&str> = vec!["-t", &pid];
+        args.extend(c.iter());
+        let mut a = vec!["nsenter"];
+        a.extend(&args);
+        let ours = run(&mut nslab(&a), "");
+        let theirs = run(&mut cmd("nsenter", &args), "");
+        check!(
+            ours.code == theirs.code && ours.stdout == theirs.stdout && ours.code == Some(0),
+            "{c:?}: nslab {:?} {:?} vs util-linux {:?} {:?} ({} / {})",
+            ours.code,
+            ours.stdout,
+            theirs.code,
+            theirs.stdout,
+            ours.stderr,
+            theirs.stderr
         );
     }
     // Bad input: the same status and the same words.
