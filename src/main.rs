@@ -1,8 +1,9 @@
 //! `nslab`: step through the kernel's clone path, run scenarios on the model and on the real
 //! kernel, and judge that they agree.
 
-// The C `main`, without Rust's runtime start-up (see `main` below).
-#![no_main]
+// The C `main`, without Rust's runtime start-up (see `main` below); the unit tests keep
+// libtest's.
+#![cfg_attr(not(test), no_main)]
 
 use clap::{Parser, Subcommand};
 
@@ -184,6 +185,7 @@ fn nsenter_short_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString
     out
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn run() -> u8 {
     // The real backend starts this binary again as its helper; that must happen before clap
     // sees the arguments and before any thread exists.
@@ -240,6 +242,7 @@ fn run() -> u8 {
 /// program, and a stack overflow is a plain `SIGSEGV`. Arguments come from the C library
 /// as before (`std::env::args` reads them from `.init_array`); stdout is flushed before
 /// returning, which `lang_start` would have done.
+#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(
     _argc: std::ffi::c_int,
@@ -248,4 +251,33 @@ pub extern "C" fn main(
     let code = run();
     let _ = std::io::Write::flush(&mut std::io::stdout());
     code as std::ffi::c_int
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nsenter_short_values;
+
+    fn words(args: &[&str]) -> Vec<String> {
+        let v = nsenter_short_values(args.iter().map(std::ffi::OsString::from).collect());
+        v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn nsenter_optional_values_attach_like_getopt() {
+        assert_eq!(
+            words(&["x", "-t", "12", "-n/p", "-w/tmp", "-r", "sh", "-n/q"]),
+            ["x", "-t", "12", "--net=/p", "--wd=/tmp", "-r", "sh", "-n/q"]
+        );
+        // A flag cluster ends at the first option with an optional value, whose value is the
+        // rest (nsenter -mnp is -m with the file np, as in util-linux).
+        assert_eq!(
+            words(&["x", "-aFm", "true"]),
+            ["x", "-a", "-F", "-m", "true"]
+        );
+        assert_eq!(words(&["x", "-mnp"]), ["x", "--mount=np"]);
+        assert_eq!(
+            words(&["x", "-t12", "-S", "0", "--target", "5", "--", "-n"]),
+            ["x", "-t", "12", "-S", "0", "--target", "5", "--", "-n"]
+        );
+    }
 }

@@ -758,3 +758,65 @@ pub fn report_error(
     }
     e.exit_code()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_of_an_unshare_names_the_copy_functions_to_depth_three() {
+        let mut k = Kernel::boot();
+        let root = k.root();
+        k.set_recording(true);
+        k.unshare(root, nslab_sim::sched::CLONE_NEWNET)
+            .expect("root may");
+        let path = call_path(&k.take_records(), 3);
+        assert!(
+            path.starts_with("ksys_unshare(check_unshare_flags, "),
+            "{path}"
+        );
+        assert!(path.contains("create_new_namespaces(copy_mnt_ns"), "{path}");
+        assert!(path.contains("copy_net_ns"), "{path}");
+        // Depth 4 and below (setup_net, loopback_net_init) are left out.
+        assert!(!path.contains("setup_net"), "{path}");
+        for line in wrap(&path, 40) {
+            assert!(line.len() <= 41 || !line.contains(", "), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_comparison_names_each_difference() {
+        let mut k = Kernel::boot();
+        let root = k.root();
+        let caller = k.observe(root).expect("root");
+        let child = k
+            .clone_task(root, CloneArgs::new(nslab_sim::sched::CLONE_NEWNET))
+            .expect("root may");
+        let new_net = k.observe(child).expect("child");
+        let shared = k
+            .clone_task(root, CloneArgs::new(0))
+            .and_then(|c| k.observe(c))
+            .expect("plain child");
+        let seen = Seen {
+            pid: 7,
+            role: "child",
+            view: shared.clone(),
+            notes: Vec::new(),
+        };
+        let kc = canon(&caller, None, &shared);
+        let mc = canon(&caller, None, &new_net);
+        let (text, agreed) = compare("unshare", &seen, &shared, &kc, &mc, true);
+        assert!(!agreed);
+        assert!(text.contains("net (kernel net#0, model net#1)"), "{text}");
+        assert!(
+            text.contains("interfaces (kernel the caller's, model lo DOWN)"),
+            "{text}"
+        );
+        let (text, agreed) = compare("unshare", &seen, &shared, &kc, &kc, true);
+        assert!(agreed, "{text}");
+        assert!(
+            text.contains("verdict: the kernel agrees with the model"),
+            "{text}"
+        );
+    }
+}
