@@ -269,8 +269,25 @@ pub fn run(a: NsenterArgs) -> u8 {
     let all_ns_files = joins
         .iter()
         .all(|j| nslab_real::live::is_ns_file(&source(&spec, j)));
-    let shape = a.explain.then(|| target_shape(&spec, &joins));
-    let mut explainer = if a.explain {
+    // A source that is not a namespace (or cannot be read, as for a target that does not
+    // exist) leaves the model nothing to stand on: the kernel's answer is all there is.
+    let explain = a.explain
+        && match joins
+            .iter()
+            .map(|j| source(&spec, j))
+            .find(|p| !nslab_real::live::is_ns_file(p))
+        {
+            Some(p) => {
+                eprintln!(
+                    "nslab nsenter --explain: {} is not a namespace file here (or cannot be read): nothing for the model to explain",
+                    p.display()
+                );
+                false
+            }
+            None => true,
+        };
+    let shape = explain.then(|| target_shape(&spec, &joins));
+    let mut explainer = if explain {
         match Explainer::new("nsenter", shape.as_ref(), &model_ops(&spec, &joins)) {
             Ok(x) => Some(x),
             Err(e) => {
