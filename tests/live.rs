@@ -3,10 +3,11 @@
 //! namespace), checked against the lesson's observations, against util-linux (differential:
 //! namespace structure, exit statuses, bad input), and `--explain` against the kernel.
 //!
-//! A custom harness (`harness = false`), one test at a time: each test is bracketed by a
-//! host snapshot (mounts, hostname, interfaces, `/run/netns`, fds, namespaces, children)
-//! that must come out equal. A test that cannot run here prints `SKIPPED: <test>: <reason>`
-//! and is counted as skipped. `cargo test --test live -- NAME` runs the tests whose name
+//! A `harness = false` binary run by libtest-mimic, one trial at a time (each is bracketed by
+//! a host snapshot: mounts, hostname, interfaces, `/run/netns`, fds, namespaces, children of
+//! this process, which must come out equal, so trials cannot overlap), then `host_safety`
+//! for the whole run. A trial that cannot run here prints `SKIPPED: <test>: <reason>` and is
+//! `ignored` with that reason. `cargo test --test live -- NAME` runs the trials whose name
 //! contains NAME.
 
 mod common;
@@ -1366,39 +1367,37 @@ const TESTS: &[(&str, Test)] = &[
 ];
 
 fn main() -> std::process::ExitCode {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let host = common::host_before();
-    for (name, test) in TESTS {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        let before = nslab_real::host::HostSnapshot::take();
-        let result = test();
-        let after = nslab_real::host::HostSnapshot::take();
-        match result {
-            Ok(Pass::Skipped(why)) => {
-                println!("SKIPPED: {name}: {why}");
-                skipped += 1;
-            }
-            Ok(Pass::Ok) if before == after => {
-                println!("ok: {name}");
-                passed += 1;
-            }
-            Ok(Pass::Ok) => {
-                println!(
-                    "FAILED: {name}: the host changed\n  before: {before:?}\n  after:  {after:?}"
-                );
-                failed += 1;
-            }
-            Err(e) => {
-                println!("FAILED: {name}: {e}");
-                failed += 1;
-            }
-        }
+    let mut args = libtest_mimic::Arguments::from_args();
+    // Each trial compares the host before and after itself: they must not overlap.
+    args.test_threads = Some(1);
+    let before_all = common::host_before();
+    let trials: Vec<libtest_mimic::Trial> = TESTS
+        .iter()
+        .map(|&(name, test)| {
+            libtest_mimic::Trial::ignorable_test(name, move || {
+                let before = nslab_real::host::HostSnapshot::take();
+                let result = test();
+                let after = nslab_real::host::HostSnapshot::take();
+                match result {
+                    Ok(Pass::Skipped(why)) => Ok(common::skip(name, &why)),
+                    Ok(Pass::Ok) if before == after => Ok(libtest_mimic::Completion::Completed),
+                    Ok(Pass::Ok) => Err(format!(
+                        "the host changed\n  before: {before:?}\n  after:  {after:?}"
+                    )
+                    .into()),
+                    Err(e) => Err(e.into()),
+                }
+            })
+        })
+        .collect();
+    let run = libtest_mimic::run(&args, trials);
+    let host = libtest_mimic::Trial::test("host_safety", move || {
+        common::host_unchanged(&before_all).map_err(Into::into)
+    });
+    let safety = libtest_mimic::run(&args, vec![host]);
+    if run.has_failed() || safety.has_failed() {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
     }
-    if skipped > 0 {
-        println!("{skipped} live tests skipped");
-    }
-    common::finish(&host, passed, failed, skipped)
 }

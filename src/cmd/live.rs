@@ -13,7 +13,8 @@
 
 use nslab_real::live::explain::{caller_origin, Explain, Proc, Seen};
 use nslab_real::live::LiveError;
-use nslab_scenario::canon::{caps_name, CanonView, Canonicalizer, NsLabel};
+use nslab_scenario::canon::{CanonView, Canonicalizer, NsLabel};
+use nslab_sim::capability::CapSet;
 use nslab_sim::inventory::NsInfo;
 use nslab_sim::sched::flags_to_string;
 use nslab_sim::trace::{Record, Step};
@@ -250,12 +251,12 @@ impl Model {
         let (me, target) = (self.subject, self.target);
         let k = &mut self.k;
         k.set_recording(true);
-        let applied = op.apply_with(k, me, |who| match who {
+        let resolved = op.try_map(|who| match who {
             Who::Me => Ok(me),
             Who::Target => target.ok_or_else(|| anyhow::anyhow!("no target on the model")),
         });
-        let out = match applied {
-            Ok(out) => out,
+        let out = match resolved {
+            Ok(op) => k.syscall(me, &op),
             Err(e) => {
                 k.set_recording(false);
                 return Err(e);
@@ -283,7 +284,9 @@ impl Model {
                 self.refusal = Some((e, rule));
                 Err(e)
             }
-            Err(SysError::Fault(f)) => anyhow::bail!("the model failed: {f}"),
+            Err(e @ (SysError::Fault(_) | SysError::Refused(_))) => {
+                anyhow::bail!("the model failed: {e}")
+            }
         };
         self.done.push(Done {
             text,
@@ -543,7 +546,7 @@ fn canon(caller: &TaskView, target: Option<&TaskView>, subject: &TaskView) -> Ca
 
 fn label_text(l: Option<NsLabel>, ty: NsType) -> String {
     match l {
-        Some(l) => l.text(ty),
+        Some(l) => l.display(ty).to_string(),
         None => "-".into(),
     }
 }
@@ -669,8 +672,8 @@ fn compare(
         &mut out,
         "CapEff",
         format!("{:#x}", real.cap_eff),
-        caps_name(k.caps),
-        caps_name(m.caps),
+        format!("{:#}", CapSet(k.caps)),
+        format!("{:#}", CapSet(m.caps)),
     );
     let host = |c: &CanonView| {
         c.hostname
