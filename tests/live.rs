@@ -244,9 +244,26 @@ struct Target {
 
 impl Target {
     fn start() -> Result<Target, String> {
-        let mut parent = Command::new(NSLAB)
+        Target::start_with(&[NSLAB, "unshare"])
+    }
+
+    /// The same target started as uid 65534, in a user namespace of its own (`-r`).
+    fn start_unprivileged() -> Result<Target, String> {
+        Target::start_with(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            NSLAB,
+            "unshare",
+            "-r",
+        ])
+    }
+
+    fn start_with(command: &[&str]) -> Result<Target, String> {
+        let mut parent = Command::new(command[0])
+            .args(&command[1..])
             .args([
-                "unshare",
                 "-m",
                 "-u",
                 "-i",
@@ -910,14 +927,20 @@ fn explain_agrees_with_the_kernel() -> TestResult {
         );
     }
     let t = Target::start()?;
-    let pid = t.pid.to_string();
-    for set in [
-        &["-a"][..],
-        &["-n", "-p"],
-        &["--mount", "--uts", "--ipc", "--net", "--pid"],
-        &["-u"],
-    ] {
-        let mut a = vec!["nsenter", "--explain", "-t", &pid];
+    let u = Target::start_unprivileged()?;
+    let (pid, upid) = (t.pid.to_string(), u.pid.to_string());
+    let nsenter_sets: Vec<(&str, &[&str])> = vec![
+        (&pid, &["-a"]),
+        (&pid, &["-n", "-p"]),
+        (&pid, &["--mount", "--uts", "--ipc", "--net", "--pid"]),
+        (&pid, &["-u"]),
+        // A target in a user namespace of its own: uid 0 there is 65534 here.
+        (&upid, &["-a"]),
+        (&upid, &["-U", "-n", "-p"]),
+        (&upid, &["-U", "--preserve-credentials", "-n"]),
+    ];
+    for (pid, set) in nsenter_sets {
+        let mut a = vec!["nsenter", "--explain", "-t", pid];
         a.extend(set.iter());
         a.push("true");
         let o = run(&mut nslab(&a), "");

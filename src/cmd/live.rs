@@ -722,14 +722,18 @@ pub fn report_error(
     ops_until_refusal: impl FnOnce(&LiveError) -> Option<Vec<ModelOp>>,
 ) -> u8 {
     eprintln!("nslab {command}: {e}");
-    if let LiveError::Refused { errno, flags, .. } = e {
+    if let LiveError::Refused {
+        errno, flags, call, ..
+    } = e
+    {
         let (euid, _) = nslab_real::live::effective_ids();
         if *errno == Errno::EPERM && euid != 0 && flags & NsType::User.clone_flag() == 0 {
             eprintln!(
                 "nslab {command}: uid {euid} has no CAP_SYS_ADMIN here; with a new user namespace first (-r, --map-root-user, or CLONE_NEWUSER) the other types are allowed"
             );
         }
-        if flags & NsType::User.clone_flag() != 0
+        if call != "setns"
+            && flags & NsType::User.clone_flag() != 0
             && matches!(errno, Errno::EPERM | Errno::ENOSPC | Errno::EINVAL)
         {
             eprintln!(

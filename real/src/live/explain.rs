@@ -117,6 +117,17 @@ impl Proc {
         self.observe_with(who, pid, role, parent_nspid, true)
     }
 
+    /// What the kernel shows for the calling process itself, as `role`: a task may always
+    /// read its own `/proc` entries, whatever its credentials became (after joining a user
+    /// namespace and changing ids it is no longer dumpable, and its parent could not read
+    /// them). The pid is the first `NSpid` number, as this `/proc` shows it; the parent's pid
+    /// is getppid(2)'s answer.
+    pub fn observe_self(&self, role: &'static str) -> Seen {
+        let status = self.read("thread-self/status").unwrap_or_default();
+        let pid = parse_nspid(&status).first().copied().unwrap_or(0);
+        self.observe_with("thread-self", pid, role, None, true)
+    }
+
     /// The caller's own view before any call, without its interfaces: they are the caller's
     /// network namespace's, which the comparison shows as `the caller's` (listing them, on a
     /// host with many, cost a tenth of a millisecond of `--explain`).

@@ -288,65 +288,6 @@ pub(crate) fn reap(child: Pid, nohang: bool) -> Result<Option<ChildStatus>, Live
     }
 }
 
-/// Two pipes between a parent and a child that waits before exec: the child says it is
-/// ready (its namespaces and ids final), the parent looks at it and says go. Used only for
-/// `--explain`, so the kernel's view is read while the child is exactly as it will exec.
-pub(crate) struct Gate {
-    ready_r: OwnedFd,
-    ready_w: Option<OwnedFd>,
-    go_r: Option<OwnedFd>,
-    go_w: OwnedFd,
-}
-
-impl Gate {
-    pub(crate) fn new() -> Result<Gate, LiveError> {
-        let p = || {
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| LiveError::sys("pipe failed", errno(e)))
-        };
-        let (ready_r, ready_w) = p()?;
-        let (go_r, go_w) = p()?;
-        Ok(Gate {
-            ready_r,
-            ready_w: Some(ready_w),
-            go_r: Some(go_r),
-            go_w,
-        })
-    }
-
-    /// In the child: ready, then wait for go (or for the parent to be gone). No allocation.
-    /// The pipes are close-on-exec.
-    pub(crate) fn child_ready_wait(&self) {
-        if let Some(w) = &self.ready_w {
-            let _ = nix::unistd::write(w, &[1]);
-        }
-        if let Some(r) = &self.go_r {
-            let mut b = [0u8; 1];
-            while let Err(nix::Error::EINTR) = nix::unistd::read(r.as_raw_fd(), &mut b) {}
-        }
-    }
-
-    /// In the parent: closes the child's ends, waits for ready; false when the child ended
-    /// (or failed) before it was ready.
-    pub(crate) fn parent_wait_ready(&mut self) -> bool {
-        self.ready_w = None;
-        self.go_r = None;
-        let mut b = [0u8; 1];
-        loop {
-            match nix::unistd::read(self.ready_r.as_raw_fd(), &mut b) {
-                Err(nix::Error::EINTR) => continue,
-                Ok(1) => return true,
-                _ => return false,
-            }
-        }
-    }
-
-    /// In the parent: go.
-    pub(crate) fn parent_go(&self) {
-        let _ = nix::unistd::write(self.go_w.as_fd(), &[1]);
-    }
-}
-
 /// Writes a whole file in one write(2), as `/proc/<pid>/{uid,gid}_map` and `setgroups`
 /// require.
 pub(crate) fn write_once(path: &str, text: &str) -> Result<(), Errno> {

@@ -12,7 +12,7 @@
 //! cannot move into it) unless `--no-fork`.
 
 use super::explain::{Explain, Proc};
-use super::{errno, exit_like, Forwarder, Gate, LiveError, Program};
+use super::{errno, exit_like, Forwarder, LiveError, Program};
 use nix::unistd::{fork, ForkResult};
 use nslab_machine::sched::CLONE_NEWPID;
 use nslab_machine::NsType;
@@ -272,39 +272,24 @@ fn run_inner(
     let joined_pid = joins.iter().any(|(t, _)| t.clone_flag() == CLONE_NEWPID);
     if !joined_pid || spec.no_fork {
         if let (Some(x), Some(proc)) = (explain.as_deref_mut(), &proc) {
-            let me = nix::unistd::getpid().as_raw();
-            x.observed(&proc.observe("thread-self", me, "this process", None));
+            x.observed(&proc.observe_self("this process"));
         }
         return Err(spec.program.exec());
     }
 
     let fwd = Forwarder::block()?;
-    let mut gate = match explain {
-        Some(_) => Some(Gate::new()?),
-        None => None,
-    };
     // SAFETY: single-threaded, as for unshare.
     match unsafe { fork() }.map_err(|e| LiveError::sys("fork failed", errno(e)))? {
         ForkResult::Child => {
             fwd.child();
-            if let Some(g) = &gate {
-                g.child_ready_wait();
+            // The child reports what the kernel shows for it before it executes the program
+            // (its parent, no longer dumpable after joining a user namespace, might not be
+            // allowed to read it).
+            if let (Some(x), Some(proc)) = (explain.as_deref_mut(), &proc) {
+                x.observed(&proc.observe_self("child"));
             }
             Err(spec.program.exec())
         }
-        ForkResult::Parent { child } => {
-            if let (Some(g), Some(x), Some(proc)) = (gate.as_mut(), explain.as_deref_mut(), &proc) {
-                if g.parent_wait_ready() {
-                    let own = crate::observe::parse_nspid(
-                        &proc.read("thread-self/status").unwrap_or_default(),
-                    );
-                    let pid = child.as_raw();
-                    x.observed(&proc.observe(&pid.to_string(), pid, "child", Some(&own)));
-                }
-                g.parent_go();
-            }
-            drop(gate);
-            exit_like(fwd.wait(child)?)
-        }
+        ForkResult::Parent { child } => exit_like(fwd.wait(child)?),
     }
 }

@@ -14,7 +14,7 @@
 //! and exits. FILE must exist, as with util-linux.
 
 use super::explain::{Explain, Proc};
-use super::{errno, exit_like, kill_with_parent, Forwarder, Gate, LiveError, Program};
+use super::{errno, exit_like, kill_with_parent, Forwarder, LiveError, Program};
 use nix::mount::{mount, MsFlags};
 use nix::unistd::{fork, ForkResult, Pid};
 
@@ -163,16 +163,11 @@ fn run_inner(
         }
         child_setup(spec)?;
         if let (Some(x), Some(proc)) = (explain.as_deref_mut(), &proc) {
-            let me = nix::unistd::getpid().as_raw();
-            x.observed(&proc.observe("thread-self", me, "this process", None));
+            x.observed(&proc.observe_self("this process"));
         }
         return Err(spec.program.exec());
     };
 
-    let mut gate = match explain {
-        Some(_) => Some(Gate::new()?),
-        None => None,
-    };
     let parent = match spec.kill_child {
         Some(_) => Some(
             crate::sys::pidfd_open(nix::unistd::getpid().as_raw())
@@ -190,8 +185,10 @@ fn run_inner(
                 kill_with_parent(sig, parent)?;
             }
             child_setup(spec)?;
-            if let Some(g) = &gate {
-                g.child_ready_wait();
+            // The child reports what the kernel shows for it, once it is final and before
+            // it executes the program.
+            if let (Some(x), Some(proc)) = (explain.as_deref_mut(), &proc) {
+                x.observed(&proc.observe_self("child"));
             }
             Err(spec.program.exec())
         }
@@ -204,17 +201,6 @@ fn run_inner(
                     return Err(e);
                 }
             }
-            if let (Some(g), Some(x), Some(proc)) = (gate.as_mut(), explain.as_deref_mut(), &proc) {
-                if g.parent_wait_ready() {
-                    let own = crate::observe::parse_nspid(
-                        &proc.read("thread-self/status").unwrap_or_default(),
-                    );
-                    let pid = child.as_raw();
-                    x.observed(&proc.observe(&pid.to_string(), pid, "child", Some(&own)));
-                }
-                g.parent_go();
-            }
-            drop(gate);
             exit_like(fwd.wait(child)?)
         }
     }
