@@ -1,11 +1,13 @@
 //! What the kernel shows for the task that is about to run the program, for `--explain`.
 //!
 //! The live commands call [`Explain::observed`] once that task is final (its namespaces
-//! joined or made, its ids set, `/proc` not yet remounted for it), and only then let it
-//! execute the program. What is read: readlink of the ten `/proc/<pid>/ns/*` entries, the
+//! joined or made, its ids set, a new proc mounted), and only then let it execute the
+//! program. For `unshare` and `nsenter` the task reads itself ([`Proc::observe_self`]); for
+//! `clone`, whose child may share its parent's memory, the parent reads the child while the
+//! child waits. What is read: readlink of the ten `/proc/<pid>/ns/*` entries, the
 //! `NSpid:`, `Uid:`, `Gid:` and `CapEff:` lines of its status, its hostname and its
 //! interfaces with their `IFF_UP` flag (getifaddrs(3)). The hostname and interfaces belong to
-//! its uts and network namespaces: when those are not the caller's, the caller enters them
+//! its uts and network namespaces: when those are not the reader's, the reader enters them
 //! for the reading and returns (it is single-threaded, so setns(2) moves the whole process;
 //! the namespace files are opened before and the caller's own kept open to return to).
 //!
