@@ -19,7 +19,7 @@ use nix::mount::{mount, MsFlags};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use nslab_machine::sched::{CLONE_NEWNS, CLONE_NEWUSER};
-use nslab_machine::{NsEntry, NsType};
+use nslab_machine::{Errno, NsEntry, NsType};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -215,18 +215,31 @@ fn write_maps(spec: &UnshareSpec, euid: u32, egid: u32) -> Result<(), LiveError>
             "/proc is not a proc filesystem: refusing to write id maps under it".into(),
         ));
     }
+    // A refused write names the cause and the fix where one is known (AppArmor's
+    // restriction refuses the map write, not the unshare).
+    let fail = |what: &str, e: Errno| {
+        let hint = if euid != 0 && matches!(e, Errno::EPERM | Errno::EACCES) {
+            format!(
+                "; {}",
+                crate::start::StartError::user_namespace_hint(what, e)
+            )
+        } else {
+            String::new()
+        };
+        LiveError::Failed(format!("write failed {what}: {}{hint}", super::strerror(e)))
+    };
     if let Some(allow) = spec.setgroups_allow {
         let text = if allow { "allow" } else { "deny" };
         super::write_once("/proc/self/setgroups", text)
-            .map_err(|e| LiveError::sys("write failed /proc/self/setgroups", e))?;
+            .map_err(|e| fail("/proc/self/setgroups", e))?;
     }
     if let Some(inner) = spec.map_user {
         super::write_once("/proc/self/uid_map", &format!("{inner} {euid} 1"))
-            .map_err(|e| LiveError::sys("write failed /proc/self/uid_map", e))?;
+            .map_err(|e| fail("/proc/self/uid_map", e))?;
     }
     if let Some(inner) = spec.map_group {
         super::write_once("/proc/self/gid_map", &format!("{inner} {egid} 1"))
-            .map_err(|e| LiveError::sys("write failed /proc/self/gid_map", e))?;
+            .map_err(|e| fail("/proc/self/gid_map", e))?;
     }
     Ok(())
 }
