@@ -191,8 +191,7 @@ pub fn target_shape(spec: &NsenterSpec, joins: &[Join]) -> TargetShape {
         shape.gid_map = parse_id_map(&read("gid_map"));
     }
     if let Some(s) = &seen {
-        let own_host = proc.as_ref().map(|p| p.caller().view.hostname);
-        if own_host != Some(s.view.hostname) {
+        if nslab_real::live::own_hostname().as_deref() != Some(&*s.view.hostname) {
             shape.hostname = Some(s.view.hostname.to_string());
         }
         shape.lo_up = s.view.interfaces.iter().any(|i| &*i.name == "lo" && i.up);

@@ -423,3 +423,10 @@ pub fn ns_type_of(path: &std::path::Path) -> Option<nslab_machine::NsType> {
         .into_iter()
         .find(|t| t.clone_flag() == r as u64)
 }
+
+/// This process's hostname (gethostname(2)), or `None` if it cannot be read.
+pub fn own_hostname() -> Option<String> {
+    nix::unistd::gethostname()
+        .ok()
+        .map(|h| h.to_string_lossy().into_owned())
+}
