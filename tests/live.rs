@@ -760,6 +760,8 @@ fn differential_nsenter() -> TestResult {
         vec!["-t", &gone, "-n", "true"],
         vec!["--net=/etc/passwd", "true"],
         vec!["-t", &pid, &net_uts, "true"],
+        // The target's user namespace is the caller's own: setns refuses it (EINVAL).
+        vec!["-t", &pid, "-U", "true"],
         vec!["-n", "true"],
         vec!["--bogus", "true"],
         vec!["-t", &pid, "-n", "nslab-no-such-program"],

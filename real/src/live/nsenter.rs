@@ -7,15 +7,17 @@
 //! in one setns(2) with a pidfd (Linux 5.8+): all at once or none, with the kernel checking
 //! every permission before it changes anything. Namespaces given as files are joined one
 //! file at a time, in util-linux's order (user first), a user namespace before the pidfd
-//! call and the rest after it. Where `pidfd_open(2)` does not exist the target's files are
-//! used the same way. After joining a pid namespace the command forks (the caller itself
+//! call and the rest after it. Where `pidfd_open(2)` does not exist, or the pidfd call
+//! answers `EINVAL` (a kernel before 5.8, or a namespace that may not be joined, such as the
+//! caller's own user namespace), the target's files are joined one by one instead, which
+//! names the namespace at fault in util-linux's words. After joining a pid namespace the command forks (the caller itself
 //! cannot move into it) unless `--no-fork`.
 
 use super::explain::{Explain, Proc};
 use super::{errno, exit_like, Forwarder, LiveError, Program};
 use nix::unistd::{fork, ForkResult};
 use nslab_machine::sched::CLONE_NEWPID;
-use nslab_machine::NsType;
+use nslab_machine::{Errno, NsType};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -229,16 +231,33 @@ fn run_inner(
         setns_file(*ty, fd)?;
     }
     if let Some((fd, flags)) = &opened.pidfd {
-        crate::sys::setns(fd.as_fd(), *flags).map_err(|e| LiveError::Refused {
-            call: "setns".into(),
-            flags: *flags,
-            errno: e,
-            what: format!(
-                "reassociate to the namespaces of pid {} ({}) failed",
-                spec.target.unwrap_or(0),
-                nslab_machine::sched::flags_to_string(*flags)
-            ),
-        })?;
+        match crate::sys::setns(fd.as_fd(), *flags) {
+            Ok(()) => {}
+            // Before Linux 5.8 setns(2) takes no pidfd (EINVAL); and where the kernel
+            // refuses the set as invalid, one file at a time names the namespace at fault
+            // in util-linux's words. A refused pidfd call changed nothing: it is all or none.
+            Err(Errno::EINVAL) => {
+                let pid = spec.target.unwrap_or(0);
+                for ty in FILE_ORDER {
+                    if flags & ty.clone_flag() != 0 {
+                        let file = open_file(&format!("/proc/{pid}/ns/{}", ns_file(ty)))?;
+                        setns_file(ty, &file)?;
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(LiveError::Refused {
+                    call: "setns".into(),
+                    flags: *flags,
+                    errno: e,
+                    what: format!(
+                        "reassociate to the namespaces of pid {} ({}) failed",
+                        spec.target.unwrap_or(0),
+                        nslab_machine::sched::flags_to_string(*flags)
+                    ),
+                })
+            }
+        }
     }
     for (ty, fd) in &other_files {
         setns_file(*ty, fd)?;
