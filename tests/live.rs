@@ -125,7 +125,29 @@ fn need(progs: &[&str]) -> Option<Pass> {
             return Some(Pass::Skipped(format!("{p} is not installed")));
         }
     }
+    if let Err(why) = namespaces_allowed() {
+        return Some(Pass::Skipped(why.clone()));
+    }
     None
+}
+
+/// Whether this machine lets root make namespaces at all (a container may not): util-linux
+/// tries every type once; its refusal is the reason to skip.
+fn namespaces_allowed() -> &'static Result<(), String> {
+    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBE.get_or_init(|| {
+        let o = Command::new("unshare")
+            .args(["-m", "-u", "-i", "-n", "-p", "-f", "-C", "true"])
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(format!(
+                "util-linux unshare cannot make namespaces here: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Err(format!("util-linux unshare cannot run: {e}")),
+        }
+    })
 }
 
 macro_rules! need {
