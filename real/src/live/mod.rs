@@ -307,8 +307,10 @@ pub(crate) fn write_once(path: &str, text: &str) -> Result<(), Errno> {
 /// the fork) has not already died before the call, when the signal would never come.
 /// getppid(2) cannot tell: in a new pid namespace it answers 0 either way.
 pub(crate) fn kill_with_parent(sig: i32, parent: &OwnedFd) -> Result<(), LiveError> {
-    crate::sys::prctl(libc::PR_SET_PDEATHSIG, sig as u64)
-        .map_err(|e| LiveError::sys("prctl(PR_SET_PDEATHSIG) failed", e))?;
+    let signal = nix::sys::signal::Signal::try_from(sig)
+        .map_err(|e| LiveError::sys("prctl(PR_SET_PDEATHSIG) failed", errno(e)))?;
+    nix::sys::prctl::set_pdeathsig(signal)
+        .map_err(|e| LiveError::sys("prctl(PR_SET_PDEATHSIG) failed", errno(e)))?;
     if crate::sys::pidfd_exited(parent.as_fd(), 0) {
         // SAFETY: raising a signal in this process.
         unsafe { libc::raise(sig) };
