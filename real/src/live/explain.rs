@@ -312,3 +312,19 @@ pub fn namespace_limits(flags: u64) -> Vec<(nslab_machine::NsType, u32)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_maps_are_read_and_mapped_up() {
+        let map = parse_id_map("         0      65534          1\n  1000 100000 65536\nbad line\n");
+        assert_eq!(map.len(), 2);
+        assert_eq!(map_id_up(&map, 65534), Some(0));
+        assert_eq!(map_id_up(&map, 100_005), Some(1005));
+        // An id outside every extent is unmapped (the caller then shows the overflow id).
+        assert_eq!(map_id_up(&map, 0), None);
+        assert_eq!(map_id_up(&map, 165_536), None);
+    }
+}

@@ -432,3 +432,42 @@ pub fn own_hostname() -> Option<String> {
         .ok()
         .map(|h| h.to_string_lossy().into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_failures_give_util_linux_s_statuses() {
+        let e = |errno| LiveError::Exec {
+            program: "x".into(),
+            errno,
+        };
+        assert_eq!(e(Errno::ENOENT).exit_code(), 127);
+        assert_eq!(e(Errno::EACCES).exit_code(), 126);
+        assert_eq!(LiveError::Failed("x".into()).exit_code(), 1);
+        assert_eq!(
+            e(Errno::ENOENT).to_string(),
+            "failed to execute x: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn a_program_is_prepared_whole_and_refuses_nul() {
+        let p = Program::exactly(&["sh".into(), "-c".into()]).expect("plain words");
+        assert_eq!(p.name(), "sh");
+        assert_eq!(p.ptrs.len(), 3);
+        assert!(p.ptrs[2].is_null());
+        let nul = std::ffi::OsString::from(std::ffi::OsStr::from_bytes(b"a\0b"));
+        assert!(Program::exactly(&[nul]).is_err());
+        assert!(Program::exactly(&[]).is_err());
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        assert_eq!(parse_signal("KILL"), Some(libc::SIGKILL));
+        assert_eq!(parse_signal("sigterm"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("15"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("NOSUCH"), None);
+    }
+}

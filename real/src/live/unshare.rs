@@ -362,3 +362,27 @@ impl Binder {
         let _ = super::reap(self.pid, false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn propagation_words_are_util_linux_s() {
+        assert_eq!(Propagation::parse("private"), Some(Propagation::Private));
+        assert_eq!(
+            Propagation::parse("unchanged"),
+            Some(Propagation::Unchanged)
+        );
+        assert_eq!(Propagation::parse("Private"), None);
+        assert_eq!(Propagation::Unchanged.flags(), None);
+        assert_eq!(Propagation::default(), Propagation::Private);
+    }
+
+    #[test]
+    fn pid_and_time_persist_through_their_for_children_entries() {
+        assert_eq!(persist_entry(NsType::Pid), NsEntry::PidForChildren);
+        assert_eq!(persist_entry(NsType::Time), NsEntry::TimeForChildren);
+        assert_eq!(persist_entry(NsType::Net), NsEntry::Net);
+    }
+}
