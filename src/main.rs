@@ -45,6 +45,13 @@ enum Command {
     /// wait for it; --explain as for unshare.
     #[command(disable_version_flag = true)]
     Clone(cmd::clone::CloneCmdArgs),
+    /// List every namespace of the running system and what keeps each alive (util-linux
+    /// lsns compatible, and more).
+    Lsns(cmd::lsns::LsnsArgs),
+    /// Persistent network namespaces, compatible with iproute2's `ip netns`.
+    Netns(cmd::netns::NetnsArgs),
+    /// Draw tasks, nsproxies and namespaces of the live system or of the model.
+    Graph(cmd::graph::GraphArgs),
 }
 
 /// The live commands follow util-linux: a usage error exits 1, not clap's 2, and says
@@ -219,6 +226,9 @@ fn run() -> u8 {
         Command::Trace(args) => cmd::trace::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Lsns(args) => cmd::lsns::run(args),
+        Command::Netns(args) => cmd::netns::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
     };
     match result {
         Ok(code) => code,

@@ -367,6 +367,20 @@ mod ioctl {
         NSIO,
         0x2
     );
+    nix::ioctl_none!(
+        /// `NS_GET_USERNS`: `_IO(NSIO, 0x1)`.
+        ns_get_userns,
+        NSIO,
+        0x1
+    );
+    nix::ioctl_read!(
+        /// `NS_GET_OWNER_UID`: `_IO(NSIO, 0x4)` in the header, but the kernel writes a
+        /// `uid_t` through the argument.
+        ns_get_owner_uid,
+        NSIO,
+        0x4,
+        libc::uid_t
+    );
     nix::ioctl_read_bad!(
         /// `SIOCGIFFLAGS`: reads an interface's flags into an `ifreq`.
         siocgifflags,
@@ -554,6 +568,23 @@ pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     let r = unsafe { ioctl::ns_get_parent(fd.as_raw_fd()) }.map_err(from_nix)?;
     // SAFETY: the kernel just gave us this fd.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// `NS_GET_USERNS` (ioctl_ns(2)): the user namespace that owns the namespace of `fd`.
+pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    // SAFETY: this ioctl takes no argument and returns a new fd.
+    let r = unsafe { ioctl::ns_get_userns(fd.as_raw_fd()) }.map_err(from_nix)?;
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// `NS_GET_OWNER_UID` (ioctl_ns(2)): the uid (in the caller's user namespace) of the creator
+/// of the user namespace of `fd`.
+pub fn ns_get_owner_uid(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: the ioctl writes one uid_t through the pointer, which is valid for the call.
+    unsafe { ioctl::ns_get_owner_uid(fd.as_raw_fd(), &mut uid) }.map_err(from_nix)?;
+    Ok(uid)
 }
 
 /// `waitpid(-1, WNOHANG | __WALL)`: the pid of one reaped child, if any.

@@ -2,7 +2,10 @@
 
 pub mod check;
 pub mod clone;
+pub mod graph;
 pub mod live;
+pub mod lsns;
+pub mod netns;
 pub mod nsenter;
 pub mod run;
 pub mod trace;
