@@ -29,6 +29,10 @@ struct Cli {
 enum Command {
     /// Run one system call from the init task of a fresh model and print the kernel path.
     Trace(cmd::trace::TraceArgs),
+    /// Step through one call's kernel path with gdb-like commands, forward and back.
+    Step(cmd::step::StepArgs),
+    /// An OSTEP-style problem from a seed: predict the results; -c answers, --check grades.
+    Quiz(cmd::quiz::QuizArgs),
     /// Run scenario files on the model, the kernel or both, and judge them.
     Run(cmd::run::RunArgs),
     /// Run random operation sequences on the model and the kernel and compare every step.
@@ -224,6 +228,8 @@ fn run() -> u8 {
         Command::Nsenter(args) => return cmd::nsenter::run(args),
         Command::Clone(args) => return cmd::clone::run(args),
         Command::Trace(args) => cmd::trace::run(args),
+        Command::Step(args) => cmd::step::run(args),
+        Command::Quiz(args) => cmd::quiz::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Lsns(args) => cmd::lsns::run(args),
@@ -232,8 +238,11 @@ fn run() -> u8 {
     };
     match result {
         Ok(code) => code,
+        // The reader of standard output has gone (`nslab run ... | head`): stop quietly, as
+        // other Unix tools do; the machines have been dropped (helpers torn down) on the way.
+        Err(e) if cmd::out::is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("nslab: {e:#}");
+            eprintln!("nslab: {}", nslab_scenario::printable(&format!("{e:#}")));
             // Bad input exits 2, like clap's own usage errors; a failure while running, 1.
             if e.downcast_ref::<cmd::UsageError>().is_some() {
                 2
@@ -248,16 +257,18 @@ fn run() -> u8 {
 /// skipped. It finds the main thread's stack guard by parsing `/proc/self/maps`, installs a
 /// stack-overflow handler and ignores `SIGPIPE`; for the live commands, which start a
 /// program in a few milliseconds, that was a quarter of a millisecond of the difference to
-/// util-linux (BENCHMARKS.md). Without it `SIGPIPE` keeps its default action, as in a C
-/// program, and a stack overflow is a plain `SIGSEGV`. Arguments come from the C library
-/// as before (`std::env::args` reads them from `.init_array`); stdout is flushed before
-/// returning, which `lang_start` would have done.
+/// util-linux (BENCHMARKS.md). `SIGPIPE` is ignored here as `lang_start` did (a write to a
+/// reader that has gone is `EPIPE`, which the commands end on quietly; the live commands
+/// give the programs they execute the default action back); a stack overflow is a plain
+/// `SIGSEGV`. Arguments come from the C library as before (`std::env::args` reads them from
+/// `.init_array`); stdout is flushed before returning, which `lang_start` would have done.
 #[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
+    nslab_real::live::ignore_sigpipe();
     let code = run();
     let _ = std::io::Write::flush(&mut std::io::stdout());
     code as std::ffi::c_int

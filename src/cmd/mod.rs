@@ -3,11 +3,15 @@
 pub mod check;
 pub mod clone;
 pub mod graph;
+pub mod html;
 pub mod live;
 pub mod lsns;
 pub mod netns;
 pub mod nsenter;
+pub mod out;
+pub mod quiz;
 pub mod run;
+pub mod step;
 pub mod trace;
 pub mod unshare;
 

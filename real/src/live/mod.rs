@@ -471,3 +471,10 @@ mod tests {
         assert_eq!(parse_signal("NOSUCH"), None);
     }
 }
+
+/// `SIGPIPE` ignored, as Rust's start-up does for a program with a Rust `main` (the `nslab`
+/// binary has a C `main`): a write to a reader that has gone is then `EPIPE`.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to "ignore" touches no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
