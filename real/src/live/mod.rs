@@ -433,6 +433,13 @@ pub fn own_hostname() -> Option<String> {
         .map(|h| h.to_string_lossy().into_owned())
 }
 
+/// `SIGPIPE` ignored, as Rust's start-up does for a program with a Rust `main` (the `nslab`
+/// binary has a C `main`): a write to a reader that has gone is then `EPIPE`.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to "ignore" touches no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,11 +477,4 @@ mod tests {
         assert_eq!(parse_signal("15"), Some(libc::SIGTERM));
         assert_eq!(parse_signal("NOSUCH"), None);
     }
-}
-
-/// `SIGPIPE` ignored, as Rust's start-up does for a program with a Rust `main` (the `nslab`
-/// binary has a C `main`): a write to a reader that has gone is then `EPIPE`.
-pub fn ignore_sigpipe() {
-    // SAFETY: setting a signal's disposition to "ignore" touches no memory of ours.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
