@@ -662,18 +662,39 @@ fn differential_unshare_statuses() -> TestResult {
         ours.stderr,
         theirs.stderr
     );
-    let _ = std::fs::remove_dir(&tmp);
     Ok(Pass::Ok)
 }
 
-fn tempdir() -> Result<String, String> {
+/// A directory of the test's own, removed (if empty) however the test ends.
+struct TempDir(String);
+
+impl std::ops::Deref for TempDir {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TempDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn tempdir() -> Result<TempDir, String> {
     let d = std::env::temp_dir().join(format!(
         "nslab-live-{}-{}",
         std::process::id(),
         rand_suffix()
     ));
     std::fs::create_dir(&d).map_err(|e| format!("cannot make {}: {e}", d.display()))?;
-    Ok(d.to_string_lossy().into_owned())
+    Ok(TempDir(d.to_string_lossy().into_owned()))
 }
 
 fn rand_suffix() -> u128 {
@@ -1256,7 +1277,7 @@ fn persistent_namespace_files() -> TestResult {
         .unwrap_or_default()
         .contains(&file);
     let _ = std::fs::remove_file(&file);
-    let _ = std::fs::remove_dir(&dir);
+    drop(dir);
     check!(o.code == Some(0), "unshare --net=FILE: {o:?}");
     check!(mounted, "no nsfs mount on {file}");
     check!(
