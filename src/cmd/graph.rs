@@ -131,7 +131,7 @@ pub fn run(args: GraphArgs) -> anyhow::Result<u8> {
         OutFormat::Drawn(f) => f.render(&graph),
         OutFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
     };
-    super::lsns::emit(&text)?;
+    super::out::text(&text)?;
     Ok(0)
 }
 

@@ -11,7 +11,6 @@ use nslab_sim::{NsEntry, NsType};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 /// Arguments of `nslab lsns`.
 #[derive(clap::Args, Debug)]
@@ -352,19 +351,9 @@ pub fn run(args: LsnsArgs) -> anyhow::Result<u8> {
         };
         table(&mut out, &rows, &cols, &args, glyph_col);
     }
-    emit(&out)?;
+    super::out::text(&out)?;
     report_unreadable(&s);
     Ok(0)
-}
-
-/// Writes to stdout; a reader that went away (`nslab lsns | head`) ends the output quietly,
-/// as util-linux does, instead of a panic.
-pub(crate) fn emit(text: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
 }
 
 /// What could not be read, on stderr (the listing has everything else): what failed for
@@ -404,7 +393,11 @@ fn report_unreadable(s: &Scan) {
     other.sort();
     other.dedup();
     items.extend(other);
-    eprintln!("nslab lsns: not readable: {}", items.join("; "));
+    // Paths come from mountinfo and the like: escaped as every other text nslab prints.
+    eprintln!(
+        "nslab lsns: not readable: {}",
+        nslab_scenario::printable(&items.join("; "))
+    );
 }
 
 /// For the process tree: the namespace of the same type of the parent of the row's process.
@@ -849,7 +842,7 @@ fn list_processes(s: &Scan, ino: u64, args: &LsnsArgs) -> anyhow::Result<u8> {
             p.command()
         );
     }
-    emit(&out)?;
+    super::out::text(&out)?;
     report_unreadable(s);
     Ok(0)
 }

@@ -74,7 +74,7 @@ pub fn run(args: NetnsArgs) -> anyhow::Result<u8> {
                     }
                 }
             }
-            super::lsns::emit(&out)?;
+            super::out::text(&out)?;
         }
         NetnsCmd::Exec { name, cmd } => {
             let e = netns::exec(&name, &cmd);
@@ -83,11 +83,11 @@ pub fn run(args: NetnsArgs) -> anyhow::Result<u8> {
         NetnsCmd::Identify { pid } => {
             let pid = pid.unwrap_or_else(|| std::process::id() as i32);
             let names = netns::identify(pid).map_err(to_anyhow)?;
-            super::lsns::emit(&names.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+            super::out::text(&names.iter().map(|n| format!("{n}\n")).collect::<String>())?;
         }
         NetnsCmd::Pids { name } => {
             let pids = netns::pids(&name).map_err(to_anyhow)?;
-            super::lsns::emit(&pids.iter().map(|p| format!("{p}\n")).collect::<String>())?;
+            super::out::text(&pids.iter().map(|p| format!("{p}\n")).collect::<String>())?;
         }
     }
     Ok(0)
