@@ -180,7 +180,7 @@ const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
 /// the length of `NSpid` (levels below the /proc mount's pid namespace) plus the level of that
 /// namespace: 0 when it is the initial one (its inode is `PROC_PID_INIT_INO`), else assumed 1
 /// (a container's /proc directly below the host), and the method says so.
-fn origin() -> (Origin, String) {
+pub(crate) fn origin() -> (Origin, String) {
     let status = observe::own_status().unwrap_or_default();
     let below_proc = observe::parse_nspid(&status).len().saturating_sub(1) as u32;
     let own_pid_ns = observe::own_ns(NsEntry::Pid).ok();

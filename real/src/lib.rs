@@ -13,10 +13,15 @@
 //! the host's hostname, interfaces or namespace limits (those calls are refused with
 //! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
 //! its machine.
+//!
+//! [`live`] is the other user of the kernel: the `nslab unshare`, `nsenter` and `clone`
+//! commands, which run in the (single-threaded) `nslab` process itself and mount only what
+//! their user asks for, in namespaces they made (see its documentation).
 
 pub mod helper;
 pub mod host;
 pub mod inspect;
+pub mod live;
 pub mod machine;
 mod observe;
 mod protocol;

@@ -54,7 +54,7 @@ pub enum Forked {
 /// The thread pointer the child must keep when `CLONE_SETTLS` is passed: the caller's own,
 /// so that the child's Rust thread-locals stay where they are (a fork-like clone).
 #[cfg(target_arch = "x86_64")]
-fn current_tls() -> Option<u64> {
+pub(crate) fn current_tls() -> Option<u64> {
     let mut base: u64 = 0;
     // SAFETY: ARCH_GET_FS writes one u64 to the pointer we pass, which is valid.
     let r = unsafe {
@@ -68,7 +68,7 @@ fn current_tls() -> Option<u64> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn current_tls() -> Option<u64> {
+pub(crate) fn current_tls() -> Option<u64> {
     None
 }
 
