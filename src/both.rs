@@ -133,8 +133,19 @@ pub fn run_ops_both(
     ops: &[RandOp],
     helper: &Path,
 ) -> Result<SequenceResult, StartError> {
+    run_ops_both_with(name, ops, helper, |sim| sim)
+}
+
+/// [`run_ops_both`] with the model seen through `model` (a test wraps it to make it answer
+/// wrongly on purpose). The real machine is started, used and dropped on the calling thread.
+pub fn run_ops_both_with<M: Machine>(
+    name: &str,
+    ops: &[RandOp],
+    helper: &Path,
+    model: impl FnOnce(Kernel) -> M,
+) -> Result<SequenceResult, StartError> {
     let mut real = RealMachine::start(helper)?;
-    let mut sim = Kernel::boot_at(&real.origin());
+    let mut sim = model(Kernel::boot_at(&real.origin()));
     let mut machines: [&mut dyn Machine; 2] = [&mut sim, &mut real];
     Ok(run_ops(name, ops, &mut machines))
 }

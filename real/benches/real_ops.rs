@@ -1,16 +1,22 @@
 //! The cost of each real operation through nslab against the bare syscall, in one run.
 //!
-//! `cargo bench -p nslab-real --bench real_ops` prints, per operation, the median time through
-//! a [`RealMachine`] and the median of the same syscall made directly in a single-threaded
-//! child process (this binary re-executed as `__nslab-bare`, so that the benchmark process
-//! itself never changes namespace), and their ratio; then the median of a 10-operation
-//! scenario. It prints numbers only and never fails on them.
-
+//! `cargo bench -p nslab-real --bench real_ops` times each operation in pairs: once through a
+//! [`RealMachine`], once as the bare syscall in a single-threaded child process (this binary
+//! re-executed as `__nslab-bare`, so that the benchmark process itself never changes
+//! namespace, serving one operation per line on its stdin and answering the nanoseconds it
+//! took), back to back, which one goes first alternating from pair to pair, so that a busy
+//! moment of this shared machine hits both. It prints per operation the median of each side
+//! and the median of the pairs' ratios; then the median of a 10-operation scenario. It
+//! prints numbers only and never fails on them.
+//!
+//! `-- --loop FLAGS N` only makes N clone+exit+wait through nslab (FLAGS a number), for a
+//! profiler (BENCHMARKS.md: where a helper clone's time goes).
 use nslab_machine::sched::*;
 use nslab_machine::{CloneArgs, Machine, NsFd, TaskId};
 use nslab_real::RealMachine;
-use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BARE_ARG: &str = "__nslab-bare";
@@ -68,63 +74,127 @@ fn bare_unshare(flags: u64) {
     );
 }
 
-/// Bare mode: the syscalls themselves, in this single-threaded process; prints `name ns` lines.
+/// The operations compared, in the order printed.
+#[derive(Clone, Copy, Debug)]
+enum Bench {
+    Clone(u64),
+    Unshare(u64),
+    Sethostname,
+    SetnsPidfd,
+    Observe,
+}
+
+impl Bench {
+    const ALL: [Bench; 9] = [
+        Bench::Clone(0),
+        Bench::Clone(CLONE_NEWPID),
+        Bench::Clone(CLONE_NEWNET),
+        Bench::Clone(CLONE_NEWUSER | CLONE_NEWNET),
+        Bench::Observe,
+        Bench::Sethostname,
+        Bench::SetnsPidfd,
+        Bench::Unshare(CLONE_NEWNET),
+        Bench::Unshare(CLONE_NEWUTS),
+    ];
+
+    fn name(self) -> String {
+        match self {
+            Bench::Clone(f) => format!("clone({}) + exit + wait", flag_name(f)),
+            Bench::Unshare(f) => format!("unshare({})", flag_name(f)),
+            Bench::Sethostname => "sethostname".into(),
+            Bench::SetnsPidfd => "setns(pidfd, CLONE_NEWNET|CLONE_NEWUTS)".into(),
+            Bench::Observe => "observe (10 readlinks, status, hostname, getifaddrs)".into(),
+        }
+    }
+
+    /// Pairs per operation: the ones that make a network namespace cost more.
+    fn pairs(self) -> usize {
+        match self {
+            Bench::Clone(f) | Bench::Unshare(f) if f & CLONE_NEWNET != 0 => 100,
+            _ => 200,
+        }
+    }
+}
+
+fn flag_name(f: u64) -> String {
+    if f == 0 {
+        return "0".into();
+    }
+    let mut names = Vec::new();
+    for (bit, name) in [
+        (CLONE_NEWUSER, "CLONE_NEWUSER"),
+        (CLONE_NEWPID, "CLONE_NEWPID"),
+        (CLONE_NEWNET, "CLONE_NEWNET"),
+        (CLONE_NEWUTS, "CLONE_NEWUTS"),
+    ] {
+        if f & bit != 0 {
+            names.push(name);
+        }
+    }
+    names.join("|")
+}
+
+/// Bare mode: serves one operation per line (its index in `Bench::ALL`) on stdin, made in
+/// this single-threaded process, and answers the nanoseconds it took.
 fn bare_main() {
-    let n = 200;
-    let mut out = BTreeMap::new();
-    out.insert("clone(0) + exit + wait", time(n, || bare_clone(0)));
-    out.insert(
-        "clone(CLONE_NEWPID) + exit + wait",
-        time(n, || bare_clone(CLONE_NEWPID)),
-    );
-    out.insert(
-        "clone(CLONE_NEWNET) + exit + wait",
-        time(n / 2, || bare_clone(CLONE_NEWNET)),
-    );
-    out.insert(
-        "clone(CLONE_NEWUSER|CLONE_NEWNET) + exit + wait",
-        time(n / 2, || bare_clone(CLONE_NEWUSER | CLONE_NEWNET)),
-    );
-    out.insert(
-        "unshare(CLONE_NEWNET)",
-        time(n / 2, || bare_unshare(CLONE_NEWNET)),
-    );
-    out.insert(
-        "unshare(CLONE_NEWUTS)",
-        time(n, || bare_unshare(CLONE_NEWUTS)),
-    );
-    out.insert(
-        "sethostname",
-        time(n, || nix::unistd::sethostname("bench").unwrap()),
-    );
-    let pidfd = {
-        // SAFETY: pidfd_open of ourselves.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id(), 0) };
-        fd as i32
-    };
-    out.insert(
-        "setns(pidfd, CLONE_NEWNET|CLONE_NEWUTS)",
-        // SAFETY: setns on our own pidfd: a valid fd and flags.
-        time(n, || {
-            assert_eq!(
-                unsafe { libc::setns(pidfd, (CLONE_NEWNET | CLONE_NEWUTS) as i32) },
-                0
-            )
-        }),
-    );
-    out.insert(
-        "observe (10 readlinks, status, hostname, getifaddrs)",
-        time(n, || {
-            for e in nslab_machine::NsEntry::ALL {
-                let _ = std::fs::read_link(format!("/proc/thread-self/ns/{}", e.file_name()));
+    // SAFETY: pidfd_open of ourselves.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id(), 0) } as i32;
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line.unwrap();
+        let op = Bench::ALL[line.trim().parse::<usize>().unwrap()];
+        let t = Instant::now();
+        match op {
+            Bench::Clone(f) => bare_clone(f),
+            Bench::Unshare(f) => bare_unshare(f),
+            Bench::Sethostname => nix::unistd::sethostname("bench").unwrap(),
+            Bench::SetnsPidfd => {
+                // SAFETY: setns on our own pidfd: a valid fd and flags.
+                let r = unsafe { libc::setns(pidfd, (CLONE_NEWNET | CLONE_NEWUTS) as i32) };
+                assert_eq!(r, 0);
             }
-            let _ = std::fs::read_to_string("/proc/thread-self/status").unwrap();
-            let _ = nix::unistd::gethostname().unwrap();
-            let _ = nix::ifaddrs::getifaddrs().unwrap().count();
-        }),
-    );
-    for (k, v) in out {
-        println!("{}\t{}", v.as_nanos(), k);
+            Bench::Observe => {
+                for e in nslab_machine::NsEntry::ALL {
+                    let _ = std::fs::read_link(format!("/proc/thread-self/ns/{}", e.file_name()));
+                }
+                let _ = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+                let _ = nix::unistd::gethostname().unwrap();
+                let _ = nix::ifaddrs::getifaddrs().unwrap().count();
+            }
+        }
+        let ns = t.elapsed().as_nanos();
+        writeln!(out, "{ns}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// The bare side, a child process serving operations.
+struct Bare {
+    child: std::process::Child,
+    to: std::process::ChildStdin,
+    from: BufReader<std::process::ChildStdout>,
+}
+
+impl Bare {
+    fn start(exe: &Path) -> Bare {
+        let mut child = Command::new(exe)
+            .arg(BARE_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let to = child.stdin.take().unwrap();
+        let from = BufReader::new(child.stdout.take().unwrap());
+        Bare { child, to, from }
+    }
+
+    fn time(&mut self, i: usize) -> Duration {
+        writeln!(self.to, "{i}").unwrap();
+        self.to.flush().unwrap();
+        let mut line = String::new();
+        self.from.read_line(&mut line).unwrap();
+        Duration::from_nanos(line.trim().parse().expect("the bare side failed"))
     }
 }
 
@@ -132,11 +202,34 @@ fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
 
+/// `--loop FLAGS N`: N clone+exit+wait through nslab, nothing else, for a profiler.
+fn profile_loop(exe: &Path, flags: u64, n: usize) {
+    let mut m = RealMachine::start(exe).unwrap();
+    let root = m.root();
+    let t = Instant::now();
+    for _ in 0..n {
+        let c = m.clone_task(root, CloneArgs::new(flags)).unwrap();
+        m.exit(c, 0).unwrap();
+    }
+    println!(
+        "{n} clone({}) + exit + wait through nslab: {} µs each (mean)",
+        flag_name(flags),
+        us(t.elapsed() / n as u32)
+    );
+}
+
 fn main() {
     nslab_real::enter_helper_if_requested();
     let exe = std::env::current_exe().unwrap();
-    if std::env::args().nth(1).as_deref() == Some(BARE_ARG) {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(BARE_ARG) {
         bare_main();
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--loop") {
+        let flags = args[i + 1].parse().expect("--loop FLAGS N");
+        let n = args[i + 2].parse().expect("--loop FLAGS N");
+        profile_loop(&exe, flags, n);
         return;
     }
     // SAFETY: geteuid takes no arguments.
@@ -144,84 +237,61 @@ fn main() {
         println!("SKIPPED: real_ops: not root: the bare syscalls need root to compare with");
         return;
     }
-    let bare_out = std::process::Command::new(&exe)
-        .arg(BARE_ARG)
-        .output()
-        .unwrap();
-    assert!(
-        bare_out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&bare_out.stderr)
-    );
-    let bare: BTreeMap<String, Duration> = String::from_utf8_lossy(&bare_out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(ns, k)| (k.to_string(), Duration::from_nanos(ns.parse().unwrap())))
-        .collect();
-
-    let n = 200;
+    let mut bare = Bare::start(&exe);
     let mut m = RealMachine::start(Path::new(&exe)).unwrap();
     let root = m.root();
-    let mut nslab = BTreeMap::new();
-    let clone_exit = |m: &mut RealMachine, flags: u64, n: usize| {
-        time(n, || {
-            let c = m.clone_task(root, CloneArgs::new(flags)).unwrap();
-            m.exit(c, 0).unwrap();
-        })
-    };
-    nslab.insert("clone(0) + exit + wait", clone_exit(&mut m, 0, n));
-    nslab.insert(
-        "clone(CLONE_NEWPID) + exit + wait",
-        clone_exit(&mut m, CLONE_NEWPID, n),
-    );
-    nslab.insert(
-        "clone(CLONE_NEWNET) + exit + wait",
-        clone_exit(&mut m, CLONE_NEWNET, n / 2),
-    );
-    nslab.insert(
-        "clone(CLONE_NEWUSER|CLONE_NEWNET) + exit + wait",
-        clone_exit(&mut m, CLONE_NEWUSER | CLONE_NEWNET, n / 2),
-    );
+    // The task the non-clone operations run in: in its own uts namespace, so sethostname is
+    // allowed.
     let t = m.clone_task(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
-    nslab.insert(
-        "unshare(CLONE_NEWNET)",
-        time(n / 2, || m.unshare(t, CLONE_NEWNET).unwrap()),
-    );
-    nslab.insert(
-        "unshare(CLONE_NEWUTS)",
-        time(n, || m.unshare(t, CLONE_NEWUTS).unwrap()),
-    );
-    nslab.insert(
-        "sethostname",
-        time(n, || m.sethostname(t, "bench").unwrap()),
-    );
-    nslab.insert(
-        "setns(pidfd, CLONE_NEWNET|CLONE_NEWUTS)",
-        time(n, || {
-            m.setns(t, NsFd::Pidfd { task: t }, CLONE_NEWNET | CLONE_NEWUTS)
-                .unwrap()
-        }),
-    );
-    nslab.insert(
-        "observe (10 readlinks, status, hostname, getifaddrs)",
-        time(n, || drop(m.observe(t).unwrap())),
-    );
-    m.exit(t, 0).unwrap();
-
     println!(
-        "{:<52} {:>12} {:>12} {:>7}",
-        "operation", "nslab µs", "bare µs", "ratio"
+        "{:<52} {:>10} {:>10} {:>12}",
+        "operation", "nslab µs", "bare µs", "pair ratio"
     );
-    for (k, v) in &nslab {
-        let b = bare[*k];
+    for (i, op) in Bench::ALL.into_iter().enumerate() {
+        let mut nslab_op = || {
+            let start = Instant::now();
+            match op {
+                Bench::Clone(f) => {
+                    let c = m.clone_task(root, CloneArgs::new(f)).unwrap();
+                    m.exit(c, 0).unwrap();
+                }
+                Bench::Unshare(f) => m.unshare(t, f).unwrap(),
+                Bench::Sethostname => m.sethostname(t, "bench").unwrap(),
+                Bench::SetnsPidfd => m
+                    .setns(t, NsFd::Pidfd { task: t }, CLONE_NEWNET | CLONE_NEWUTS)
+                    .unwrap(),
+                Bench::Observe => drop(m.observe(t).unwrap()),
+            }
+            start.elapsed()
+        };
+        // One warm-up pair.
+        nslab_op();
+        bare.time(i);
+        let (mut ns, mut bs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for p in 0..op.pairs() {
+            let (n, b) = if p % 2 == 0 {
+                let n = nslab_op();
+                (n, bare.time(i))
+            } else {
+                let b = bare.time(i);
+                (nslab_op(), b)
+            };
+            ns.push(n);
+            bs.push(b);
+            ratios.push(n.as_secs_f64() / b.as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "{:<52} {:>12} {:>12} {:>7.2}",
-            k,
-            us(*v),
-            us(b),
-            v.as_secs_f64() / b.as_secs_f64()
+            "{:<52} {:>10} {:>10} {:>12.2}",
+            op.name(),
+            us(median(ns)),
+            us(median(bs)),
+            ratios[ratios.len() / 2]
         );
     }
+    m.exit(t, 0).unwrap();
+    drop(bare.to);
+    bare.child.wait().unwrap();
 
     // A 10-operation scenario on a running machine, and the same with start and teardown.
     let scenario = |m: &mut RealMachine| {

@@ -5,7 +5,9 @@
 //! Every other helper is a fork-like raw `clone(2)`/`clone3(2)` child of a helper and runs the
 //! same loop in the copied address space (it sends no message of its own: its parent's answer
 //! carries its channel and pidfd to the controller). A helper waits in poll(2) on its channel, a
-//! signalfd(2) for `SIGCHLD` and a pidfd of each child, reaps every exited child at once
+//! signalfd(2) for `SIGCHLD` and a pidfd of each child. `SIGCHLD` is ignored, so the kernel
+//! reaps a child with that exit signal as it exits (the controller, polling its pidfd, then
+//! needs no helper to wake up); the loop reaps any other exited child at once
 //! (`waitpid(-1, WNOHANG | __WALL)`, since an exit signal may not be `SIGCHLD`), and exits
 //! when its channel reaches end of file, which is how the whole tree follows a controller that
 //! died. The root helper is also a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`) and has
@@ -59,6 +61,8 @@ struct Helper {
     starting: Starting,
     proc_ok: bool,
     buf: Vec<u8>,
+    /// The control-message buffer of every receive, allocated once.
+    cmsg: Vec<u8>,
 }
 
 /// The fds a helper polls, inline for a channel, a signalfd and up to 14 children: the loop
@@ -116,6 +120,7 @@ fn root_helper_main(controller: i32) -> ! {
         },
         proc_ok,
         buf: vec![0; protocol::MAX_MESSAGE],
+        cmsg: protocol::cmsg_buffer(),
     };
     helper.run()
 }
@@ -175,7 +180,7 @@ const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
 /// the length of `NSpid` (levels below the /proc mount's pid namespace) plus the level of that
 /// namespace: 0 when it is the initial one (its inode is `PROC_PID_INIT_INO`), else assumed 1
 /// (a container's /proc directly below the host), and the method says so.
-fn origin() -> (Origin, String) {
+pub(crate) fn origin() -> (Origin, String) {
     let status = observe::own_status().unwrap_or_default();
     let below_proc = observe::parse_nspid(&status).len().saturating_sub(1) as u32;
     let own_pid_ns = observe::own_ns(NsEntry::Pid).ok();
@@ -250,16 +255,25 @@ impl Helper {
             if !request {
                 continue;
             }
-            let msg = protocol::recv::<Request>(self.chan.as_fd(), &mut self.buf);
+            let msg =
+                protocol::recv_with::<Request>(self.chan.as_fd(), &mut self.buf, &mut self.cmsg);
             let (req, fd) = match msg {
                 Ok((req, fds)) => (req, fds.into_iter().next()),
                 // End of file: the controller closed the channel or died. Leave.
                 // SAFETY: _exit ends this process; its children get EOF in turn.
                 Err(_) => unsafe { libc::_exit(0) },
             };
+            if let Request::Call(Op::Exit(code)) = req {
+                // At once: reaping first would only touch more pages of a process that is
+                // about to go (its children reparent to their reaper either way).
+                // SAFETY: exit_group(2): this task ends here, as the scenario asked.
+                unsafe { libc::_exit(code) }
+            }
             self.reap_all();
             let out = match self.handle(req, fd) {
-                Next::Reply(reply) => protocol::send(self.chan.as_fd(), &reply, &[]),
+                Next::Reply(reply) => {
+                    protocol::send_in(self.chan.as_fd(), &reply, &[], &mut self.buf)
+                }
                 Next::Cloned(reply, chan, pidfd) => {
                     // SAFETY: `pidfd` is open in `self.children` for the whole send.
                     let pidfd = pidfd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
@@ -267,7 +281,7 @@ impl Helper {
                         Some(p) => &[chan.as_fd(), *p],
                         None => &[chan.as_fd()],
                     };
-                    protocol::send(self.chan.as_fd(), &reply, fds)
+                    protocol::send_in(self.chan.as_fd(), &reply, fds, &mut self.buf)
                 }
                 // The controller already has what it needs from the parent's answer.
                 Next::BecameChild => Ok(()),

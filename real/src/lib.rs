@@ -14,6 +14,10 @@
 //! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
 //! its machine.
 //!
+//! [`live`] is the other user of the kernel: the `nslab unshare`, `nsenter` and `clone`
+//! commands, which run in the (single-threaded) `nslab` process itself and mount only what
+//! their user asks for, in namespaces they made (see its documentation).
+//!
 //! # Guide
 //!
 //! A [`RealMachine`] is started with a helper program: a binary whose `main` calls
@@ -45,6 +49,7 @@
 mod helper;
 pub mod host;
 pub mod inspect;
+pub mod live;
 mod machine;
 mod observe;
 mod protocol;

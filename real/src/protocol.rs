@@ -151,6 +151,45 @@ pub fn send<T: Serialize>(
     Ok(())
 }
 
+/// [`send`] without an allocation for the encoding: on the stack when it fits, else in `buf`
+/// (the receive buffer, free by then). In a helper just after a fork every page written
+/// costs a copy, and an allocation writes the allocator's pages too.
+pub fn send_in<T: Serialize>(
+    sock: BorrowedFd<'_>,
+    msg: &T,
+    fds: &[BorrowedFd<'_>],
+    buf: &mut [u8],
+) -> nix::Result<()> {
+    // Most answers are a few dozen bytes: encoded on the stack, whose top page the process
+    // has written already, they cost no page copy at all.
+    let mut small = [0u8; 512];
+    let bytes: &[u8] = match encode_into(&mut small, msg) {
+        Some(len) => &small[..len],
+        None => match encode_into(buf, msg) {
+            Some(len) => &buf[..len],
+            None => return send(sock, msg, fds),
+        },
+    };
+    let iov = [IoSlice::new(bytes)];
+    let mut raw = [0; MAX_FDS];
+    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} fds per message");
+    for (r, fd) in raw.iter_mut().zip(fds) {
+        *r = fd.as_raw_fd();
+    }
+    let rights = [ControlMessage::ScmRights(&raw[..fds.len()])];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
+    sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+    Ok(())
+}
+
+/// Encodes `msg` at the start of `buf`; its length, or `None` if it does not fit.
+fn encode_into<T: Serialize>(buf: &mut [u8], msg: &T) -> Option<usize> {
+    let total = buf.len();
+    let mut w = &mut buf[..];
+    serde_json::to_writer(&mut w, msg).ok()?;
+    Some(total - w.len())
+}
+
 /// Why a receive gave no message.
 #[derive(Debug)]
 pub enum RecvError {
@@ -167,14 +206,28 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> Result<(T, Vec<OwnedFd>), RecvError> {
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+    recv_with(sock, buf, &mut cmsg_buffer())
+}
+
+/// A buffer for the control message of one [`recv_with`].
+pub fn cmsg_buffer() -> Vec<u8> {
+    nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS])
+}
+
+/// [`recv`] with the caller's control-message buffer ([`cmsg_buffer`]), so that a helper
+/// allocates nothing per message.
+pub fn recv_with<T: for<'de> Deserialize<'de>>(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    cmsg: &mut Vec<u8>,
+) -> Result<(T, Vec<OwnedFd>), RecvError> {
     let (len, fds) = {
         let mut iov = [IoSliceMut::new(buf)];
         let msg = loop {
             match recvmsg::<UnixAddr>(
                 sock.as_raw_fd(),
                 &mut iov,
-                Some(&mut cmsg),
+                Some(cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Err(nix::Error::EINTR) => continue,

@@ -405,5 +405,10 @@ fn place_root(k: &mut Kernel, o: &Origin) {
         k.capset_drop(root, drop)
             .expect("placing the root: capabilities");
     }
+    // The root is a program executed with these credentials (the real root helper, or the
+    // nslab process of a live command started by setpriv or a login): exec makes a task
+    // dumpable again (`setup_new_exec` -> `would_dump`, fs/exec.c), whatever the id changes
+    // before it did.
+    k.tasks[root].dumpable = true;
     k.new_handle(root);
 }

@@ -1,24 +1,26 @@
 //! `nslab check`: random operation sequences run on two backends and compared after every
-//! step; a disagreement is shrunk to a minimal sequence and printed as a scenario file.
+//! step, on every core; the lowest-numbered disagreement is shrunk to a minimal sequence and
+//! printed as a scenario file. The case space and the runner are `nslab::check`.
 
 use crate::cmd::out::outln;
 use crate::cmd::run::{helper_exe, real_start_error, start_real, Backend};
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use nslab::both::run_ops_both;
-use nslab_scenario::random::{ops, run_ops, RandOp, SequenceResult};
+use nslab::check::{case_hash, default_jobs, Plan, Shard};
+use nslab_scenario::random::{run_ops, RandOp, SequenceResult};
 use nslab_scenario::Machine;
 use nslab_sim::machine::Origin;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
-use std::cell::RefCell;
+use std::path::Path;
+use std::time::Instant;
 
 /// Arguments of `nslab check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// How many random sequences to run.
+    /// How many random sequences to run (cases 0 to N-1).
     #[arg(long, default_value_t = 256)]
     pub cases: u32,
-    /// The seed of the random generator (the same seed gives the same sequences).
+    /// The seed of the random generator (case I of seed S is always the same sequence).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The longest sequence, in operations.
@@ -28,10 +30,28 @@ pub struct CheckArgs {
     /// check that needs no privilege); `real` compares two kernels.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: Backend,
+    /// How many cases run at once, each on its own thread with its own machines (default:
+    /// the available cores). The report is the same for any number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Run only part K of N of the case space (the cases whose index is K-1 modulo N), for N
+    /// machines or CI jobs; the N parts together are exactly the unsharded run.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Run only case I (to replay a failing case with its seed).
+    #[arg(long, value_name = "I", conflicts_with = "shard")]
+    pub case: Option<u32>,
+    /// Print the cases this run would take (index and a hash of the sequence), run nothing.
+    #[arg(long)]
+    pub list_cases: bool,
 }
 
-/// Runs one sequence on a fresh pair of machines.
-pub fn run_case(ops: &[RandOp], backend: Backend) -> anyhow::Result<SequenceResult> {
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+/// Runs one sequence on a fresh pair of machines, on the calling thread.
+pub fn run_case(ops: &[RandOp], backend: Backend, helper: &Path) -> anyhow::Result<SequenceResult> {
     let name = "check-disagreement";
     Ok(match backend {
         Backend::Sim => {
@@ -41,95 +61,105 @@ pub fn run_case(ops: &[RandOp], backend: Backend) -> anyhow::Result<SequenceResu
             run_ops(name, ops, &mut ms)
         }
         Backend::Real => {
-            let mut a = start_real()?;
-            let mut b = start_real()?;
+            let mut a = nslab_real::RealMachine::start(helper).map_err(real_start_error)?;
+            let mut b = nslab_real::RealMachine::start(helper).map_err(real_start_error)?;
             let mut ms: [&mut dyn Machine; 2] = [&mut a, &mut b];
             run_ops(name, ops, &mut ms)
         }
         // The kernel is the judge, so it runs last and its results become the expectations
         // of a printed scenario.
-        Backend::Both => run_ops_both(name, ops, &helper_exe()?).map_err(real_start_error)?,
+        Backend::Both => run_ops_both(name, ops, helper).map_err(real_start_error)?,
     })
 }
 
-/// A proptest runner with this seed.
-pub fn runner(cases: u32, seed: u64) -> TestRunner {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 2048,
-        ..Config::default()
-    };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+impl CheckArgs {
+    fn plan(&self) -> Plan {
+        Plan {
+            cases: self.cases,
+            seed: self.seed,
+            max_steps: self.max_steps,
+            shard: self.shard.unwrap_or(Shard::ALL),
+            only: self.case,
+        }
+    }
+
+    /// What the run covers, as the report names it.
+    fn scope(&self) -> String {
+        match (self.case, self.shard) {
+            (Some(i), _) => format!("case {i}"),
+            (None, Some(s)) => format!("shard {s} of {} cases", self.cases),
+            (None, None) => format!("{} cases", self.cases),
+        }
+    }
 }
 
 /// Runs `nslab check`; returns the exit code.
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let plan = args.plan();
+    if args.list_cases {
+        for i in plan.indices() {
+            outln!("case {i} {:016x}", case_hash(&plan.case(i)));
+        }
+        return Ok(0);
+    }
     // Fail early and clearly if the real backend cannot start here.
     if args.backend != Backend::Sim {
         drop(start_real()?);
     }
-    let bar = ProgressBar::new(u64::from(args.cases));
+    let helper = helper_exe()?;
+    let jobs = args.jobs.map_or_else(default_jobs, |j| j as usize);
+    let planned = plan.indices().len();
+    let bar = ProgressBar::new(planned as u64);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cases {msg}",
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cases ({per_sec}) {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let failing = RefCell::new(false);
-    let setup_error = RefCell::new(None);
-    let mut runner = runner(args.cases, args.seed);
-    let result = runner.run(&ops(args.max_steps), |ops| {
-        match run_case(&ops, args.backend) {
-            Ok(r) if r.disagreement.is_empty() => {
-                if !*failing.borrow() {
-                    bar.inc(1);
-                }
-                Ok(())
-            }
-            Ok(r) => {
-                if !*failing.borrow() {
-                    *failing.borrow_mut() = true;
-                    bar.set_message("disagreement found, shrinking");
-                }
-                Err(TestCaseError::fail(r.disagreement[0].to_string()))
-            }
-            Err(e) => {
-                *setup_error.borrow_mut() = Some(e.to_string());
-                Err(TestCaseError::fail("backend setup failed"))
-            }
-        }
-    });
+    bar.set_message(format!("{jobs} jobs"));
+    let started = Instant::now();
+    let case = |ops: &[RandOp]| run_case(ops, args.backend, &helper);
+    let outcome = nslab::check::run(&plan, jobs, &case, &|| bar.inc(1));
+    let elapsed = started.elapsed();
     bar.finish_and_clear();
-    if let Some(e) = setup_error.into_inner() {
-        bail!("{e}");
-    }
-    match result {
-        Ok(()) => {
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => bail!("case {}: {:#}", e.index, e.error),
+    };
+    let rate = outcome.completed as f64 / elapsed.as_secs_f64().max(1e-9);
+    // The timing goes to stderr, so that stdout is the same for any number of jobs.
+    eprintln!(
+        "{} cases in {:.2} s: {rate:.1} cases/s on {jobs} jobs",
+        outcome.completed,
+        elapsed.as_secs_f64()
+    );
+    match outcome.failure {
+        None => {
             outln!(
-                "no disagreement in {} cases (seed {}, up to {} steps each)",
-                args.cases,
+                "no disagreement in {} (seed {}, up to {} steps each)",
+                args.scope(),
                 args.seed,
                 args.max_steps
             );
             Ok(0)
         }
-        Err(TestError::Fail(reason, minimal)) => {
-            let r = run_case(&minimal, args.backend)?;
+        Some(f) => {
             eprintln!(
-                "disagreement (seed {}): {}",
+                "disagreement in case {} (seed {}): {}",
+                f.index,
                 args.seed,
-                nslab_scenario::printable(&reason.to_string())
+                nslab_scenario::printable(&f.reason)
+            );
+            eprintln!(
+                "replay it alone: nslab check --seed {} --max-steps {} --case {}",
+                args.seed, args.max_steps, f.index
             );
             eprintln!(
                 "minimal sequence of {} operations; save this as a scenario:",
-                minimal.len()
+                f.minimal.len()
             );
-            crate::cmd::out::text(&r.scenario.to_string())?;
+            crate::cmd::out::text(&f.result.scenario.to_string())?;
             Ok(1)
         }
-        Err(TestError::Abort(why)) => bail!("check aborted: {why}"),
     }
 }

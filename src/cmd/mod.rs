@@ -1,15 +1,19 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod clone;
 pub mod graph;
 pub mod html;
+pub mod live;
 pub mod lsns;
 pub mod netns;
+pub mod nsenter;
 pub mod out;
 pub mod quiz;
 pub mod run;
 pub mod step;
 pub mod trace;
+pub mod unshare;
 
 /// Input the user must fix (a bad flag name, an unknown call): the binary exits with 2.
 #[derive(Debug)]
