@@ -1,0 +1,579 @@
+//! The course book (`book/`), checked without the mdbook binary.
+//!
+//! One trial per check and per file, so the counts say what was checked:
+//! - `summary`: every `SUMMARY.md` entry is a file, and every page under `book/src` (outside
+//!   `transcripts/` and `listings/`) is an entry.
+//! - `includes: <page>`: every `{{#include path[:anchor]}}` names a file that exists, and the
+//!   anchor (or line range) exists in it; every transcript is included by some page.
+//! - `links: <page>`: every internal link names a file (and a heading of it) that exists, and
+//!   every kernel source link is pinned to v6.18 or v4.19 and names a file that the model
+//!   mirrors (see [`code_map`]).
+//! - `transcript: model/<file>`: trycmd runs the page's commands and compares their output.
+//! - `transcript: live/<file>`: the same, only as root on a machine where the real backend
+//!   starts; elsewhere `SKIPPED: <file>: <reason>`, counted as ignored.
+//! - `host-safety`: the host is as it was before the live transcripts ran.
+//!
+//! Trials run one at a time, in order, so that `host-safety` comes after every live transcript.
+//! `TRYCMD=overwrite cargo test --test book` rewrites the transcripts with the output of today's
+//! commands (trycmd keeps the `[..]` and `...` redactions it can).
+
+mod common;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
+
+/// The repository root (the root package's manifest directory).
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `book/src`.
+fn src() -> PathBuf {
+    root().join("book/src")
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    // host-safety must run after the live transcripts: one trial at a time, in list order.
+    args.test_threads = Some(1);
+    // trycmd runs commands without a cwd of their own in the test's cwd: the repository root,
+    // so that a page can say `nslab run scenarios/<file>.scn`.
+    std::env::set_current_dir(root()).expect("cannot enter the repository root");
+
+    let host = common::host_before();
+    let mut trials = vec![Trial::test("summary", check_summary)];
+    for page in pages() {
+        let name = rel(&page);
+        let p = page.clone();
+        trials.push(Trial::test(format!("includes: {name}"), move || {
+            check_includes(&p)
+        }));
+        trials.push(Trial::test(format!("links: {name}"), move || {
+            check_links(&page)
+        }));
+    }
+    trials.push(Trial::test(
+        "includes: every transcript is shown",
+        check_transcripts_included,
+    ));
+    for file in transcripts("model") {
+        let name = format!("model/{}", file_name(&file));
+        trials.push(Trial::test(format!("transcript: {name}"), move || {
+            run_transcript(&file, false)
+        }));
+    }
+    for file in transcripts("live") {
+        let name = format!("live/{}", file_name(&file));
+        trials.push(Trial::ignorable_test(
+            format!("transcript: {name}"),
+            move || {
+                let uses_demo = programs(&read(&file)?).contains("./clone_demo");
+                let gate = live_gate().and_then(|()| match uses_demo {
+                    true => clone_demo().map(drop),
+                    false => Ok(()),
+                });
+                match gate {
+                    Ok(()) => run_transcript(&file, true).map(|()| Completion::Completed),
+                    Err(why) => {
+                        println!("SKIPPED: {name}: {why}");
+                        Ok(Completion::ignored_with(why))
+                    }
+                }
+            },
+        ));
+    }
+    trials.push(Trial::test("host-safety", move || {
+        if common::report_host_safety(&host) {
+            Ok(())
+        } else {
+            Err("the host changed while the book's transcripts ran".into())
+        }
+    }));
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn rel(path: &Path) -> String {
+    path.strip_prefix(src())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn read(path: &Path) -> Result<String, Failed> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
+}
+
+/// The pages of the book: every `.md` under `book/src` but the transcripts, sorted.
+fn pages() -> Vec<PathBuf> {
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(src())
+        .expect("cannot read book/src")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// The transcripts of one kind (`model` or `live`), sorted.
+fn transcripts(kind: &str) -> Vec<PathBuf> {
+    let dir = src().join("transcripts").join(kind);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    files
+}
+
+// ---- SUMMARY.md ----
+
+fn check_summary() -> Result<(), Failed> {
+    let text = read(&src().join("SUMMARY.md"))?;
+    let summary = mdbook_summary::parse_summary(&text)
+        .map_err(|e| format!("SUMMARY.md does not parse: {e:#}"))?;
+    let mut listed = BTreeSet::new();
+    let mut errors = Vec::new();
+    let mut stack: Vec<&mdbook_summary::SummaryItem> = summary
+        .prefix_chapters
+        .iter()
+        .chain(&summary.numbered_chapters)
+        .chain(&summary.suffix_chapters)
+        .collect();
+    while let Some(item) = stack.pop() {
+        if let mdbook_summary::SummaryItem::Link(link) = item {
+            match &link.location {
+                Some(location) => {
+                    let path = src().join(location);
+                    if !path.is_file() {
+                        errors.push(format!(
+                            "SUMMARY.md: `{}` links {}, which does not exist",
+                            link.name,
+                            location.display()
+                        ));
+                    }
+                    listed.insert(path);
+                }
+                None => errors.push(format!(
+                    "SUMMARY.md: `{}` is a draft chapter (no file); every chapter must have one",
+                    link.name
+                )),
+            }
+            stack.extend(&link.nested_items);
+        }
+    }
+    for page in pages() {
+        let name = file_name(&page);
+        if name != "SUMMARY.md" && !listed.contains(&page) {
+            errors.push(format!("{name} is not listed in SUMMARY.md"));
+        }
+    }
+    fail_if_any(errors)
+}
+
+fn fail_if_any(errors: Vec<String>) -> Result<(), Failed> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n").into())
+    }
+}
+
+// ---- {{#include}} ----
+
+/// One `{{#include path[:rest]}}` of a page: the path and what follows it.
+struct Include {
+    line: usize,
+    path: String,
+    rest: Option<String>,
+}
+
+/// The includes of a page; an escaped `\{{#include}}` is text, not an include.
+fn includes(text: &str) -> Vec<Include> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("{{#include ") {
+            let escaped = rest[..at].ends_with('\\');
+            let after = &rest[at + "{{#include ".len()..];
+            let Some(end) = after.find("}}") else { break };
+            if !escaped {
+                let arg = after[..end].trim();
+                let (path, tail) = match arg.split_once(':') {
+                    Some((p, t)) => (p, Some(t.to_string())),
+                    None => (arg, None),
+                };
+                found.push(Include {
+                    line: n + 1,
+                    path: path.to_string(),
+                    rest: tail,
+                });
+            }
+            rest = &after[end..];
+        }
+    }
+    found
+}
+
+fn check_includes(page: &Path) -> Result<(), Failed> {
+    let text = read(page)?;
+    let name = rel(page);
+    let mut errors = Vec::new();
+    for inc in includes(&text) {
+        let target = page.parent().unwrap().join(&inc.path);
+        let Ok(body) = std::fs::read_to_string(&target) else {
+            errors.push(format!("{name}:{}: includes {}, which does not exist", inc.line, inc.path));
+            continue;
+        };
+        let Some(rest) = inc.rest else { continue };
+        let first = rest.split(':').next().unwrap_or("");
+        if first.is_empty() || first.chars().all(|c| c.is_ascii_digit()) {
+            // A line range `a:b`, `a:`, `:b` or `a`: the lines must exist.
+            let last = rest
+                .split(':')
+                .filter_map(|s| s.parse::<usize>().ok())
+                .max()
+                .unwrap_or(0);
+            if last > body.lines().count() {
+                errors.push(format!(
+                    "{name}:{}: includes line {last} of {}, which has {} lines",
+                    inc.line,
+                    inc.path,
+                    body.lines().count()
+                ));
+            }
+        } else if !has_anchor(&body, first) {
+            errors.push(format!(
+                "{name}:{}: {} has no ANCHOR: {first} ... ANCHOR_END: {first}",
+                inc.line, inc.path
+            ));
+        }
+    }
+    fail_if_any(errors)
+}
+
+/// Whether `body` has `ANCHOR: name` and, after it, `ANCHOR_END: name` (mdBook's markers).
+fn has_anchor(body: &str, name: &str) -> bool {
+    let marker = |line: &str, word: &str| {
+        line.split_once(word)
+            .is_some_and(|(_, after)| after.trim_start().split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).next() == Some(name))
+    };
+    let start = body.lines().position(|l| marker(l, "ANCHOR:"));
+    let end = body.lines().position(|l| marker(l, "ANCHOR_END:"));
+    matches!((start, end), (Some(s), Some(e)) if s < e)
+}
+
+fn check_transcripts_included() -> Result<(), Failed> {
+    let mut included = BTreeSet::new();
+    for page in pages() {
+        for inc in includes(&read(&page)?) {
+            if let Ok(path) = page.parent().unwrap().join(&inc.path).canonicalize() {
+                included.insert(path);
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    for file in transcripts("model").into_iter().chain(transcripts("live")) {
+        if !included.contains(&file.canonicalize().unwrap()) {
+            errors.push(format!(
+                "{} is checked but shown on no page: include it or remove it",
+                rel(&file)
+            ));
+        }
+    }
+    fail_if_any(errors)
+}
+
+// ---- links ----
+
+/// The kernel files the model mirrors: every path named in the opening `//!` lines of
+/// `sim/src/*.rs`.
+///
+/// These lines are the source of truth rather than ARCHITECTURE.md's table because they sit in
+/// the code beside the functions the book describes, every module must have one (the house
+/// style), and they give whole paths where the table abbreviates (`fs_struct.h`, `errno*.h`).
+fn code_map() -> &'static BTreeSet<String> {
+    static MAP: OnceLock<BTreeSet<String>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut files = BTreeSet::new();
+        let dir = root().join("sim/src");
+        for entry in std::fs::read_dir(&dir).expect("cannot read sim/src") {
+            let path = entry.expect("cannot read sim/src").path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("cannot read a model module");
+            for line in text.lines().take_while(|l| l.starts_with("//!")) {
+                for word in line.split_whitespace() {
+                    let word = word.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+                    let source = word.ends_with(".c") || word.ends_with(".h");
+                    if source && word.contains('/') && !word.contains('`') {
+                        files.insert(word.to_string());
+                    }
+                }
+            }
+        }
+        files
+    })
+}
+
+const KERNEL_SITE: &str = "https://elixir.bootlin.com/linux/";
+
+/// Checks a kernel source link: pinned version, a file of the code map, `#L<digits>` if any.
+fn check_kernel_link(url: &str) -> Result<(), String> {
+    let rest = &url[KERNEL_SITE.len()..];
+    let (version, path) = rest
+        .split_once("/source/")
+        .ok_or_else(|| format!("{url}: not a source link (/linux/<version>/source/<file>)"))?;
+    if version != "v6.18" && version != "v4.19" {
+        return Err(format!("{url}: pin the version to v6.18 (or v4.19 for the lesson's kernel), not {version}"));
+    }
+    let (file, line) = match path.split_once('#') {
+        Some((f, l)) => (f, Some(l)),
+        None => (path, None),
+    };
+    if let Some(line) = line {
+        let digits = line.strip_prefix('L').unwrap_or("");
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("{url}: a line anchor is #L<number>"));
+        }
+    }
+    if !code_map().contains(file) {
+        return Err(format!(
+            "{url}: {file} is not a file the model mirrors (the `//!` lines of sim/src/*.rs name: {})",
+            code_map().iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// A link of a page, with the line it is on.
+struct Link {
+    line: usize,
+    url: String,
+}
+
+fn parser_options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+fn links(text: &str) -> Vec<Link> {
+    let line_of = |offset: usize| text[..offset].matches('\n').count() + 1;
+    Parser::new_ext(text, parser_options())
+        .into_offset_iter()
+        .filter_map(|(event, range)| match event {
+            Event::Start(Tag::Link { dest_url, .. }) | Event::Start(Tag::Image { dest_url, .. }) => {
+                Some(Link {
+                    line: line_of(range.start),
+                    url: dest_url.to_string(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ids mdBook gives the headings of a page: an explicit `{#id}`, or the heading's text in
+/// lower case with spaces as `-` and other punctuation dropped, `-1`, `-2` ... on repeats.
+fn heading_ids(text: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut current: Option<(String, Option<String>)> = None;
+    for event in Parser::new_ext(text, parser_options()) {
+        match event {
+            Event::Start(Tag::Heading { id, .. }) => {
+                current = Some((String::new(), id.map(|i| i.to_string())));
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((buf, _)) = current.as_mut() {
+                    buf.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((buf, explicit)) = current.take() {
+                    let base = explicit.unwrap_or_else(|| normalize_id(&buf));
+                    let n = seen.entry(base.clone()).or_insert(0);
+                    ids.insert(if *n == 0 { base.clone() } else { format!("{base}-{n}") });
+                    *n += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    ids
+}
+
+fn normalize_id(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                Some(c.to_ascii_lowercase())
+            } else if c.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn check_links(page: &Path) -> Result<(), Failed> {
+    let text = read(page)?;
+    let name = rel(page);
+    let mut errors = Vec::new();
+    for link in links(&text) {
+        let url = link.url.as_str();
+        let at = format!("{name}:{}", link.line);
+        if url.starts_with(KERNEL_SITE) {
+            if let Err(e) = check_kernel_link(url) {
+                errors.push(format!("{at}: {e}"));
+            }
+        } else if url.contains("elixir.bootlin.com") {
+            errors.push(format!("{at}: {url}: kernel links are {KERNEL_SITE}<version>/source/<file>"));
+        } else if url.contains("://") || url.starts_with("mailto:") {
+            // Other sites are not fetched by the tests.
+        } else {
+            let (file, fragment) = match url.split_once('#') {
+                Some((f, frag)) => (f, Some(frag)),
+                None => (url, None),
+            };
+            let target = if file.is_empty() {
+                page.to_path_buf()
+            } else {
+                page.parent().unwrap().join(file)
+            };
+            if !target.exists() {
+                errors.push(format!("{at}: {url}: {file} does not exist"));
+                continue;
+            }
+            if let Some(fragment) = fragment {
+                if target.extension().is_some_and(|e| e == "md") {
+                    let ids = heading_ids(&read(&target)?);
+                    if !ids.contains(fragment) {
+                        errors.push(format!("{at}: {url}: no heading with id `{fragment}` there"));
+                    }
+                }
+            }
+        }
+    }
+    fail_if_any(errors)
+}
+
+// ---- transcripts ----
+
+/// Why live transcripts cannot run here, if they cannot: they need root (util-linux's
+/// `unshare` and `nsenter` make namespaces without a user namespace), a real backend that
+/// starts, and the C demo of the system-calls chapter built.
+fn live_gate() -> Result<(), String> {
+    static GATE: OnceLock<Result<(), String>> = OnceLock::new();
+    GATE.get_or_init(|| {
+        if !nix_is_root() {
+            return Err("needs root (the transcripts make namespaces with unshare and nsenter)".into());
+        }
+        let machine = common::start_real()?;
+        drop(machine);
+        Ok(())
+    })
+    .clone()
+}
+
+fn nix_is_root() -> bool {
+    // The effective uid, as /proc/self/status reports it (second field of `Uid:`).
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The C program of chapter 4, compiled once with `cc`, or why it cannot be.
+fn clone_demo() -> Result<PathBuf, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cc = find_program("cc").ok_or("no C compiler (`cc`) on PATH")?;
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clone_demo");
+            let source = src().join("listings/clone_demo.c");
+            let status = Command::new(cc)
+                .args(["-O2", "-Wall", "-Werror", "-o"])
+                .arg(&out)
+                .arg(&source)
+                .status()
+                .map_err(|e| format!("cannot run cc: {e}"))?;
+            if status.success() {
+                Ok(out)
+            } else {
+                Err(format!("cc failed on {} ({status})", source.display()))
+            }
+        })
+        .clone()
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The programs a transcript runs: the first word of every `$ ` line in its console blocks.
+fn programs(text: &str) -> BTreeSet<String> {
+    let mut in_console = false;
+    let mut found = BTreeSet::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            in_console = !in_console && (info.starts_with("console") || info.starts_with("trycmd"));
+            continue;
+        }
+        if in_console {
+            if let Some(cmd) = line.strip_prefix("$ ") {
+                if let Some(first) = cmd.split_whitespace().next() {
+                    found.insert(first.to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Runs one transcript with trycmd. Every program it names must be found: trycmd skips a step
+/// whose program it does not know, and a skipped step must not pass for a checked one.
+fn run_transcript(file: &Path, live: bool) -> Result<(), Failed> {
+    let text = read(file)?;
+    let cases = trycmd::TestCases::new();
+    cases.case(file);
+    for program in programs(&text) {
+        let path = match program.as_str() {
+            "nslab" => PathBuf::from(env!("CARGO_BIN_EXE_nslab")),
+            "./clone_demo" if live => clone_demo()?,
+            // Any other `./NAME` is a script of the book's listings, shown on the same page.
+            local if local.starts_with("./") => src().join("listings").join(&local[2..]),
+            name => find_program(name).ok_or_else(|| {
+                format!("{}: runs `{name}`, which is not installed here", rel(file))
+            })?,
+        };
+        cases.register_bin(program, path);
+    }
+    // trycmd panics when a case fails, after printing the difference.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cases.run()))
+        .map_err(|_| format!("{}: the output differs (see above; TRYCMD=overwrite rewrites it)", rel(file)).into())
+}
