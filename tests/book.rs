@@ -4,7 +4,8 @@
 //! - `summary`: every `SUMMARY.md` entry is a file, and every page under `book/src` (outside
 //!   `transcripts/` and `listings/`) is an entry.
 //! - `includes: <page>`: every `{{#include path[:anchor]}}` names a file that exists, and the
-//!   anchor (or line range) exists in it; every transcript is included by some page.
+//!   anchor (or line range) exists in it; the page has no console block of its own (those
+//!   live in `transcripts/`, where they are run); every transcript is included by some page.
 //! - `links: <page>`: every internal link names a file (and a heading of it) that exists, and
 //!   every kernel source link is pinned to v6.18 or v4.19 and names a file that the model
 //!   mirrors (see [`code_map`]).
@@ -229,6 +230,16 @@ fn check_includes(page: &Path) -> Result<(), Failed> {
     let text = read(page)?;
     let name = rel(page);
     let mut errors = Vec::new();
+    // A console block written in the page itself would be shown but never run.
+    for (n, line) in text.lines().enumerate() {
+        let fence = line.trim_start().strip_prefix("```").unwrap_or("");
+        if fence.starts_with("console") || fence.starts_with("trycmd") {
+            errors.push(format!(
+                "{name}:{}: a console block in a page is not checked: put it in transcripts/ and include it",
+                n + 1
+            ));
+        }
+    }
     for inc in includes(&text) {
         let target = page.parent().unwrap().join(&inc.path);
         let Ok(body) = std::fs::read_to_string(&target) else {
