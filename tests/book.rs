@@ -145,11 +145,13 @@ fn check_summary() -> Result<(), Failed> {
         .map_err(|e| format!("SUMMARY.md does not parse: {e:#}"))?;
     let mut listed = BTreeSet::new();
     let mut errors = Vec::new();
+    // Depth first, in the order of the file, so that errors come in that order too.
     let mut stack: Vec<&mdbook_summary::SummaryItem> = summary
         .prefix_chapters
         .iter()
         .chain(&summary.numbered_chapters)
         .chain(&summary.suffix_chapters)
+        .rev()
         .collect();
     while let Some(item) = stack.pop() {
         if let mdbook_summary::SummaryItem::Link(link) = item {
@@ -170,7 +172,7 @@ fn check_summary() -> Result<(), Failed> {
                     link.name
                 )),
             }
-            stack.extend(&link.nested_items);
+            stack.extend(link.nested_items.iter().rev());
         }
     }
     for page in pages() {
@@ -243,7 +245,10 @@ fn check_includes(page: &Path) -> Result<(), Failed> {
     for inc in includes(&text) {
         let target = page.parent().unwrap().join(&inc.path);
         let Ok(body) = std::fs::read_to_string(&target) else {
-            errors.push(format!("{name}:{}: includes {}, which does not exist", inc.line, inc.path));
+            errors.push(format!(
+                "{name}:{}: includes {}, which does not exist",
+                inc.line, inc.path
+            ));
             continue;
         };
         let Some(rest) = inc.rest else { continue };
@@ -276,8 +281,13 @@ fn check_includes(page: &Path) -> Result<(), Failed> {
 /// Whether `body` has `ANCHOR: name` and, after it, `ANCHOR_END: name` (mdBook's markers).
 fn has_anchor(body: &str, name: &str) -> bool {
     let marker = |line: &str, word: &str| {
-        line.split_once(word)
-            .is_some_and(|(_, after)| after.trim_start().split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).next() == Some(name))
+        line.split_once(word).is_some_and(|(_, after)| {
+            after
+                .trim_start()
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .next()
+                == Some(name)
+        })
     };
     let start = body.lines().position(|l| marker(l, "ANCHOR:"));
     let end = body.lines().position(|l| marker(l, "ANCHOR_END:"));
@@ -347,7 +357,9 @@ fn check_kernel_link(url: &str) -> Result<(), String> {
         .split_once("/source/")
         .ok_or_else(|| format!("{url}: not a source link (/linux/<version>/source/<file>)"))?;
     if version != "v6.18" && version != "v4.19" {
-        return Err(format!("{url}: pin the version to v6.18 (or v4.19 for the lesson's kernel), not {version}"));
+        return Err(format!(
+            "{url}: pin the version to v6.18 (or v4.19 for the lesson's kernel), not {version}"
+        ));
     }
     let (file, line) = match path.split_once('#') {
         Some((f, l)) => (f, Some(l)),
@@ -386,12 +398,11 @@ fn links(text: &str) -> Vec<Link> {
     Parser::new_ext(text, parser_options())
         .into_offset_iter()
         .filter_map(|(event, range)| match event {
-            Event::Start(Tag::Link { dest_url, .. }) | Event::Start(Tag::Image { dest_url, .. }) => {
-                Some(Link {
-                    line: line_of(range.start),
-                    url: dest_url.to_string(),
-                })
-            }
+            Event::Start(Tag::Link { dest_url, .. })
+            | Event::Start(Tag::Image { dest_url, .. }) => Some(Link {
+                line: line_of(range.start),
+                url: dest_url.to_string(),
+            }),
             _ => None,
         })
         .collect()
@@ -417,7 +428,11 @@ fn heading_ids(text: &str) -> BTreeSet<String> {
                 if let Some((buf, explicit)) = current.take() {
                     let base = explicit.unwrap_or_else(|| normalize_id(&buf));
                     let n = seen.entry(base.clone()).or_insert(0);
-                    ids.insert(if *n == 0 { base.clone() } else { format!("{base}-{n}") });
+                    ids.insert(if *n == 0 {
+                        base.clone()
+                    } else {
+                        format!("{base}-{n}")
+                    });
                     *n += 1;
                 }
             }
@@ -454,7 +469,9 @@ fn check_links(page: &Path) -> Result<(), Failed> {
                 errors.push(format!("{at}: {e}"));
             }
         } else if url.contains("elixir.bootlin.com") {
-            errors.push(format!("{at}: {url}: kernel links are {KERNEL_SITE}<version>/source/<file>"));
+            errors.push(format!(
+                "{at}: {url}: kernel links are {KERNEL_SITE}<version>/source/<file>"
+            ));
         } else if url.contains("://") || url.starts_with("mailto:") {
             // Other sites are not fetched by the tests.
         } else {
@@ -475,7 +492,9 @@ fn check_links(page: &Path) -> Result<(), Failed> {
                 if target.extension().is_some_and(|e| e == "md") {
                     let ids = heading_ids(&read(&target)?);
                     if !ids.contains(fragment) {
-                        errors.push(format!("{at}: {url}: no heading with id `{fragment}` there"));
+                        errors.push(format!(
+                            "{at}: {url}: no heading with id `{fragment}` there"
+                        ));
                     }
                 }
             }
@@ -493,7 +512,9 @@ fn live_gate() -> Result<(), String> {
     static GATE: OnceLock<Result<(), String>> = OnceLock::new();
     GATE.get_or_init(|| {
         if !nix_is_root() {
-            return Err("needs root (the transcripts make namespaces with unshare and nsenter)".into());
+            return Err(
+                "needs root (the transcripts make namespaces with unshare and nsenter)".into(),
+            );
         }
         let machine = common::start_real()?;
         drop(machine);
@@ -585,6 +606,11 @@ fn run_transcript(file: &Path, live: bool) -> Result<(), Failed> {
         cases.register_bin(program, path);
     }
     // trycmd panics when a case fails, after printing the difference.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cases.run()))
-        .map_err(|_| format!("{}: the output differs (see above; TRYCMD=overwrite rewrites it)", rel(file)).into())
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cases.run())).map_err(|_| {
+        format!(
+            "{}: the output differs (see above; TRYCMD=overwrite rewrites it)",
+            rel(file)
+        )
+        .into()
+    })
 }
