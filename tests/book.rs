@@ -69,21 +69,20 @@ fn main() -> ExitCode {
     }
     for file in transcripts("live") {
         let name = format!("live/{}", file_name(&file));
+        // Decided here, before the run, so that the SKIPPED line stands on a line of its own.
+        let uses_demo = programs(&read(&file).unwrap_or_default()).contains("./clone_demo");
+        let gate = live_gate().and_then(|()| match uses_demo {
+            true => clone_demo().map(drop),
+            false => Ok(()),
+        });
+        if let Err(why) = &gate {
+            println!("SKIPPED: {name}: {why}");
+        }
         trials.push(Trial::ignorable_test(
             format!("transcript: {name}"),
-            move || {
-                let uses_demo = programs(&read(&file)?).contains("./clone_demo");
-                let gate = live_gate().and_then(|()| match uses_demo {
-                    true => clone_demo().map(drop),
-                    false => Ok(()),
-                });
-                match gate {
-                    Ok(()) => run_transcript(&file, true).map(|()| Completion::Completed),
-                    Err(why) => {
-                        println!("SKIPPED: {name}: {why}");
-                        Ok(Completion::ignored_with(why))
-                    }
-                }
+            move || match gate {
+                Ok(()) => run_transcript(&file, true).map(|()| Completion::Completed),
+                Err(why) => Ok(Completion::ignored_with(why)),
             },
         ));
     }
