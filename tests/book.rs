@@ -316,8 +316,11 @@ fn check_transcripts_included() -> Result<(), Failed> {
 
 // ---- links ----
 
+/// Where the model's modules are.
+const MODEL_DIRS: [&str; 2] = ["sim/src", "machine/src"];
+
 /// The kernel files the model mirrors: every path named in the opening `//!` lines of
-/// `sim/src/*.rs`.
+/// `sim/src/*.rs` (and `machine/src/*.rs`).
 ///
 /// These lines are the source of truth rather than ARCHITECTURE.md's table because they sit in
 /// the code beside the functions the book describes, every module must have one (the house
@@ -326,9 +329,12 @@ fn code_map() -> &'static BTreeSet<String> {
     static MAP: OnceLock<BTreeSet<String>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut files = BTreeSet::new();
-        let dir = root().join("sim/src");
-        for entry in std::fs::read_dir(&dir).expect("cannot read sim/src") {
-            let path = entry.expect("cannot read sim/src").path();
+        // The model and the contract crate it shares with the real backend (which mirrors the
+        // uapi headers: errno, clone flags, capabilities), where that crate exists.
+        let dirs = MODEL_DIRS.iter().map(|d| root().join(d)).filter(|d| d.is_dir());
+        let entries = dirs.flat_map(|dir| std::fs::read_dir(dir).expect("cannot read the model"));
+        for entry in entries {
+            let path = entry.expect("cannot read the model").path();
             if path.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
@@ -372,7 +378,8 @@ fn check_kernel_link(url: &str) -> Result<(), String> {
     }
     if !code_map().contains(file) {
         return Err(format!(
-            "{url}: {file} is not a file the model mirrors (the `//!` lines of sim/src/*.rs name: {})",
+            "{url}: {file} is not a file the model mirrors (the `//!` lines of {} name: {})",
+            MODEL_DIRS.map(|d| format!("{d}/*.rs")).join(", "),
             code_map().iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
