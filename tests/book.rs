@@ -331,7 +331,10 @@ fn code_map() -> &'static BTreeSet<String> {
         let mut files = BTreeSet::new();
         // The model and the contract crate it shares with the real backend (which mirrors the
         // uapi headers: errno, clone flags, capabilities), where that crate exists.
-        let dirs = MODEL_DIRS.iter().map(|d| root().join(d)).filter(|d| d.is_dir());
+        let dirs = MODEL_DIRS
+            .iter()
+            .map(|d| root().join(d))
+            .filter(|d| d.is_dir());
         let entries = dirs.flat_map(|dir| std::fs::read_dir(dir).expect("cannot read the model"));
         for entry in entries {
             let path = entry.expect("cannot read the model").path();
@@ -599,6 +602,9 @@ fn run_transcript(file: &Path, live: bool) -> Result<(), Failed> {
     let text = read(file)?;
     let cases = trycmd::TestCases::new();
     cases.case(file);
+    // No `cases.timeout(..)`: trycmd implements it with a process-wide SIGCHLD handler and a
+    // pipe that stay open for good, which host-safety would rightly count as leaked fds. The
+    // listings' scripts bound their own waits instead.
     for program in programs(&text) {
         let path = match program.as_str() {
             "nslab" => PathBuf::from(env!("CARGO_BIN_EXE_nslab")),

@@ -11,8 +11,10 @@ unshare --uts --ipc --net --pid --mount --fork --mount-proc --kill-child \
 	sh -c 'sleep 60 & exec sleep 61' &
 # From the host, find them: unshare's child is the container's pid 1; its child is pid 2.
 children() { cat /proc/"$1"/task/"$1"/children 2>/dev/null | tr -d ' '; }
+tries=200 # 10 s at most
 until first=$(children $!) && [ -n "$first" ] && second=$(children "$first") &&
 	[ -n "$second" ] && [ "$(cat /proc/"$first"/comm)" = sleep ]; do
+	tries=$((tries - 1)) && [ "$tries" -gt 0 ] || { echo "no container" >&2; exit 1; }
 	sleep 0.05
 done
 # ANCHOR_END: start

@@ -7,8 +7,12 @@ set -e
 # ANCHOR: start
 unshare --uts --net sh -c 'hostname box; exec sleep 60' &
 box=$!
-# Wait until the container's shell has set the name and become `sleep`.
-until [ "$(cat /proc/$box/comm)" = sleep ]; do sleep 0.05; done
+# Wait (10 s at most) until the container's shell has set the name and become `sleep`.
+tries=200
+until [ "$(cat /proc/$box/comm)" = sleep ]; do
+	tries=$((tries - 1)) && [ "$tries" -gt 0 ] || { echo "no container" >&2; exit 1; }
+	sleep 0.05
+done
 # ANCHOR_END: start
 
 # ANCHOR: enter
