@@ -38,6 +38,18 @@ fn src() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    // The copy of this binary that runs one live transcript in a private mount namespace
+    // (see `run_in_private_mounts`): no harness, no counts, just the transcript.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() == 3 && argv[1] == PRIVATE_MOUNTS_ARG {
+        return match run_transcript(Path::new(&argv[2]), true) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}", e.message().unwrap_or("failed"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut args = Arguments::from_args();
     // host-safety must run after the live transcripts: one trial at a time, in list order.
     args.test_threads = Some(1);
@@ -81,7 +93,7 @@ fn main() -> ExitCode {
         trials.push(Trial::ignorable_test(
             format!("transcript: {name}"),
             move || match gate {
-                Ok(()) => run_transcript(&file, true).map(|()| Completion::Completed),
+                Ok(()) => run_in_private_mounts(&file).map(|()| Completion::Completed),
                 Err(why) => Ok(Completion::ignored_with(why)),
             },
         ));
@@ -542,6 +554,37 @@ fn nix_is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+/// The first argument of the copy of this test that runs one live transcript in a mount
+/// namespace of its own.
+const PRIVATE_MOUNTS_ARG: &str = "__nslab-book-live-transcript";
+
+/// Runs one live transcript in a copy of this test binary started by util-linux's `unshare`
+/// in a new mount namespace, where `/` is private and `/run` an empty tmpfs. A page may then
+/// show what a reader types on a host (`ip netns add NAME`, which makes `/run/netns` a mount
+/// point and `/run/netns/NAME` a bind mount) while the test leaves the host's mount table and
+/// `/run` untouched: every mount dies with that namespace. This process stays in its own mount
+/// namespace (it has threads); only the child, a fresh process, moves.
+fn run_in_private_mounts(file: &Path) -> Result<(), Failed> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this test binary: {e}"))?;
+    let status = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount -t tmpfs nslab-book-run /run && exec "$0" "$@""#)
+        .arg(exe)
+        .arg(PRIVATE_MOUNTS_ARG)
+        .arg(file)
+        .status()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: failed in its private mount namespace ({status})",
+            rel(file)
+        )
+        .into())
+    }
 }
 
 /// The C program of chapter 4, compiled once with `cc`, or why it cannot be.
