@@ -82,8 +82,8 @@ impl Machine for Counted {
     fn origin(&self) -> Origin {
         self.k.origin()
     }
-    fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
-        self.calls(|k| Machine::clone(k, task, args))
+    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+        self.calls(|k| Machine::clone_task(k, task, args))
     }
     fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
         self.calls(|k| Machine::unshare(k, task, flags))

@@ -6,9 +6,9 @@
 //! itself never changes namespace), and their ratio; then the median of a 10-operation
 //! scenario. It prints numbers only and never fails on them.
 
+use nslab_machine::sched::*;
+use nslab_machine::{CloneArgs, Machine, NsFd, TaskId};
 use nslab_real::RealMachine;
-use nslab_sim::sched::*;
-use nslab_sim::{CloneArgs, Machine, NsFd, TaskId};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -115,7 +115,7 @@ fn bare_main() {
     out.insert(
         "observe (10 readlinks, status, hostname, getifaddrs)",
         time(n, || {
-            for e in nslab_sim::NsEntry::ALL {
+            for e in nslab_machine::NsEntry::ALL {
                 let _ = std::fs::read_link(format!("/proc/thread-self/ns/{}", e.file_name()));
             }
             let _ = std::fs::read_to_string("/proc/thread-self/status").unwrap();
@@ -165,7 +165,7 @@ fn main() {
     let mut nslab = BTreeMap::new();
     let clone_exit = |m: &mut RealMachine, flags: u64, n: usize| {
         time(n, || {
-            let c = m.clone(root, CloneArgs::new(flags)).unwrap();
+            let c = m.clone_task(root, CloneArgs::new(flags)).unwrap();
             m.exit(c, 0).unwrap();
         })
     };
@@ -182,7 +182,7 @@ fn main() {
         "clone(CLONE_NEWUSER|CLONE_NEWNET) + exit + wait",
         clone_exit(&mut m, CLONE_NEWUSER | CLONE_NEWNET, n / 2),
     );
-    let t = m.clone(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
     nslab.insert(
         "unshare(CLONE_NEWNET)",
         time(n / 2, || m.unshare(t, CLONE_NEWNET).unwrap()),
@@ -227,14 +227,14 @@ fn main() {
     let scenario = |m: &mut RealMachine| {
         let root: TaskId = m.root();
         let a = m
-            .clone(root, CloneArgs::new(CLONE_NEWPID | CLONE_NEWNET))
+            .clone_task(root, CloneArgs::new(CLONE_NEWPID | CLONE_NEWNET))
             .unwrap();
         m.observe(a).unwrap();
         m.link_up(a, "lo").unwrap();
-        let b = m.clone(a, CloneArgs::new(CLONE_NEWUTS)).unwrap();
+        let b = m.clone_task(a, CloneArgs::new(CLONE_NEWUTS)).unwrap();
         m.sethostname(b, "scenario").unwrap();
         m.observe(b).unwrap();
-        let c = m.clone(root, CloneArgs::new(0)).unwrap();
+        let c = m.clone_task(root, CloneArgs::new(0)).unwrap();
         m.setns(c, NsFd::Pidfd { task: a }, CLONE_NEWNET).unwrap();
         m.exit(c, 0).unwrap();
         m.exit(a, 0).unwrap();

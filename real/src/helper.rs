@@ -17,8 +17,8 @@ use crate::protocol::{
     self, Hello, Reply, Request, RootInfo, StartFailure, CHANNEL_FD, HELPER_ARG,
 };
 use crate::sys::{self, Forked};
-use nslab_sim::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
-use nslab_sim::{CloneVia, Errno, IdMapKind, NsEntry, Origin};
+use nslab_machine::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
+use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
@@ -142,7 +142,8 @@ fn become_root_in_new_user_ns(uid: u32, gid: u32, proc_ok: bool) -> Result<(), S
         step: step.to_string(),
         errno: e.as_raw(),
     };
-    sys::unshare(nslab_sim::sched::CLONE_NEWUSER).map_err(|e| fail("unshare(CLONE_NEWUSER)", e))?;
+    sys::unshare(nslab_machine::sched::CLONE_NEWUSER)
+        .map_err(|e| fail("unshare(CLONE_NEWUSER)", e))?;
     if !proc_ok {
         return Err(fail("statfs(/proc) is not procfs", Errno::EINVAL));
     }
@@ -197,7 +198,7 @@ fn origin() -> (Origin, String) {
 }
 
 /// The caller's `NSpid`, from the /proc mount's pid namespace down.
-fn own_proc_nspid() -> nslab_sim::NsPids {
+fn own_proc_nspid() -> nslab_machine::NsPids {
     observe::own_status()
         .map(|s| observe::parse_nspid(&s))
         .unwrap_or_default()
@@ -288,24 +289,24 @@ impl Helper {
             })
         };
         match req {
-            Request::Clone { flags, via } => self.clone(flags, via),
-            Request::Unshare { flags } => done(sys::unshare(flags)),
-            Request::Setns { nstype } => match fd {
+            Request::Call(Op::Clone(args)) => self.serve_clone(args.flags, args.via),
+            Request::Call(Op::Unshare(flags)) => done(sys::unshare(flags)),
+            Request::Call(Op::Setns { nstype, .. }) => match fd {
                 Some(fd) => done(sys::setns(fd.as_fd(), nstype)),
                 None => refused("setns without a file descriptor"),
             },
-            Request::Exit { code } => {
+            Request::Call(Op::Exit(code)) => {
                 // SAFETY: exit_group(2): this task ends here, as the scenario asked.
                 unsafe { libc::_exit(code) }
             }
-            Request::Setresuid { uid } => done(sys::setresuid(uid)),
-            Request::Setresgid { gid } => done(sys::setresgid(gid)),
-            Request::DropCaps { caps } => done(sys::drop_caps(caps)),
-            Request::WriteIdMap {
-                proc_pid,
+            Request::Call(Op::Setresuid(uid)) => done(sys::setresuid(uid)),
+            Request::Call(Op::Setresgid(gid)) => done(sys::setresgid(gid)),
+            Request::Call(Op::DropCaps(caps)) => done(sys::drop_caps(caps)),
+            Request::Call(Op::WriteIdMap {
+                target: proc_pid,
                 kind,
-                map,
-            } => {
+                extents: map,
+            }) => {
                 if !self.proc_ok {
                     return refused("/proc is not procfs; no id map is written");
                 }
@@ -320,19 +321,19 @@ impl Helper {
                 };
                 done(r)
             }
-            Request::Sethostname { name } => {
+            Request::Call(Op::Sethostname(name)) => {
                 if observe::own_ns_identity(NsEntry::Uts) == self.starting.uts {
                     return refused("refused: sethostname in the starting uts namespace would change the host name");
                 }
                 done(nix::unistd::sethostname(&name).map_err(|e| Errno::from_raw(e as i32)))
             }
-            Request::LinkUp { ifname } => {
+            Request::Call(Op::LinkUp(ifname)) => {
                 if observe::own_ns_identity(NsEntry::Net) == self.starting.net {
                     return refused("refused: bringing up an interface of the starting network namespace would change the host");
                 }
                 done(sys::link_up(&ifname))
             }
-            Request::SetMaxNamespaces { sysctl, max } => {
+            Request::Call(Op::SetMaxNamespaces(ty, max)) => {
                 if observe::own_ns_identity(NsEntry::User) == self.starting.user {
                     return refused("refused: writing a limit of the starting user namespace would change the host");
                 }
@@ -340,7 +341,7 @@ impl Helper {
                     return refused("/proc is not procfs; no limit is written");
                 }
                 done(write_proc(
-                    &format!("/proc/sys/user/{sysctl}"),
+                    &format!("/proc/sys/user/{}", ty.max_sysctl()),
                     &format!("{max}\n"),
                 ))
             }
@@ -353,7 +354,7 @@ impl Helper {
 
     /// The clone request: the genuine call, then the child becomes a helper on a new channel
     /// and the parent hands the controller's end of it back.
-    fn clone(&mut self, flags: u64, via: CloneVia) -> Next {
+    fn serve_clone(&mut self, flags: u64, via: CloneVia) -> Next {
         if flags & (CLONE_VM | CLONE_VFORK) != 0 {
             // A helper cannot continue as a child that shares its memory or suspends it, but
             // the kernel's answer to the flags is still worth having: it refuses most such

@@ -5,7 +5,7 @@
 //!
 //! Tests take one before and one after a batch of real-backend work and compare them.
 
-use nslab_sim::{fit, Interface, NsEntry};
+use nslab_machine::{fit, Interface, NsEntry};
 use std::collections::BTreeSet;
 
 /// What the host looks like from the test process.

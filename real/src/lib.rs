@@ -1,5 +1,5 @@
 //! nslab-real: the operations of the model done with genuine system calls on the running
-//! Linux kernel, observed through `/proc`, behind the same [`nslab_sim::Machine`] trait.
+//! Linux kernel, observed through `/proc`, behind the same [`nslab_machine::Machine`] trait.
 //!
 //! The calling process (a test or the CLI, usually multithreaded) never creates a namespace:
 //! every task of a scenario is a single-threaded helper process that makes its calls on

@@ -11,10 +11,10 @@
 use crate::protocol::{self, Hello, RecvError, Reply, Request, CHANNEL_FD, HELPER_ARG};
 use crate::start::StartError;
 use crate::sys::{self, PidfdEvent};
-use nslab_sim::sched::CLONE_PARENT;
-use nslab_sim::{
-    CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Origin, SysError, SysResult,
-    TaskId, TaskState, TaskView,
+use nslab_machine::sched::CLONE_PARENT;
+use nslab_machine::{
+    CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Op, Origin, SysError,
+    SysResult, TaskId, TaskState, TaskView,
 };
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -260,7 +260,7 @@ impl RealMachine {
         if let Err(e) = protocol::send(chan, &req, fds) {
             return Err(self.fault(task, &req, &format!("could not send: {e}")));
         }
-        if let Request::Exit { .. } = req {
+        if let Request::Call(Op::Exit(_)) = req {
             return Ok((Reply::Ok, Vec::new()));
         }
         match recv_reply(chan, &mut self.buf, self.timeout) {
@@ -430,11 +430,8 @@ impl Machine for RealMachine {
         self.origin.clone()
     }
 
-    fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
-        let req = Request::Clone {
-            flags: args.flags,
-            via: args.via,
-        };
+    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+        let req = Request::Call(Op::Clone(args));
         let describe = req.describe();
         let (reply, fds) = self.call(task, req, None)?;
         let mut fds = fds.into_iter();
@@ -480,13 +477,15 @@ impl Machine for RealMachine {
     }
 
     fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
-        self.call(task, Request::Unshare { flags }, None).map(drop)
+        self.call(task, Request::Call(Op::Unshare(flags)), None)
+            .map(drop)
     }
 
     fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
-        let (target, gone) = match fd {
-            NsFd::File { task, .. } => (task, Errno::ENOENT),
-            NsFd::Pidfd { task } => (task, Errno::ESRCH),
+        let target = *fd.task();
+        let gone = match fd {
+            NsFd::File { .. } => Errno::ENOENT,
+            NsFd::Pidfd { .. } => Errno::ESRCH,
         };
         // A task known to be gone has no /proc entry and no pid: answer as opening would,
         // without opening a pid that may have been reused by another process.
@@ -506,13 +505,16 @@ impl Machine for RealMachine {
             }
             NsFd::Pidfd { .. } => sys::pidfd_open(t.pid),
         };
+        let req = Request::Call(Op::Setns {
+            fd: fd.map(|_| t.proc_pid),
+            nstype,
+        });
         let nsfd = opened?;
-        self.call(task, Request::Setns { nstype }, Some(nsfd.as_fd()))
-            .map(drop)
+        self.call(task, req, Some(nsfd.as_fd())).map(drop)
     }
 
     fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
-        self.call(task, Request::Exit { code }, None)?;
+        self.call(task, Request::Call(Op::Exit(code)), None)?;
         let deadline = Instant::now() + self.timeout;
         if task == TaskId(0) {
             // The controller itself reaps the root helper (std's `Child`), once it has exited.
@@ -521,7 +523,7 @@ impl Machine for RealMachine {
                 .as_ref()
                 .is_some_and(|p| sys::pidfd_wait(p.as_fd(), PidfdEvent::Exited, deadline));
             if !exited {
-                let req = Request::Exit { code };
+                let req = Request::Call(Op::Exit(code));
                 return Err(self.fault(task, &req, "it did not exit"));
             }
             if let Some(mut child) = self.root_child.take() {
@@ -530,22 +532,25 @@ impl Machine for RealMachine {
         }
         // Straight to the reap: one sleep in poll(2) until POLLHUP, not one per stage.
         if let Err(e) = self.wait_reaped(task, deadline) {
-            let req = Request::Exit { code };
+            let req = Request::Call(Op::Exit(code));
             return Err(self.fault(task, &req, &e));
         }
         self.settle()
     }
 
     fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
-        self.call(task, Request::Setresuid { uid }, None).map(drop)
+        self.call(task, Request::Call(Op::Setresuid(uid)), None)
+            .map(drop)
     }
 
     fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
-        self.call(task, Request::Setresgid { gid }, None).map(drop)
+        self.call(task, Request::Call(Op::Setresgid(gid)), None)
+            .map(drop)
     }
 
     fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
-        self.call(task, Request::DropCaps { caps }, None).map(drop)
+        self.call(task, Request::Call(Op::DropCaps(caps)), None)
+            .map(drop)
     }
 
     fn write_id_map(
@@ -566,33 +571,26 @@ impl Machine for RealMachine {
         if t.state != TaskState::Running {
             return Err(SysError::Errno(Errno::ENOENT));
         }
-        let req = Request::WriteIdMap {
-            proc_pid: t.proc_pid,
+        let req = Request::Call(Op::WriteIdMap {
+            target: t.proc_pid,
             kind,
-            map: map.to_vec(),
-        };
+            extents: map.to_vec(),
+        });
         self.call(writer, req, None).map(drop)
     }
 
     fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
-        let req = Request::Sethostname {
-            name: name.to_string(),
-        };
+        let req = Request::Call(Op::Sethostname(name.to_string()));
         self.call(task, req, None).map(drop)
     }
 
     fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
-        let req = Request::LinkUp {
-            ifname: ifname.to_string(),
-        };
+        let req = Request::Call(Op::LinkUp(ifname.to_string()));
         self.call(task, req, None).map(drop)
     }
 
     fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
-        let req = Request::SetMaxNamespaces {
-            sysctl: ns.max_sysctl(),
-            max,
-        };
+        let req = Request::Call(Op::SetMaxNamespaces(ns, max));
         self.call(task, req, None).map(drop)
     }
 

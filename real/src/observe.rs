@@ -6,7 +6,7 @@
 //! `procfs` crate hides EACCES, see the pitfalls page).
 
 use crate::sys::last_errno;
-use nslab_sim::{fit, Errno, Interface, Interfaces, NsEntry, NsPids, TaskView, UtsName};
+use nslab_machine::{fit, Errno, Interface, Interfaces, NsEntry, NsPids, TaskView, UtsName};
 use std::os::unix::fs::MetadataExt;
 
 /// The `/proc` directory of the calling thread.
@@ -21,7 +21,7 @@ pub fn parse_nspid(status: &str) -> NsPids {
         .map(|rest| {
             rest.split_whitespace()
                 .filter_map(|w| w.parse().ok())
-                .take(nslab_sim::NSPID_MAX)
+                .take(nslab_machine::NSPID_MAX)
                 .collect()
         })
         .unwrap_or_default()

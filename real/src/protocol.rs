@@ -11,7 +11,8 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr,
 };
-use nslab_sim::{CloneVia, IdMapExtent, IdMapKind, TaskView};
+use nslab_machine::sched::flags_to_string;
+use nslab_machine::{Op, TaskView};
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -29,77 +30,33 @@ pub const CHANNEL_FD: i32 = 3;
 /// What the controller asks one helper to do.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
-    Clone {
-        flags: u64,
-        via: CloneVia,
-    },
-    Unshare {
-        flags: u64,
-    },
-    /// `setns` on the fd that comes with the message.
-    Setns {
-        nstype: u64,
-    },
-    Exit {
-        code: i32,
-    },
-    Setresuid {
-        uid: u32,
-    },
-    Setresgid {
-        gid: u32,
-    },
-    DropCaps {
-        caps: u64,
-    },
-    /// Write `/proc/<proc_pid>/{uid,gid}_map` (`setgroups` = `deny` first for gid).
-    WriteIdMap {
-        proc_pid: i32,
-        kind: IdMapKind,
-        map: Vec<IdMapExtent>,
-    },
-    Sethostname {
-        name: String,
-    },
-    LinkUp {
-        ifname: String,
-    },
-    SetMaxNamespaces {
-        sysctl: String,
-        max: u32,
-    },
+    /// Make this call. The task an operation names is given by its pid in the /proc
+    /// mount's pid namespace: the id map write opens `/proc/<pid>/{uid,gid}_map`
+    /// (`setgroups` = `deny` first for gid); `setns` uses the fd that comes with the message.
+    Call(Op<i32>),
     Observe,
 }
 
 impl Request {
     /// A short description for fault messages: what the helper was doing.
     pub fn describe(&self) -> String {
-        match self {
-            Request::Clone { flags, via } => format!(
-                "{}({})",
-                match via {
-                    CloneVia::Clone => "clone",
-                    CloneVia::Clone3 => "clone3",
-                },
-                nslab_sim::sched::flags_to_string(*flags)
-            ),
-            Request::Unshare { flags } => {
-                format!("unshare({})", nslab_sim::sched::flags_to_string(*flags))
+        let Request::Call(op) = self else {
+            return "observe".to_string();
+        };
+        match op {
+            Op::Clone(args) => format!("{}({})", op.name(), flags_to_string(args.flags)),
+            Op::Unshare(flags) => format!("unshare({})", flags_to_string(*flags)),
+            Op::Setns { nstype, .. } => format!("setns({})", flags_to_string(*nstype)),
+            Op::Exit(code) => format!("exit({code})"),
+            Op::Setresuid(uid) => format!("setresuid({uid})"),
+            Op::Setresgid(gid) => format!("setresgid({gid})"),
+            Op::DropCaps(caps) => format!("capset(drop {caps:#x})"),
+            Op::WriteIdMap { target, kind, .. } => {
+                format!("write {kind:?} map of pid {target}")
             }
-            Request::Setns { nstype } => {
-                format!("setns({})", nslab_sim::sched::flags_to_string(*nstype))
-            }
-            Request::Exit { code } => format!("exit({code})"),
-            Request::Setresuid { uid } => format!("setresuid({uid})"),
-            Request::Setresgid { gid } => format!("setresgid({gid})"),
-            Request::DropCaps { caps } => format!("capset(drop {caps:#x})"),
-            Request::WriteIdMap { proc_pid, kind, .. } => {
-                format!("write {kind:?} map of pid {proc_pid}")
-            }
-            Request::Sethostname { name } => format!("sethostname({name:?})"),
-            Request::LinkUp { ifname } => format!("link up {ifname}"),
-            Request::SetMaxNamespaces { sysctl, max } => format!("write {sysctl} = {max}"),
-            Request::Observe => "observe".to_string(),
+            Op::Sethostname(name) => format!("sethostname({name:?})"),
+            Op::LinkUp(ifname) => format!("link up {ifname}"),
+            Op::SetMaxNamespaces(ty, max) => format!("write {} = {max}", ty.max_sysctl()),
         }
     }
 }
@@ -133,7 +90,7 @@ pub enum Reply {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Hello {
     /// `NSpid:` of `/proc/self/status`: from the /proc mount's pid namespace down.
-    pub proc_nspid: nslab_sim::NsPids,
+    pub proc_nspid: nslab_machine::NsPids,
     /// Where it stands, or why it could not start.
     pub root: Option<Result<RootInfo, StartFailure>>,
 }
@@ -141,7 +98,7 @@ pub struct Hello {
 /// Where the root helper stands once it is set up.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RootInfo {
-    pub origin: nslab_sim::Origin,
+    pub origin: nslab_machine::Origin,
     /// It made a user namespace of its own (the caller was not root).
     pub own_user_ns: bool,
     /// How `origin.pid_ns_level` was found, for the notes and the CLI.

@@ -6,7 +6,7 @@
 //! `kernel.unprivileged_userns_clone` = 0, `EPERM` from the `uid_map` write for Ubuntu's
 //! AppArmor restriction, `EINVAL` for a kernel without `CONFIG_USER_NS`.
 
-use nslab_sim::Errno;
+use nslab_machine::Errno;
 use std::fmt;
 use std::path::PathBuf;
 

@@ -6,8 +6,8 @@
 //! scenario sees is the kernel's own. Nothing here allocates between a clone and its return
 //! in the child, which keeps the fork-like raw clone safe in a single-threaded helper.
 
-use nslab_sim::sched::{CLONE_PIDFD, CLONE_SETTLS};
-use nslab_sim::Errno;
+use nslab_machine::sched::{CLONE_PIDFD, CLONE_SETTLS};
+use nslab_machine::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -165,7 +165,7 @@ pub fn clone_probe(flags: u64) -> Result<Probe, Errno> {
         unsafe { libc::munmap(stack, STACK) };
         return Err(e);
     }
-    let thread = flags & nslab_sim::sched::CLONE_THREAD != 0;
+    let thread = flags & nslab_machine::sched::CLONE_THREAD != 0;
     if thread {
         // The helper must be single-threaded again before its next request (unshare of a
         // user namespace and setns into a mount namespace need it): wait for the thread's
@@ -180,7 +180,7 @@ pub fn clone_probe(flags: u64) -> Result<Probe, Errno> {
             std::thread::sleep(std::time::Duration::from_micros(100));
         }
     }
-    let ours = !thread && flags & nslab_sim::sched::CLONE_PARENT == 0;
+    let ours = !thread && flags & nslab_machine::sched::CLONE_PARENT == 0;
     if ours {
         let mut status = 0;
         // SAFETY: waits for our own child; `status` is a live local.
@@ -189,7 +189,7 @@ pub fn clone_probe(flags: u64) -> Result<Probe, Errno> {
     if !thread {
         // A process child had its own copy of the mapping or has been reaped (with
         // CLONE_PARENT its new parent reaps it; with CLONE_VM it may still run, so keep it).
-        if ours || flags & nslab_sim::sched::CLONE_VM == 0 {
+        if ours || flags & nslab_machine::sched::CLONE_VM == 0 {
             // SAFETY: the child that used the stack has been reaped, or used a copy.
             unsafe { libc::munmap(stack, STACK) };
         }

@@ -3,8 +3,9 @@
 //! Every statement keeps the line and column it came from, so that a report can point at the
 //! line of the file a student is reading.
 
-use nslab_sim::machine::{CloneArgs, IdMapExtent, IdMapKind, NsEntry, NsType};
-use nslab_sim::Errno;
+use nslab_machine::machine::{NsEntry, NsFd};
+use nslab_machine::Errno;
+use nslab_machine::Op;
 use serde::{Deserialize, Serialize};
 
 /// Where a statement starts in its file (both 1-based, columns counted in characters).
@@ -86,50 +87,17 @@ pub enum Count {
 }
 
 /// The deepest pid namespace level (`MAX_PID_NS_LEVEL`, include/linux/pid_namespace.h).
-pub const MAX_PID_NS_LEVEL: u32 = 32;
+pub use nslab_machine::MAX_PID_NS_LEVEL;
 /// The deepest user namespace level: `create_user_ns` refuses when the parent's level is
 /// above 32 (kernel/user_namespace.c), so level 33 is the last that exists.
 pub const MAX_USER_NS_LEVEL: u32 = 33;
 
-/// One system call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Call {
-    /// `clone FLAGS` or `clone3 FLAGS`.
-    Clone(CloneArgs),
-    /// `unshare FLAGS`.
-    Unshare(u64),
-    /// `setns B.ns.ENTRY [NSTYPE]` or `setns pidfd B FLAGS`.
-    Setns { fd: FdRef, nstype: u64 },
-    /// `exit CODE`.
-    Exit(i32),
-    /// `setresuid UID`.
-    Setresuid(u32),
-    /// `setresgid GID`.
-    Setresgid(u32),
-    /// `drop_caps CAP[|CAP...]`.
-    DropCaps(u64),
-    /// `uid_map B FIRST LOWER COUNT` or `gid_map B ...`: the caller writes B's map.
-    WriteIdMap {
-        target: String,
-        kind: IdMapKind,
-        extents: Vec<IdMapExtent>,
-    },
-    /// `sethostname NAME`.
-    Sethostname(String),
-    /// `link_up IFNAME`.
-    LinkUp(String),
-    /// `set_max_namespaces TYPE N`.
-    SetMaxNamespaces(NsType, u32),
-}
+/// One system call, as the format writes it (`clone NEWPID`, `setns B.ns.net`, ...): the
+/// contract's operation, with other tasks named by their labels.
+pub type Call = Op<String>;
 
-/// The file descriptor a `setns` step opens.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FdRef {
-    /// `B.ns.net`: `/proc/<B>/ns/net`.
-    File { task: String, entry: NsEntry },
-    /// `pidfd B`.
-    Pidfd { task: String },
-}
+/// The file descriptor a `setns` step opens: `B.ns.net` (`/proc/<B>/ns/net`) or `pidfd B`.
+pub type FdRef = NsFd<String>;
 
 /// The expected result of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,9 +216,4 @@ pub enum StateWant {
     Running,
     Exited(i32),
     Killed(i32),
-}
-
-/// The short name of a `/proc/<pid>/ns` entry as the format spells it.
-pub fn entry_name(e: NsEntry) -> &'static str {
-    e.file_name()
 }

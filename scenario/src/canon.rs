@@ -6,9 +6,9 @@
 //! namespaces the scenario created; the root's hostname and the root's interfaces become
 //! `<root>`. Two backends that agree produce equal views.
 
-use nslab_sim::capability::CAP_FULL_SET;
-use nslab_sim::machine::{Interfaces, NsEntry, NsPids, NsType, TaskState, TaskView, UtsName};
-use nslab_sim::Errno;
+use nslab_machine::capability::CAP_FULL_SET;
+use nslab_machine::machine::{Interfaces, NsEntry, NsPids, NsType, TaskState, TaskView, UtsName};
+use nslab_machine::Errno;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

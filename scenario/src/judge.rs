@@ -9,9 +9,9 @@ use crate::ast::*;
 use crate::canon::{caps_text, state_text, CanonView, Canonicalizer, NsLabel};
 use crate::print::{push_stmt_line, stmt_line};
 use arrayvec::ArrayVec;
-use nslab_sim::machine::TaskView;
-use nslab_sim::machine::{Machine, NsEntry, NsFd, NsType, Origin, SysError, TaskId, TaskState};
-use nslab_sim::Errno;
+use nslab_machine::machine::TaskView;
+use nslab_machine::machine::{Machine, NsEntry, NsType, Origin, SysError, TaskId, TaskState};
+use nslab_machine::Errno;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::fmt::{self, Write as _};
@@ -602,57 +602,15 @@ impl<'m> Run<'m> {
         for s in &mut self.seen {
             s.fresh = false;
         }
-        let result: Result<Option<TaskId>, SysError> = match &c.call {
-            Call::Clone(args) => self.machine.clone(actor, *args).map(Some),
-            Call::Unshare(flags) => self.machine.unshare(actor, *flags).map(|_| None),
-            Call::Setns { fd, nstype } => {
-                let fd = match fd {
-                    FdRef::File { task, entry } => self
-                        .env
-                        .get(task)
-                        .map(|t| NsFd::File {
-                            task: t,
-                            entry: *entry,
-                        })
-                        .ok_or(task),
-                    FdRef::Pidfd { task } => self
-                        .env
-                        .get(task)
-                        .map(|t| NsFd::Pidfd { task: t })
-                        .ok_or(task),
-                };
-                match fd {
-                    Ok(fd) => self.machine.setns(actor, fd, *nstype).map(|_| None),
-                    Err(t) => {
-                        (record.outcome, record.verdict) = missing(t);
-                        return record;
-                    }
-                }
-            }
-            Call::Exit(code) => self.machine.exit(actor, *code).map(|_| None),
-            Call::Setresuid(u) => self.machine.setresuid(actor, *u).map(|_| None),
-            Call::Setresgid(g) => self.machine.setresgid(actor, *g).map(|_| None),
-            Call::DropCaps(caps) => self.machine.drop_caps(actor, *caps).map(|_| None),
-            Call::WriteIdMap {
-                target,
-                kind,
-                extents,
-            } => match self.env.get(target) {
-                Some(t) => self
-                    .machine
-                    .write_id_map(actor, t, *kind, extents)
-                    .map(|_| None),
-                None => {
-                    (record.outcome, record.verdict) = missing(target);
-                    return record;
-                }
-            },
-            Call::Sethostname(name) => self.machine.sethostname(actor, name).map(|_| None),
-            Call::LinkUp(ifname) => self.machine.link_up(actor, ifname).map(|_| None),
-            Call::SetMaxNamespaces(ty, max) => self
-                .machine
-                .set_max_namespaces(actor, *ty, *max)
-                .map(|_| None),
+        // The call, with the task it names (a setns target, an id map's owner) found by label.
+        let env = &self.env;
+        let resolved = c
+            .call
+            .apply_with(&mut *self.machine, actor, |label| env.get(label).ok_or(()));
+        let Ok(result) = resolved else {
+            let label = c.call.target().map_or("?", String::as_str);
+            (record.outcome, record.verdict) = missing(label);
+            return record;
         };
         // The tasks whose view the step may change: the child of a clone (its parent shows
         // the change at the next step that touches it, and in the final snapshot), the
@@ -1134,7 +1092,7 @@ impl fmt::Display for Portable {
     }
 }
 
-fn int_field(v: &nslab_sim::machine::TaskView, c: &CanonView, f: IntField) -> Portable {
+fn int_field(v: &nslab_machine::machine::TaskView, c: &CanonView, f: IntField) -> Portable {
     let in_root_pid_ns = v.nspid.len() <= 1;
     match f {
         IntField::Pid if in_root_pid_ns => Portable::Root,

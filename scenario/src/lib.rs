@@ -21,5 +21,5 @@ pub mod random;
 pub use ast::*;
 pub use canon::{CanonView, Canonicalizer};
 pub use judge::{agree, check, Disagreement, Outcome, Report, Run, StepRecord, Verdict};
-pub use nslab_sim::machine::Machine;
+pub use nslab_machine::machine::Machine;
 pub use parse::{parse, parse_file, ParseError};

@@ -5,10 +5,10 @@
 //! quoted string. The grammar is in `scenarios/README.md`.
 
 use crate::ast::*;
-use nslab_sim::capability::{parse_cap, CAP_FULL_SET};
-use nslab_sim::machine::{CloneArgs, CloneVia, IdMapExtent, IdMapKind, NsEntry, NsType};
-use nslab_sim::sched::parse_flags;
-use nslab_sim::Errno;
+use nslab_machine::capability::{parse_cap, CAP_FULL_SET};
+use nslab_machine::machine::{CloneArgs, CloneVia, IdMapExtent, IdMapKind, NsEntry, NsType};
+use nslab_machine::sched::parse_flags;
+use nslab_machine::Errno;
 use std::fmt;
 use std::path::Path;
 
@@ -484,7 +484,7 @@ impl LineParser<'_> {
                 self.line,
                 call_col,
                 "'clone' or 'clone3' (only a clone gives a new task to name)",
-                format!("'{}'", call_name(&call)),
+                format!("'{}'", call.name()),
             ));
         }
         let expect = if self.eat(&Tok::Arrow) {
@@ -898,32 +898,10 @@ fn parse_number(w: &str) -> Option<u64> {
     }
 }
 
-/// The word that starts a call in the format.
-pub fn call_name(c: &Call) -> &'static str {
-    match c {
-        Call::Clone(a) if a.via == CloneVia::Clone3 => "clone3",
-        Call::Clone(_) => "clone",
-        Call::Unshare(_) => "unshare",
-        Call::Setns { .. } => "setns",
-        Call::Exit(_) => "exit",
-        Call::Setresuid(_) => "setresuid",
-        Call::Setresgid(_) => "setresgid",
-        Call::DropCaps(_) => "drop_caps",
-        Call::WriteIdMap {
-            kind: IdMapKind::Uid,
-            ..
-        } => "uid_map",
-        Call::WriteIdMap { .. } => "gid_map",
-        Call::Sethostname(_) => "sethostname",
-        Call::LinkUp(_) => "link_up",
-        Call::SetMaxNamespaces(..) => "set_max_namespaces",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nslab_sim::sched::*;
+    use nslab_machine::sched::*;
 
     const EXAMPLE: &str = "\
 # unshare-newpid-moves-only-children

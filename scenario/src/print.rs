@@ -2,15 +2,14 @@
 //! `nslab check` writes for a disagreement. `parse(print(s))` gives `s` back, up to spans.
 
 use crate::ast::*;
-use crate::parse::call_name;
-use nslab_sim::capability::{cap_name, CAP_FULL_SET, CAP_LAST_CAP};
-use nslab_sim::machine::NsType;
-use nslab_sim::sched::FLAG_NAMES;
-use nslab_sim::Errno;
+use nslab_machine::capability::{cap_name, CAP_FULL_SET, CAP_LAST_CAP};
+use nslab_machine::machine::NsType;
+use nslab_machine::sched::FLAG_NAMES;
+use nslab_machine::Errno;
 use std::fmt::{self, Write};
 
 /// `CLONE_NEWNS|CLONE_NEWPID`, `0` for none, unknown bits in hex: the same text as
-/// `nslab_sim::sched::flags_to_string`, built in one buffer because the judge prints every
+/// `nslab_machine::sched::flags_to_string`, built in one buffer because the judge prints every
 /// step it runs.
 pub fn flags_to_string(flags: u64) -> String {
     let mut s = String::with_capacity(48);
@@ -122,7 +121,7 @@ pub fn call_text(c: &Call) -> String {
 }
 
 fn push_call(s: &mut String, c: &Call) {
-    s.push_str(call_name(c));
+    s.push_str(c.name());
     s.push(' ');
     match c {
         Call::Clone(a) => push_flags(s, a.flags),
@@ -324,7 +323,7 @@ impl fmt::Display for Scenario {
 
 #[cfg(test)]
 mod tests {
-    use nslab_sim::sched::*;
+    use nslab_machine::sched::*;
 
     #[test]
     fn flags_print_as_the_model_prints_them() {

@@ -11,61 +11,21 @@
 use crate::ast::*;
 use crate::canon::{CanonView, NsLabel};
 use crate::judge::{agree_records, Disagreement, Outcome, Run};
-use nslab_sim::capability::{cap_bit, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
-use nslab_sim::machine::{CloneArgs, IdMapExtent, IdMapKind, Machine, NsEntry, NsType, TaskState};
-use nslab_sim::sched::*;
+use nslab_machine::capability::{cap_bit, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
+use nslab_machine::machine::{
+    CloneArgs, IdMapExtent, IdMapKind, Machine, NsEntry, NsFd, NsType, TaskState,
+};
+use nslab_machine::sched::*;
+use nslab_machine::Op;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-/// One random operation; task fields are indices into the tasks created so far.
+/// One random operation: the task that makes it and the call, both naming tasks by their
+/// index into the tasks created so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RandOp {
-    Clone {
-        task: usize,
-        flags: u64,
-    },
-    Unshare {
-        task: usize,
-        flags: u64,
-    },
-    SetnsFile {
-        task: usize,
-        target: usize,
-        entry: NsEntry,
-        typed: bool,
-    },
-    SetnsPidfd {
-        task: usize,
-        target: usize,
-        flags: u64,
-    },
-    Setresuid {
-        task: usize,
-        uid: u32,
-    },
-    DropCaps {
-        task: usize,
-        caps: u64,
-    },
-    UidMap {
-        task: usize,
-        target: usize,
-    },
-    Sethostname {
-        task: usize,
-        name: u8,
-    },
-    LinkUp {
-        task: usize,
-    },
-    SetMaxNamespaces {
-        task: usize,
-        ty: NsType,
-        max: u32,
-    },
-    Exit {
-        task: usize,
-    },
+pub struct RandOp {
+    pub task: usize,
+    pub op: Op<usize>,
 }
 
 /// The namespace flags a random clone or unshare draws from, one bit each.
@@ -121,25 +81,33 @@ fn entry() -> impl Strategy<Value = NsEntry> {
 /// One random operation.
 pub fn op() -> impl Strategy<Value = RandOp> {
     let t = 0usize..8;
+    let op = |task: usize, op: Op<usize>| RandOp { task, op };
     prop_oneof![
-        6 => (t.clone(), ns_flags()).prop_map(|(task, flags)| RandOp::Clone { task, flags }),
-        3 => (t.clone(), ns_flags()).prop_map(|(task, flags)| RandOp::Unshare { task, flags }),
-        3 => (t.clone(), t.clone(), entry(), any::<bool>())
-            .prop_map(|(task, target, entry, typed)| RandOp::SetnsFile { task, target, entry, typed }),
-        2 => (t.clone(), t.clone(), ns_flags())
-            .prop_map(|(task, target, flags)| RandOp::SetnsPidfd { task, target, flags }),
+        6 => (t.clone(), ns_flags()).prop_map(move |(task, flags)| op(task, Op::Clone(CloneArgs::new(flags)))),
+        3 => (t.clone(), ns_flags()).prop_map(move |(task, flags)| op(task, Op::Unshare(flags))),
+        3 => (t.clone(), t.clone(), entry(), any::<bool>()).prop_map(move |(task, target, entry, typed)| {
+            let nstype = if typed { entry.ns_type().clone_flag() } else { 0 };
+            op(task, Op::Setns { fd: NsFd::File { task: target, entry }, nstype })
+        }),
+        2 => (t.clone(), t.clone(), ns_flags()).prop_map(move |(task, target, flags)| {
+            op(task, Op::Setns { fd: NsFd::Pidfd { task: target }, nstype: flags })
+        }),
         1 => (t.clone(), select(vec![0u32, 1000, 65534]))
-            .prop_map(|(task, uid)| RandOp::Setresuid { task, uid }),
+            .prop_map(move |(task, uid)| op(task, Op::Setresuid(uid))),
         1 => (t.clone(), select(vec![cap_bit(CAP_SYS_ADMIN), cap_bit(CAP_SYS_CHROOT), cap_bit(CAP_SETUID)]))
-            .prop_map(|(task, caps)| RandOp::DropCaps { task, caps }),
-        1 => (t.clone(), t.clone()).prop_map(|(task, target)| RandOp::UidMap { task, target }),
-        1 => (t.clone(), 0u8..3).prop_map(|(task, name)| RandOp::Sethostname { task, name }),
-        1 => t.clone().prop_map(|task| RandOp::LinkUp { task }),
+            .prop_map(move |(task, caps)| op(task, Op::DropCaps(caps))),
+        1 => (t.clone(), t.clone()).prop_map(move |(task, target)| {
+            let extents = vec![IdMapExtent { first: 0, lower_first: 0, count: 1 }];
+            op(task, Op::WriteIdMap { target, kind: IdMapKind::Uid, extents })
+        }),
+        1 => (t.clone(), 0u8..3)
+            .prop_map(move |(task, name)| op(task, Op::Sethostname(format!("nslab-{name}")))),
+        1 => t.clone().prop_map(move |task| op(task, Op::LinkUp("lo".into()))),
         // Only types whose count drops as soon as the namespace is freed: net (cleanup_net),
         // ipc and user (work queues) and pid (RCU) are released late on the real kernel.
         1 => (t.clone(), select(vec![NsType::Uts, NsType::Cgroup]), 0u32..3)
-            .prop_map(|(task, ty, max)| RandOp::SetMaxNamespaces { task, ty, max }),
-        1 => t.prop_map(|task| RandOp::Exit { task }),
+            .prop_map(move |(task, ty, max)| op(task, Op::SetMaxNamespaces(ty, max))),
+        1 => t.prop_map(move |task| op(task, Op::Exit(0))),
     ]
 }
 
@@ -261,20 +229,7 @@ fn pick(labels: &[String], i: usize) -> String {
 
 /// The statement for one operation, or `None` when it must be skipped.
 fn to_stmt(op: &RandOp, labels: &[String], line: u32, runs: &mut [Run<'_>]) -> Option<Stmt> {
-    let task_index = match op {
-        RandOp::Clone { task, .. }
-        | RandOp::Unshare { task, .. }
-        | RandOp::SetnsFile { task, .. }
-        | RandOp::SetnsPidfd { task, .. }
-        | RandOp::Setresuid { task, .. }
-        | RandOp::DropCaps { task, .. }
-        | RandOp::UidMap { task, .. }
-        | RandOp::Sethostname { task, .. }
-        | RandOp::LinkUp { task }
-        | RandOp::SetMaxNamespaces { task, .. }
-        | RandOp::Exit { task } => *task,
-    };
-    let task = pick(labels, task_index);
+    let task = pick(labels, op.task);
     // Every machine observes, so that their canonical labels keep the same order.
     let mut views: Vec<Option<CanonView>> = runs.iter_mut().map(|r| r.view_of(&task)).collect();
     let view = views.pop().flatten()?;
@@ -282,82 +237,32 @@ fn to_stmt(op: &RandOp, labels: &[String], line: u32, runs: &mut [Run<'_>]) -> O
         return None;
     }
     let not_root = |entry: NsEntry| view.ns(entry).is_some_and(|l| l != NsLabel::Ns(0));
-    let span = Span { line, column: 1 };
-    let call = |bind: Option<String>, call: Call| {
-        Some(Stmt::Call(CallStmt {
-            span,
-            bind,
-            task: task.clone(),
-            call,
-            expect: ExpectOutcome::Any,
-        }))
+    let skip = match &op.op {
+        Op::Sethostname(_) => !not_root(NsEntry::Uts),
+        Op::LinkUp(_) => !not_root(NsEntry::Net),
+        Op::SetMaxNamespaces(..) => !not_root(NsEntry::User),
+        Op::Exit(_) => task == "init",
+        _ => false,
     };
-    match op {
-        RandOp::Clone { flags, .. } => {
-            // CLONE_PARENT makes the child a sibling of the caller. The root task's parent is
-            // outside the machine (the real backend's controller), so it is never asked of
-            // the root.
-            let flags = if task == "init" {
-                flags & !CLONE_PARENT
-            } else {
-                *flags
-            };
-            call(
-                Some(format!("T{}", labels.len())),
-                Call::Clone(CloneArgs::new(flags)),
-            )
-        }
-        RandOp::Unshare { flags, .. } => call(None, Call::Unshare(*flags)),
-        RandOp::SetnsFile {
-            target,
-            entry,
-            typed,
-            ..
-        } => call(
-            None,
-            Call::Setns {
-                fd: FdRef::File {
-                    task: pick(labels, *target),
-                    entry: *entry,
-                },
-                nstype: if *typed {
-                    entry.ns_type().clone_flag()
-                } else {
-                    0
-                },
-            },
-        ),
-        RandOp::SetnsPidfd { target, flags, .. } => call(
-            None,
-            Call::Setns {
-                fd: FdRef::Pidfd {
-                    task: pick(labels, *target),
-                },
-                nstype: *flags,
-            },
-        ),
-        RandOp::Setresuid { uid, .. } => call(None, Call::Setresuid(*uid)),
-        RandOp::DropCaps { caps, .. } => call(None, Call::DropCaps(*caps)),
-        RandOp::UidMap { target, .. } => call(
-            None,
-            Call::WriteIdMap {
-                target: pick(labels, *target),
-                kind: IdMapKind::Uid,
-                extents: vec![IdMapExtent {
-                    first: 0,
-                    lower_first: 0,
-                    count: 1,
-                }],
-            },
-        ),
-        RandOp::Sethostname { name, .. } if not_root(NsEntry::Uts) => {
-            call(None, Call::Sethostname(format!("nslab-{name}")))
-        }
-        RandOp::LinkUp { .. } if not_root(NsEntry::Net) => call(None, Call::LinkUp("lo".into())),
-        RandOp::SetMaxNamespaces { ty, max, .. } if not_root(NsEntry::User) => {
-            call(None, Call::SetMaxNamespaces(*ty, *max))
-        }
-        RandOp::Exit { .. } if task != "init" => call(None, Call::Exit(0)),
-        _ => None,
+    if skip {
+        return None;
     }
+    let mut call = op.op.map(|i| pick(labels, *i));
+    let mut bind = None;
+    if let Op::Clone(args) = &mut call {
+        // CLONE_PARENT makes the child a sibling of the caller. The root task's parent is
+        // outside the machine (the real backend's controller), so it is never asked of
+        // the root.
+        if task == "init" {
+            args.flags &= !CLONE_PARENT;
+        }
+        bind = Some(format!("T{}", labels.len()));
+    }
+    Some(Stmt::Call(CallStmt {
+        span: Span { line, column: 1 },
+        bind,
+        task,
+        call,
+        expect: ExpectOutcome::Any,
+    }))
 }

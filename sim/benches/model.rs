@@ -65,7 +65,7 @@ fn cycles_per_second(flags: u64, recording: bool, min: Duration) -> f64 {
     let start = Instant::now();
     loop {
         for _ in 0..1000 {
-            let c = Machine::clone(&mut k, root, args).expect("clone");
+            let c = Machine::clone_task(&mut k, root, args).expect("clone");
             k.exit(c, 0).expect("exit");
             if recording {
                 black_box(k.take_records());
@@ -93,7 +93,7 @@ fn bytes_per_child(flags: u64, n: usize) -> f64 {
     let mut kids: Vec<TaskId> = Vec::with_capacity(n);
     let before = LIVE_BYTES.load(Ordering::Relaxed);
     for _ in 0..n {
-        kids.push(Machine::clone(&mut k, root, CloneArgs::new(flags)).expect("clone"));
+        kids.push(Machine::clone_task(&mut k, root, CloneArgs::new(flags)).expect("clone"));
     }
     let after = LIVE_BYTES.load(Ordering::Relaxed);
     black_box(&kids);
@@ -112,10 +112,10 @@ fn build_big_machine() -> (Duration, usize) {
     let mut tasks = 0;
     for _ in 0..10_000 {
         let leader =
-            Machine::clone(&mut k, root, CloneArgs::new(CLONE_NEWNET)).expect("clone NEWNET");
+            Machine::clone_task(&mut k, root, CloneArgs::new(CLONE_NEWNET)).expect("clone NEWNET");
         tasks += 1;
         for _ in 0..9 {
-            Machine::clone(&mut k, leader, CloneArgs::new(0)).expect("clone");
+            Machine::clone_task(&mut k, leader, CloneArgs::new(0)).expect("clone");
             tasks += 1;
         }
     }

@@ -8,11 +8,9 @@
 
 #![forbid(unsafe_code)]
 
-// The interface and the uapi constants.
-pub mod capability;
-pub mod errno;
-pub mod machine;
-pub mod sched;
+// The interface and the uapi constants live in `nslab-machine`, shared with the real
+// backend and the judge; re-exported here under their old paths.
+pub use nslab_machine::{capability, errno, machine, op, sched};
 
 // The machine and its recorder.
 pub mod invariants;
@@ -46,6 +44,8 @@ pub mod ucount;
 pub mod user_namespace;
 pub mod utsname;
 
-pub use errno::Errno;
 pub use kernel::Kernel;
-pub use machine::*;
+pub use nslab_machine::{machine::*, Errno, Op};
+
+// The contract's bound on `NSpid` lines is the model's deepest pid namespace level.
+const _: () = assert!(nslab_machine::MAX_PID_NS_LEVEL == pid_namespace::MAX_PID_NS_LEVEL);

@@ -30,7 +30,7 @@ impl Machine for Kernel {
     }
 
     /// kernel/fork.c `clone`/`clone3`.
-    fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
         let t = self.task_of(task)?;
         let child = Kernel::sys(self.sys_clone(t, args))?;
         Ok(self.new_handle(child))

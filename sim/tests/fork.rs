@@ -153,7 +153,7 @@ fn legacy_clone_reads_newtime_as_exit_signal_clone3_creates_the_namespace() {
         flags: CLONE_NEWTIME,
         via: CloneVia::Clone,
     };
-    let c = Machine::clone(&mut k, root, legacy).expect("legacy clone with 0x80");
+    let c = Machine::clone_task(&mut k, root, legacy).expect("legacy clone with 0x80");
     assert_eq!(inum(&mut k, c, NsEntry::Time), time0);
     assert_eq!(inum(&mut k, c, NsEntry::TimeForChildren), time0);
     assert_eq!(
@@ -177,7 +177,7 @@ fn legacy_clone_drops_high_bits_clone3_rejects_unknown_bits() {
         flags: 1 << 40,
         via: CloneVia::Clone,
     };
-    let c = Machine::clone(&mut k, root, legacy).expect("high bits are not seen");
+    let c = Machine::clone_task(&mut k, root, legacy).expect("high bits are not seen");
     assert_eq!(nsproxy_of(&k, c), nsproxy_of(&k, root));
     assert_eq!(clone3_err(&mut k, root, 1 << 40), Errno::EINVAL);
     assert_eq!(clone3_err(&mut k, root, 17), Errno::EINVAL);

@@ -170,12 +170,12 @@ fn reboot_in_place_is_a_fresh_boot() {
                 | CLONE_NEWNET
                 | CLONE_NEWCGROUP
                 | CLONE_NEWUSER;
-            if let Ok(c) = Machine::clone(&mut k, root, CloneArgs::new(all)) {
-                let _ = Machine::clone(&mut k, c, CloneArgs::new(CLONE_NEWNET));
+            if let Ok(c) = Machine::clone_task(&mut k, root, CloneArgs::new(all)) {
+                let _ = Machine::clone_task(&mut k, c, CloneArgs::new(CLONE_NEWNET));
                 let _ = k.sethostname(c, "used");
                 let _ = k.exit(c, 0);
             }
-            let _ = Machine::clone(&mut k, root, CloneArgs::new(CLONE_NEWIPC));
+            let _ = Machine::clone_task(&mut k, root, CloneArgs::new(CLONE_NEWIPC));
             k.set_recording(true);
             k.reboot_at(after);
             assert!(!k.recording(), "a rebooted machine records nothing");

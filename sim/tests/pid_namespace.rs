@@ -209,7 +209,7 @@ fn alloc_pid_exhausted_is_eagain() {
     let r = task_ref(&k, init);
     k.set_pid_max(r, 301).expect("the init may lower pid_max");
     for want in 2..=300 {
-        let c = Machine::clone(&mut k, init, CloneArgs::new(0)).expect("a free pid");
+        let c = Machine::clone_task(&mut k, init, CloneArgs::new(0)).expect("a free pid");
         assert_eq!(pid(&mut k, c), want);
     }
     let before = snapshot(&mut k, &[root, init]);

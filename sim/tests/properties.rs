@@ -44,53 +44,12 @@ const OTHER_FLAGS: [u64; 7] = [
     CLONE_SIGHAND,
 ];
 
-/// One system call; task numbers pick among the live tasks (or all tasks) at run time.
+/// One system call: `task` picks the caller among the live tasks at run time, and the task
+/// the operation names (a setns or id map target) picks among all tasks ever made.
 #[derive(Clone, Debug)]
-enum Op {
-    Clone {
-        task: usize,
-        flags: u64,
-        clone3: bool,
-    },
-    Unshare {
-        task: usize,
-        flags: u64,
-    },
-    SetnsFile {
-        task: usize,
-        target: usize,
-        entry: usize,
-        nstype: u8,
-    },
-    SetnsPidfd {
-        task: usize,
-        target: usize,
-        flags: u64,
-    },
-    Setresuid {
-        task: usize,
-        uid: u32,
-    },
-    DropCaps {
-        task: usize,
-        caps: u64,
-    },
-    Sethostname {
-        task: usize,
-        long: bool,
-    },
-    LinkUp {
-        task: usize,
-    },
-    WriteIdMap {
-        writer: usize,
-        target: usize,
-        gid: bool,
-        map: usize,
-    },
-    Exit {
-        task: usize,
-    },
+struct Call {
+    task: usize,
+    op: Op<usize>,
 }
 
 fn flags_from(ns_bits: u8, other_bits: u8) -> u64 {
@@ -125,33 +84,42 @@ fn other_bits() -> impl Strategy<Value = u8> {
     })
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op() -> impl Strategy<Value = Call> {
     let t = 0usize..64;
+    let call = |task: usize, op: Op<usize>| Call { task, op };
     prop_oneof![
         6 => (t.clone(), ns_bits(), other_bits(), any::<bool>()).prop_map(
-            |(task, n, o, clone3)| {
+            move |(task, n, o, clone3)| {
                 let mut flags = flags_from(n, o);
                 if !clone3 {
                     // Legacy clone would read CLONE_NEWTIME as the exit signal.
                     flags &= !CLONE_NEWTIME;
                 }
-                Op::Clone { task, flags, clone3 }
+                let via = if clone3 { CloneVia::Clone3 } else { CloneVia::Clone };
+                call(task, Op::Clone(CloneArgs { flags, via }))
             }
         ),
         3 => (t.clone(), ns_bits(), other_bits())
-            .prop_map(|(task, n, o)| Op::Unshare { task, flags: flags_from(n, o) }),
+            .prop_map(move |(task, n, o)| call(task, Op::Unshare(flags_from(n, o)))),
         3 => (t.clone(), t.clone(), 0usize..10, 0u8..3).prop_map(
-            |(task, target, entry, nstype)| Op::SetnsFile { task, target, entry, nstype }
+            move |(task, target, entry, nstype)| {
+                let e = NsEntry::ALL[entry];
+                let nstype = match nstype {
+                    0 => 0,
+                    1 => entry_flag(e),
+                    _ => entry_flag(NsEntry::ALL[(entry + 1) % 10]) & !entry_flag(e),
+                };
+                call(task, Op::Setns { fd: NsFd::File { task: target, entry: e }, nstype })
+            }
         ),
         2 => (t.clone(), t.clone(), ns_bits(), proptest::bool::weighted(0.1)).prop_map(
-            |(task, target, n, bad)| Op::SetnsPidfd {
-                task,
-                target,
-                flags: flags_from(n, 0) | if bad { CLONE_VM } else { 0 },
+            move |(task, target, n, bad)| {
+                let nstype = flags_from(n, 0) | if bad { CLONE_VM } else { 0 };
+                call(task, Op::Setns { fd: NsFd::Pidfd { task: target }, nstype })
             }
         ),
         1 => (t.clone(), prop_oneof![Just(0u32), Just(1000), Just(NOBODY)])
-            .prop_map(|(task, uid)| Op::Setresuid { task, uid }),
+            .prop_map(move |(task, uid)| call(task, Op::Setresuid(uid))),
         1 => (
             t.clone(),
             prop_oneof![
@@ -160,14 +128,26 @@ fn op() -> impl Strategy<Value = Op> {
                 Just(cap_bit(CAP_SETUID))
             ]
         )
-            .prop_map(|(task, caps)| Op::DropCaps { task, caps }),
-        1 => (t.clone(), proptest::bool::weighted(0.2))
-            .prop_map(|(task, long)| Op::Sethostname { task, long }),
-        1 => t.clone().prop_map(|task| Op::LinkUp { task }),
+            .prop_map(move |(task, caps)| call(task, Op::DropCaps(caps))),
+        1 => (t.clone(), proptest::bool::weighted(0.2)).prop_map(move |(task, long)| {
+            let name = if long { "x".repeat(65) } else { format!("h{task}") };
+            call(task, Op::Sethostname(name))
+        }),
+        1 => t.clone().prop_map(move |task| call(task, Op::LinkUp("lo".into()))),
         2 => (t.clone(), t.clone(), any::<bool>(), 0usize..4).prop_map(
-            |(writer, target, gid, map)| Op::WriteIdMap { writer, target, gid, map }
+            move |(task, target, gid, map)| {
+                let (lower_first, count) = match map {
+                    0 => (0, u32::MAX),
+                    1 => (0, 1),
+                    2 => (1000, 1),
+                    _ => (NOBODY, 1),
+                };
+                let extents = vec![IdMapExtent { first: 0, lower_first, count }];
+                let kind = if gid { IdMapKind::Gid } else { IdMapKind::Uid };
+                call(task, Op::WriteIdMap { target, kind, extents })
+            }
         ),
-        2 => t.prop_map(|task| Op::Exit { task }),
+        2 => t.prop_map(move |task| call(task, Op::Exit(0))),
     ]
 }
 
@@ -280,48 +260,31 @@ fn check_clone_shares(
 }
 
 /// Runs one operation and checks the per-step properties.
-fn step(w: &mut World, op: &Op) -> Result<(), TestCaseError> {
+fn step(w: &mut World, call: &Call) -> Result<(), TestCaseError> {
     let before = w.snapshot();
-    let (result, subject): (SysResult<()>, Option<TaskId>) = match *op {
-        Op::Clone {
-            task,
-            flags,
-            clone3,
-        } => {
-            let Some(t) = w.pick(task, true) else {
-                return Ok(());
-            };
-            if t == w.root && flags & CLONE_THREAD != 0 {
-                // A thread of init could not exit on its own (exit_group would end init),
-                // so the end-of-run cleanup could not reach the boot state.
-                return Ok(());
-            }
-            let pv = view(&mut w.k, t);
-            let args = CloneArgs {
-                flags,
-                via: if clone3 {
-                    CloneVia::Clone3
-                } else {
-                    CloneVia::Clone
-                },
-            };
-            match Machine::clone(&mut w.k, t, args) {
-                Ok(c) => {
-                    w.all.push(c);
-                    let parent = view(&mut w.k, t);
-                    let child = view(&mut w.k, c);
-                    check_clone_shares(&pv, &parent, &child, flags)?;
-                    (Ok(()), Some(t))
-                }
-                Err(e) => (Err(e), Some(t)),
-            }
+    // The root only clones, sets its hostname and brings links up (see the top).
+    let root_ok = matches!(call.op, Op::Clone(_) | Op::Sethostname(_) | Op::LinkUp(_));
+    let Some(t) = w.pick(call.task, root_ok) else {
+        return Ok(());
+    };
+    if let Op::Clone(args) = call.op {
+        if t == w.root && args.flags & CLONE_THREAD != 0 {
+            // A thread of init could not exit on its own (exit_group would end init),
+            // so the end-of-run cleanup could not reach the boot state.
+            return Ok(());
         }
-        Op::Unshare { task, flags } => {
-            let Some(t) = w.pick(task, false) else {
-                return Ok(());
-            };
-            let pv = view(&mut w.k, t);
-            let r = w.k.unshare(t, flags);
+    }
+    let op = call.op.map(|i| w.any(*i));
+    let pv = view(&mut w.k, t);
+    let result = op.apply(&mut w.k, t);
+    match (&op, &result) {
+        (Op::Clone(args), Ok(Some(c))) => {
+            w.all.push(*c);
+            let parent = view(&mut w.k, t);
+            let child = view(&mut w.k, *c);
+            check_clone_shares(&pv, &parent, &child, args.flags)?;
+        }
+        (Op::Unshare(flags), r) => {
             let after = view(&mut w.k, t);
             if flags & CLONE_NEWPID != 0 {
                 prop_assert_eq!(after.ns(NsEntry::Pid), pv.ns(NsEntry::Pid));
@@ -333,129 +296,21 @@ fn step(w: &mut World, op: &Op) -> Result<(), TestCaseError> {
                     prop_assert_eq!(&after.interfaces, &lo_down());
                 }
             }
-            (r, Some(t))
         }
-        Op::SetnsFile {
-            task,
-            target,
-            entry,
-            nstype,
-        } => {
-            let Some(t) = w.pick(task, false) else {
-                return Ok(());
-            };
-            let target = w.any(target);
-            let e = NsEntry::ALL[entry];
-            let nstype = match nstype {
-                0 => 0,
-                1 => entry_flag(e),
-                _ => entry_flag(NsEntry::ALL[(entry + 1) % 10]) & !entry_flag(e),
-            };
-            (
-                w.k.setns(
-                    t,
-                    NsFd::File {
-                        task: target,
-                        entry: e,
-                    },
-                    nstype,
-                ),
-                Some(t),
-            )
-        }
-        Op::SetnsPidfd {
-            task,
-            target,
-            flags,
-        } => {
-            let Some(t) = w.pick(task, false) else {
-                return Ok(());
-            };
-            let target = w.any(target);
-            (w.k.setns(t, NsFd::Pidfd { task: target }, flags), Some(t))
-        }
-        Op::Setresuid { task, uid } => {
-            let Some(t) = w.pick(task, false) else {
-                return Ok(());
-            };
-            (w.k.setresuid(t, uid), Some(t))
-        }
-        Op::DropCaps { task, caps } => {
-            let Some(t) = w.pick(task, false) else {
-                return Ok(());
-            };
-            (w.k.drop_caps(t, caps), Some(t))
-        }
-        Op::Sethostname { task, long } => {
-            let Some(t) = w.pick(task, true) else {
-                return Ok(());
-            };
-            let name = if long {
-                "x".repeat(65)
-            } else {
-                format!("h{}", t.0)
-            };
-            (w.k.sethostname(t, &name), Some(t))
-        }
-        Op::LinkUp { task } => {
-            let Some(t) = w.pick(task, true) else {
-                return Ok(());
-            };
-            (w.k.link_up(t, "lo"), Some(t))
-        }
-        Op::WriteIdMap {
-            writer,
-            target,
-            gid,
-            map,
-        } => {
-            let Some(wr) = w.pick(writer, false) else {
-                return Ok(());
-            };
-            let target = w.any(target);
-            let extent = match map {
-                0 => IdMapExtent {
-                    first: 0,
-                    lower_first: 0,
-                    count: u32::MAX,
-                },
-                1 => IdMapExtent {
-                    first: 0,
-                    lower_first: 0,
-                    count: 1,
-                },
-                2 => IdMapExtent {
-                    first: 0,
-                    lower_first: 1000,
-                    count: 1,
-                },
-                _ => IdMapExtent {
-                    first: 0,
-                    lower_first: NOBODY,
-                    count: 1,
-                },
-            };
-            let kind = if gid { IdMapKind::Gid } else { IdMapKind::Uid };
-            (w.k.write_id_map(wr, target, kind, &[extent]), Some(wr))
-        }
-        Op::Exit { task } => {
-            let Some(t) = w.pick(task, false) else {
-                return Ok(());
-            };
-            (w.k.exit(t, 0), Some(t))
-        }
-    };
+        _ => {}
+    }
+    let subject = Some(t);
     let bad = w.k.check_invariants();
-    prop_assert!(bad.is_empty(), "after {:?}: {:?}", op, bad);
+    prop_assert!(bad.is_empty(), "after {:?}: {:?}", call, bad);
     match result {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(SysError::Errno(e)) => {
             let after = w.snapshot();
             prop_assert_eq!(
                 &after,
                 &before,
                 "{:?} by {:?} failed with {:?} but changed the machine",
-                op,
+                call,
                 subject,
                 e
             );

@@ -70,13 +70,16 @@ fn no_time_namespaces_and_no_clone3() {
         flags: 0,
         via: CloneVia::Clone3,
     };
-    assert_eq!(errno(Machine::clone(&mut k, root, args)), Errno::ENOSYS);
+    assert_eq!(
+        errno(Machine::clone_task(&mut k, root, args)),
+        Errno::ENOSYS
+    );
     // Through legacy clone the bit is the exit signal, as on every version.
     let legacy = CloneArgs {
         flags: CLONE_NEWTIME,
         via: CloneVia::Clone,
     };
-    let c = Machine::clone(&mut k, root, legacy).unwrap();
+    let c = Machine::clone_task(&mut k, root, legacy).unwrap();
     assert_eq!(k.observe(c).unwrap().ns(NsEntry::Time), Err(Errno::ENOENT));
     assert_consistent(&k);
 }
@@ -105,7 +108,7 @@ fn shared_rules_and_teardown() {
     let (mut k, root) = boot_4_19();
     let at_boot = k.object_counts();
     assert_eq!(
-        errno(Machine::clone(
+        errno(Machine::clone_task(
             &mut k,
             root,
             CloneArgs::new(CLONE_NEWNS | CLONE_FS)

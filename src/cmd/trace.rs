@@ -10,9 +10,7 @@ use nslab_sim::kernel::KernelVersion;
 use nslab_sim::net_namespace::{PernetFn, PernetKind, PernetOperations};
 use nslab_sim::sched::{flags_to_string, parse_flags, CLONE_NEW_ALL};
 use nslab_sim::trace::{render_tree, source_url, Record, Step};
-use nslab_sim::{
-    CloneArgs, CloneVia, Errno, Kernel, Machine, NsEntry, NsFd, NsType, SysError, TaskId,
-};
+use nslab_sim::{CloneArgs, CloneVia, Errno, Kernel, Machine, NsEntry, NsFd, NsType, Op, SysError};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -85,64 +83,34 @@ fn parse_version(s: &str) -> Result<KernelVersion, String> {
         .ok_or_else(|| format!("unknown kernel version '{s}'; valid: 6.18, 4.19"))
 }
 
-/// The call being traced, parsed.
+/// The call being traced: an operation of the contract, made by the init task (by the child,
+/// for `exit`), where `()` names the child it refers to. A child is cloned first, untraced,
+/// with `child_flags`: the one whose namespaces `setns` joins, or the one that exits.
 #[derive(Clone, Debug, Serialize)]
-#[serde(tag = "syscall", rename_all = "snake_case")]
-enum Call {
-    Clone {
-        flags: u64,
-        via: CloneVia,
-    },
-    Unshare {
-        flags: u64,
-    },
-    Setns {
-        target_flags: u64,
-        fd: SetnsFd,
-        nstype: u64,
-    },
-    /// The child of `clone(child_flags)` exits (with a child of its own when it is a pid
-    /// namespace's init, so that the zap shows).
-    Exit {
-        child_flags: u64,
-    },
+struct Traced {
+    op: Op<()>,
+    child_flags: Option<u64>,
 }
 
-/// How `setns` refers to the child's namespaces.
-#[derive(Clone, Copy, Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum SetnsFd {
-    File(NsEntry),
-    Pidfd,
-}
-
-impl Call {
-    fn parse(args: &TraceArgs) -> Result<Call, UsageError> {
+impl Traced {
+    fn parse(args: &TraceArgs) -> Result<Traced, UsageError> {
         let flags = || parse_flags(&args.flags).map_err(|e| UsageError(e.to_string()));
-        Ok(match args.call.as_str() {
-            "clone" => {
-                let f = flags()?;
-                Call::Clone {
-                    flags: f,
-                    via: CloneArgs::new(f).via,
-                }
+        let (op, child_flags) = match args.call.as_str() {
+            "clone" => (Op::Clone(CloneArgs::new(flags()?)), None),
+            "clone3" => {
+                let args = CloneArgs {
+                    flags: flags()?,
+                    via: CloneVia::Clone3,
+                };
+                (Op::Clone(args), None)
             }
-            "clone3" => Call::Clone {
-                flags: flags()?,
-                via: CloneVia::Clone3,
-            },
-            "unshare" => Call::Unshare { flags: flags()? },
+            "unshare" => (Op::Unshare(flags()?), None),
             "setns" if args.pidfd => {
                 let f = flags()?;
-                Call::Setns {
-                    target_flags: f & CLONE_NEW_ALL,
-                    fd: SetnsFd::Pidfd,
-                    nstype: f,
-                }
+                let fd = NsFd::Pidfd { task: () };
+                (Op::Setns { fd, nstype: f }, Some(f & CLONE_NEW_ALL))
             }
-            "exit" => Call::Exit {
-                child_flags: flags()?,
-            },
+            "exit" => (Op::Exit(0), Some(flags()?)),
             "setns" => {
                 let ty = NsType::from_name(&args.flags).ok_or_else(|| {
                     UsageError(format!(
@@ -160,42 +128,36 @@ impl Call {
                     NsType::Cgroup => NsEntry::Cgroup,
                     NsType::Time => NsEntry::TimeForChildren,
                 };
-                Call::Setns {
-                    target_flags: ty.clone_flag(),
-                    fd: SetnsFd::File(entry),
-                    nstype: 0,
-                }
+                let fd = NsFd::File { task: (), entry };
+                (Op::Setns { fd, nstype: 0 }, Some(ty.clone_flag()))
             }
             other => {
                 return Err(UsageError(format!(
                     "unknown call '{other}'; valid calls: clone, clone3, unshare, setns, exit"
                 )))
             }
-        })
+        };
+        Ok(Traced { op, child_flags })
     }
 
+    /// The call as C would write it, for the first line of the trace.
     fn describe(&self) -> String {
-        match self {
-            Call::Clone { flags, via } => {
-                let name = match via {
-                    CloneVia::Clone => "clone",
-                    CloneVia::Clone3 => "clone3",
-                };
-                format!("{name}({})", flags_to_string(*flags))
-            }
-            Call::Unshare { flags } => format!("unshare({})", flags_to_string(*flags)),
-            Call::Setns { fd, nstype, .. } => match fd {
-                SetnsFd::File(e) => {
-                    format!("setns(open(\"/proc/<child>/ns/{}\"), 0)", e.file_name())
+        match (&self.op, self.child_flags) {
+            (Op::Clone(args), _) => format!("{}({})", self.op.name(), flags_to_string(args.flags)),
+            (Op::Unshare(flags), _) => format!("unshare({})", flags_to_string(*flags)),
+            (Op::Setns { fd, nstype }, _) => match fd {
+                NsFd::File { entry, .. } => {
+                    format!("setns(open(\"/proc/<child>/ns/{}\"), 0)", entry.file_name())
                 }
-                SetnsFd::Pidfd => {
+                NsFd::Pidfd { .. } => {
                     format!("setns(pidfd_open(<child>), {})", flags_to_string(*nstype))
                 }
             },
-            Call::Exit { child_flags } => format!(
+            (Op::Exit(_), Some(child_flags)) => format!(
                 "exit(0) by the child of clone({})",
-                flags_to_string(*child_flags)
+                flags_to_string(child_flags)
             ),
+            (op, _) => op.name().to_string(),
         }
     }
 }
@@ -204,7 +166,7 @@ impl Call {
 #[derive(Serialize)]
 struct TraceReport<'a> {
     kernel: &'static str,
-    call: &'a Call,
+    call: &'a Traced,
     description: String,
     /// The caller's pid at every level, outermost first (`NSpid`).
     caller_nspid: Vec<i32>,
@@ -252,7 +214,7 @@ struct NsLine {
 /// Runs `nslab trace`; returns the exit code: 0 when the traced call succeeded, 1 when the
 /// kernel refused it.
 pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
-    let call = Call::parse(&args)?;
+    let call = Traced::parse(&args)?;
     let mut k = Kernel::boot_version(args.kernel);
     let init = k.root();
 
@@ -295,67 +257,40 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let target = match &call {
-        Call::Setns { target_flags, .. } => {
-            let child =
-                Machine::clone(&mut k, init, CloneArgs::new(*target_flags)).map_err(|e| {
+    let target = match call.child_flags {
+        Some(child_flags) => {
+            let child = k
+                .clone_task(init, CloneArgs::new(child_flags))
+                .map_err(|e| {
+                    let what = match call.op {
+                        Op::Exit(_) => "the child that exits",
+                        _ => "the child to join",
+                    };
                     anyhow::anyhow!(
-                        "setting up the child to join, clone({}): {e}",
-                        flags_to_string(*target_flags)
+                        "setting up {what}, clone({}): {e}",
+                        flags_to_string(child_flags)
                     )
                 })?;
-            Some(child)
-        }
-        Call::Exit { child_flags } => {
-            let child =
-                Machine::clone(&mut k, init, CloneArgs::new(*child_flags)).map_err(|e| {
-                    anyhow::anyhow!(
-                        "setting up the child that exits, clone({}): {e}",
-                        flags_to_string(*child_flags)
-                    )
-                })?;
-            if child_flags & nslab_sim::sched::CLONE_NEWPID != 0 {
+            if matches!(call.op, Op::Exit(_)) && child_flags & nslab_sim::sched::CLONE_NEWPID != 0 {
                 // A task in the child's pid namespace, for zap_pid_ns_processes to kill.
-                Machine::clone(&mut k, child, CloneArgs::new(0))
+                k.clone_task(child, CloneArgs::new(0))
                     .map_err(|e| anyhow::anyhow!("setting up the grandchild: {e}"))?;
             }
             Some(child)
         }
-        _ => None,
+        None => None,
     };
 
     let before = k.namespaces();
     // The task making the call: init, or the child that exits.
-    let caller = match &call {
-        Call::Exit { .. } => target.expect("set up above"),
+    let caller = match (&call.op, target) {
+        (Op::Exit(_), Some(child)) => child,
         _ => init,
     };
     let caller_view = k.observe(caller).map_err(|e| anyhow::anyhow!("{e}"))?;
     k.set_recording(true);
-    let outcome: Result<Option<TaskId>, SysError> = match &call {
-        Call::Clone { flags, via } => Machine::clone(
-            &mut k,
-            init,
-            CloneArgs {
-                flags: *flags,
-                via: *via,
-            },
-        )
-        .map(Some),
-        Call::Unshare { flags } => k.unshare(init, *flags).map(|()| None),
-        Call::Exit { .. } => k.exit(caller, 0).map(|()| None),
-        Call::Setns { fd, nstype, .. } => {
-            let t = target.expect("set up above");
-            let fd = match fd {
-                SetnsFd::File(entry) => NsFd::File {
-                    task: t,
-                    entry: *entry,
-                },
-                SetnsFd::Pidfd => NsFd::Pidfd { task: t },
-            };
-            k.setns(init, fd, *nstype).map(|()| None)
-        }
-    };
+    let op = call.op.map(|()| target.expect("set up above"));
+    let outcome = op.apply(&mut k, caller);
     let records = k.take_records();
     k.set_recording(false);
     let after = k.namespaces();
@@ -392,11 +327,11 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         .filter(|n| !after_inums.contains(&n.inum))
         .cloned()
         .collect();
-    let subject = match (&outcome, &call) {
+    let subject = match (&outcome, &call.op) {
         (Ok(Some(child)), _) => Some((*child, "child")),
         // After an exit there is nothing left to read of the caller: the summary is what
         // was freed.
-        (Ok(None), Call::Exit { .. }) => None,
+        (Ok(None), Op::Exit(_)) => None,
         (Ok(None), _) => Some((init, "caller")),
         (Err(_), _) => None,
     };

@@ -7,8 +7,8 @@
 //! `nslab-real-probe <helper exe> start`: starts a machine and prints `started` with its
 //! origin, or `start error: <message>`.
 
-use nslab_sim::sched::{CLONE_NEWNET, CLONE_NEWPID};
-use nslab_sim::{CloneArgs, Machine};
+use nslab_machine::sched::{CLONE_NEWNET, CLONE_NEWPID};
+use nslab_machine::{CloneArgs, Machine};
 use std::io::Write;
 use std::path::Path;
 
@@ -31,10 +31,10 @@ fn main() {
         "hold" => {
             let root = m.root();
             let init = m
-                .clone(root, CloneArgs::new(CLONE_NEWPID | CLONE_NEWNET))
+                .clone_task(root, CloneArgs::new(CLONE_NEWPID | CLONE_NEWNET))
                 .unwrap();
-            let inner = m.clone(init, CloneArgs::new(0)).unwrap();
-            let beside = m.clone(root, CloneArgs::new(0)).unwrap();
+            let inner = m.clone_task(init, CloneArgs::new(0)).unwrap();
+            let beside = m.clone_task(root, CloneArgs::new(0)).unwrap();
             let pids: Vec<String> = [root, init, inner, beside]
                 .iter()
                 .map(|t| m.host_pid(*t).unwrap().to_string())

@@ -3,8 +3,10 @@
 //! left behind (the lab checks that at the end of every test).
 
 use crate::harness::{start_lab, tests, Outcome};
-use nslab_sim::sched::*;
-use nslab_sim::{CloneArgs, CloneVia, Errno, Machine, NsEntry, NsFd, SysError, TaskId, TaskState};
+use nslab_machine::sched::*;
+use nslab_machine::{
+    CloneArgs, CloneVia, Errno, Machine, NsEntry, NsFd, SysError, TaskId, TaskState,
+};
 
 tests![
     handles_of_exited_tasks_give_esrch,
@@ -26,10 +28,10 @@ fn errno<T: std::fmt::Debug>(r: Result<T, SysError>) -> Errno {
 fn handles_of_exited_tasks_give_esrch() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.exit(t, 0).unwrap();
     assert_eq!(errno(m.observe(t)), Errno::ESRCH);
-    assert_eq!(errno(m.clone(t, CloneArgs::new(0))), Errno::ESRCH);
+    assert_eq!(errno(m.clone_task(t, CloneArgs::new(0))), Errno::ESRCH);
     assert_eq!(errno(m.unshare(t, CLONE_NEWNET)), Errno::ESRCH);
     assert_eq!(errno(m.exit(t, 0)), Errno::ESRCH);
     assert_eq!(errno(m.state(TaskId(99))), Errno::ESRCH);
@@ -40,7 +42,7 @@ fn handles_of_exited_tasks_give_esrch() -> Outcome {
 fn setns_to_a_dead_task_gives_enoent_or_esrch() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
     let pid = m.host_pid(t).unwrap();
     m.exit(t, 0).unwrap();
     // What the kernel says about the reaped pid (numbers are not reused until they wrap).
@@ -82,14 +84,14 @@ fn unknown_flag_bits() -> Outcome {
         flags: unknown,
         via: CloneVia::Clone3,
     };
-    assert_eq!(errno(m.clone(root, clone3)), Errno::EINVAL);
+    assert_eq!(errno(m.clone_task(root, clone3)), Errno::EINVAL);
     // Legacy clone keeps only the low 32 bits of its flag word, so a high unknown bit is
     // dropped silently and the clone succeeds (observed on 6.18).
     let legacy = CloneArgs {
         flags: unknown | CLONE_NEWUTS,
         via: CloneVia::Clone,
     };
-    let c = m.clone(root, legacy).unwrap();
+    let c = m.clone_task(root, legacy).unwrap();
     assert_ne!(
         m.observe(c).unwrap().ns(NsEntry::Uts),
         m.observe(root).unwrap().ns(NsEntry::Uts)
@@ -106,14 +108,16 @@ fn clone3_only_flags_through_legacy_clone() -> Outcome {
         flags: CLONE_CLEAR_SIGHAND,
         via: CloneVia::Clone,
     };
-    let c = m.clone(root, legacy).unwrap();
+    let c = m.clone_task(root, legacy).unwrap();
     assert_eq!(m.state(c).unwrap(), TaskState::Running);
     // Through clone3 it is valid too.
-    let c3 = m.clone(root, CloneArgs::new(CLONE_CLEAR_SIGHAND)).unwrap();
+    let c3 = m
+        .clone_task(root, CloneArgs::new(CLONE_CLEAR_SIGHAND))
+        .unwrap();
     assert_eq!(m.state(c3).unwrap(), TaskState::Running);
     // CLONE_INTO_CGROUP through clone3 with cgroup fd 0 (not a cgroup): the kernel's EBADF.
     assert_eq!(
-        errno(m.clone(root, CloneArgs::new(CLONE_INTO_CGROUP))),
+        errno(m.clone_task(root, CloneArgs::new(CLONE_INTO_CGROUP))),
         Errno::EBADF
     );
     Outcome::Pass
@@ -126,7 +130,7 @@ fn newtime_through_legacy_clone_is_an_exit_signal() -> Outcome {
         flags: CLONE_NEWTIME,
         via: CloneVia::Clone,
     };
-    let r = m.clone(root, legacy);
+    let r = m.clone_task(root, legacy);
     let c = r.expect("legacy clone with the low byte 0x80 as the exit signal");
     let (vc, vr) = (m.observe(c).unwrap(), m.observe(root).unwrap());
     assert_eq!(
@@ -152,13 +156,13 @@ fn invalid_flag_combinations_are_einval() -> Outcome {
         CLONE_PIDFD | CLONE_PARENT_SETTID,
         CLONE_PIDFD | CLONE_DETACHED,
     ] {
-        let r = m.clone(root, CloneArgs::new(flags));
+        let r = m.clone_task(root, CloneArgs::new(flags));
         assert_eq!(errno(r), Errno::EINVAL, "{}", flags_to_string(flags));
     }
     // CLONE_PARENT from a pid-namespace init.
-    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let init = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
     assert_eq!(
-        errno(m.clone(init, CloneArgs::new(CLONE_PARENT))),
+        errno(m.clone_task(init, CloneArgs::new(CLONE_PARENT))),
         Errno::EINVAL
     );
     Outcome::Pass
@@ -171,24 +175,24 @@ fn clone_vm_gets_the_kernels_answer_and_no_task() -> Outcome {
     // nslab passes them through a probe clone on a fresh stack.
     let thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
     assert_eq!(
-        errno(m.clone(root, CloneArgs::new(thread | CLONE_NEWPID))),
+        errno(m.clone_task(root, CloneArgs::new(thread | CLONE_NEWPID))),
         Errno::EINVAL
     );
     assert_eq!(
-        errno(m.clone(root, CloneArgs::new(thread | CLONE_NEWUSER))),
+        errno(m.clone_task(root, CloneArgs::new(thread | CLONE_NEWUSER))),
         Errno::EINVAL
     );
     assert_eq!(
-        errno(m.clone(root, CloneArgs::new(CLONE_VM | CLONE_THREAD))),
+        errno(m.clone_task(root, CloneArgs::new(CLONE_VM | CLONE_THREAD))),
         Errno::EINVAL
     );
     // A combination the kernel accepts is made and ended at once: the answer is a refusal
     // by nslab, never a task that shares the helper's memory.
-    match m.clone(root, CloneArgs::new(thread)) {
+    match m.clone_task(root, CloneArgs::new(thread)) {
         Err(SysError::Fault(f)) => assert!(f.starts_with("refused:"), "{f}"),
         other => panic!("CLONE_VM|CLONE_SIGHAND|CLONE_THREAD gave {other:?}"),
     }
-    match m.clone(root, CloneArgs::new(CLONE_VFORK)) {
+    match m.clone_task(root, CloneArgs::new(CLONE_VFORK)) {
         Err(SysError::Fault(f)) => assert!(f.starts_with("refused:"), "{f}"),
         other => panic!("CLONE_VFORK gave {other:?}"),
     }

@@ -2,8 +2,8 @@
 //! pid-namespace init that exits while others live. Each ends with nothing left behind.
 
 use crate::harness::{helper_exe, helper_process, probe_exe, start_lab, tests, wait_gone, Outcome};
-use nslab_sim::sched::*;
-use nslab_sim::{CloneArgs, Errno, Machine, NsEntry, NsFd, SysError, TaskState};
+use nslab_machine::sched::*;
+use nslab_machine::{CloneArgs, Errno, Machine, NsEntry, NsFd, SysError, TaskState};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,9 +23,9 @@ fn kill(pid: i32, sig: i32) {
 fn helper_killed_with_sigkill_is_a_fault_and_tears_down() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let a = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
-    let b = m.clone(a, CloneArgs::new(0)).unwrap();
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let a = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let b = m.clone_task(a, CloneArgs::new(0)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
     kill(m.host_pid(b).unwrap(), libc::SIGKILL);
     match m.observe(b) {
         Err(SysError::Fault(f)) => {
@@ -48,8 +48,8 @@ fn helper_killed_with_sigkill_is_a_fault_and_tears_down() -> Outcome {
 fn hung_helper_times_out_and_tears_down() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let a = m.clone(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
-    let b = m.clone(a, CloneArgs::new(0)).unwrap();
+    let a = m.clone_task(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
+    let b = m.clone_task(a, CloneArgs::new(0)).unwrap();
     kill(m.host_pid(a).unwrap(), libc::SIGSTOP);
     m.set_request_timeout(Duration::from_millis(300));
     match m.sethostname(a, "x") {
@@ -110,11 +110,11 @@ fn killed_controller_takes_every_helper_with_it() -> Outcome {
 fn init_exit_kills_the_namespace_and_forks_into_it_fail() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
-    let a = m.clone(init, CloneArgs::new(0)).unwrap();
-    let b = m.clone(a, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let init = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let a = m.clone_task(init, CloneArgs::new(0)).unwrap();
+    let b = m.clone_task(a, CloneArgs::new(CLONE_NEWNET)).unwrap();
     // A task outside whose children go into the init's namespace.
-    let outside = m.clone(root, CloneArgs::new(0)).unwrap();
+    let outside = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.setns(
         outside,
         NsFd::File {
@@ -124,14 +124,14 @@ fn init_exit_kills_the_namespace_and_forks_into_it_fail() -> Outcome {
         CLONE_NEWPID,
     )
     .unwrap();
-    let d = m.clone(outside, CloneArgs::new(0)).unwrap();
+    let d = m.clone_task(outside, CloneArgs::new(0)).unwrap();
     m.exit(init, 0).unwrap();
     assert_eq!(m.state(init).unwrap(), TaskState::Exited(0));
     for t in [a, b, d] {
         assert_eq!(m.state(t).unwrap(), TaskState::Killed(libc::SIGKILL), "{t}");
     }
     assert_eq!(m.state(outside).unwrap(), TaskState::Running);
-    match m.clone(outside, CloneArgs::new(0)) {
+    match m.clone_task(outside, CloneArgs::new(0)) {
         Err(SysError::Errno(e)) => assert_eq!(e, Errno::ENOMEM),
         other => panic!("a fork into a dead namespace gave {other:?}"),
     }

@@ -6,8 +6,8 @@
 //! skipped` and `N real tests skipped`. Every machine a test starts goes through [`Lab`],
 //! whose drop checks that none of its helper processes (nor zombies) is left.
 
+use nslab_machine::TaskId;
 use nslab_real::{RealMachine, StartError, StartOptions};
-use nslab_sim::TaskId;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -131,7 +131,7 @@ pub fn wait_gone(procs: &[(i32, u64)], within: Duration) -> Vec<(i32, u64)> {
 
 /// The pid of a task in its own pid namespace's numbering, from a fresh observation.
 pub fn own_pid(m: &mut Lab, t: TaskId) -> i32 {
-    use nslab_sim::Machine;
+    use nslab_machine::Machine;
     m.observe(t).expect("observe").pid()
 }
 

@@ -1,9 +1,9 @@
 //! One test per operation, each checking an observation against kernel-facts.md.
 
 use crate::harness::{need_real_root, own_pid, start_lab, tests, Outcome};
-use nslab_sim::capability::{cap_bit, CAP_FULL_SET, CAP_SYS_ADMIN};
-use nslab_sim::sched::*;
-use nslab_sim::{
+use nslab_machine::capability::{cap_bit, CAP_FULL_SET, CAP_SYS_ADMIN};
+use nslab_machine::sched::*;
+use nslab_machine::{
     CloneArgs, CloneVia, Errno, IdMapExtent, IdMapKind, Interface, Machine, NsEntry, NsFd, NsType,
     SysError, TaskState,
 };
@@ -106,7 +106,7 @@ fn clone_newpid_child_is_pid_1() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
     let parent = m.observe(root).unwrap();
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
     let v = m.observe(c).unwrap();
     assert_eq!(v.nspid.len(), 2, "{:?}", v.nspid);
     assert_eq!(v.pid(), 1);
@@ -125,9 +125,9 @@ fn clone_newpid_child_is_pid_1() -> Outcome {
 fn pids_in_a_new_namespace_are_1_2_3() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
-    let a = m.clone(init, CloneArgs::new(0)).unwrap();
-    let b = m.clone(init, CloneArgs::new(0)).unwrap();
+    let init = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let a = m.clone_task(init, CloneArgs::new(0)).unwrap();
+    let b = m.clone_task(init, CloneArgs::new(0)).unwrap();
     assert_eq!(
         [
             own_pid(&mut m, init),
@@ -144,13 +144,13 @@ fn clone_newnet_holds_only_lo_down() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
     let host = m.observe(root).unwrap();
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
     let v = m.observe(c).unwrap();
     assert_ne!(v.ns(NsEntry::Net), host.ns(NsEntry::Net));
     assert_eq!(
         v.interfaces[..],
         [Interface {
-            name: nslab_sim::fit("lo"),
+            name: nslab_machine::fit("lo"),
             ifindex: 1,
             up: false
         }]
@@ -161,7 +161,7 @@ fn clone_newnet_holds_only_lo_down() -> Outcome {
 fn link_up_brings_lo_up() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
     m.link_up(c, "lo").unwrap();
     assert!(m.observe(c).unwrap().interfaces[0].up);
     assert_eq!(errno(m.link_up(c, "nslab0").unwrap_err()), Errno::ENODEV);
@@ -176,14 +176,14 @@ fn link_up_brings_lo_up() -> Outcome {
 fn unshare_newpid_changes_only_pid_for_children() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     let before = m.observe(t).unwrap();
     m.unshare(t, CLONE_NEWPID).unwrap();
     let after = m.observe(t).unwrap();
     assert_eq!(after.ns(NsEntry::Pid), before.ns(NsEntry::Pid));
     assert_eq!(after.nspid, before.nspid);
     assert_eq!(after.ns(NsEntry::PidForChildren), Err(Errno::ENOENT));
-    let c = m.clone(t, CloneArgs::new(0)).unwrap();
+    let c = m.clone_task(t, CloneArgs::new(0)).unwrap();
     let cv = m.observe(c).unwrap();
     assert_eq!(cv.pid(), 1);
     assert_eq!(
@@ -196,7 +196,7 @@ fn unshare_newpid_changes_only_pid_for_children() -> Outcome {
         Errno::EINVAL
     );
     assert_eq!(
-        errno(m.clone(t, CloneArgs::new(CLONE_NEWPID)).unwrap_err()),
+        errno(m.clone_task(t, CloneArgs::new(CLONE_NEWPID)).unwrap_err()),
         Errno::EINVAL
     );
     Outcome::Pass
@@ -205,7 +205,7 @@ fn unshare_newpid_changes_only_pid_for_children() -> Outcome {
 fn unshare_newnet_moves_the_caller() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     let before = m.observe(t).unwrap();
     m.unshare(t, CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
         .unwrap();
@@ -233,8 +233,8 @@ fn unshare_newnet_moves_the_caller() -> Outcome {
 fn setns_file_joins_a_network_namespace() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let a = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
-    let b = m.clone(root, CloneArgs::new(0)).unwrap();
+    let a = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let b = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.setns(
         b,
         NsFd::File {
@@ -272,12 +272,12 @@ fn setns_pidfd_joins_several_at_once() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
     let a = m
-        .clone(
+        .clone_task(
             root,
             CloneArgs::new(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC),
         )
         .unwrap();
-    let b = m.clone(root, CloneArgs::new(0)).unwrap();
+    let b = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.setns(b, NsFd::Pidfd { task: a }, CLONE_NEWNET | CLONE_NEWUTS)
         .unwrap();
     let (va, vb) = (m.observe(a).unwrap(), m.observe(b).unwrap());
@@ -302,7 +302,7 @@ fn setns_pidfd_joins_several_at_once() -> Outcome {
 fn setns_type_mismatch_is_einval() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let a = m.clone(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
+    let a = m.clone_task(root, CloneArgs::new(CLONE_NEWNET)).unwrap();
     let r = m.setns(
         root,
         NsFd::File {
@@ -318,7 +318,7 @@ fn setns_type_mismatch_is_einval() -> Outcome {
 fn setns_into_ancestor_pid_namespace_is_einval() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let init = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
     let r = m.setns(
         init,
         NsFd::File {
@@ -337,7 +337,7 @@ fn setns_into_ancestor_pid_namespace_is_einval() -> Outcome {
     };
     assert_eq!(errno(r.unwrap_err()), want);
     // Into a descendant it works, and changes only pid_for_children.
-    let other = m.clone(root, CloneArgs::new(0)).unwrap();
+    let other = m.clone_task(root, CloneArgs::new(0)).unwrap();
     let before = m.observe(other).unwrap();
     m.setns(
         other,
@@ -354,7 +354,7 @@ fn setns_into_ancestor_pid_namespace_is_einval() -> Outcome {
         after.ns(NsEntry::PidForChildren),
         m.observe(init).unwrap().ns(NsEntry::Pid)
     );
-    let c = m.clone(other, CloneArgs::new(0)).unwrap();
+    let c = m.clone_task(other, CloneArgs::new(0)).unwrap();
     assert_eq!(
         own_pid(&mut m, c),
         2,
@@ -367,7 +367,7 @@ fn uid_65534_unshare_is_eperm_but_clone_newuser_works() -> Outcome {
     let mut m = start_lab!();
     need_real_root!(m, "uid 65534 is not mapped there");
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.setresuid(t, 65534).unwrap();
     let v = m.observe(t).unwrap();
     assert_eq!(
@@ -377,7 +377,7 @@ fn uid_65534_unshare_is_eperm_but_clone_newuser_works() -> Outcome {
     );
     assert_eq!(errno(m.unshare(t, CLONE_NEWNET).unwrap_err()), Errno::EPERM);
     let c = m
-        .clone(t, CloneArgs::new(CLONE_NEWUSER | CLONE_NEWNET))
+        .clone_task(t, CloneArgs::new(CLONE_NEWUSER | CLONE_NEWNET))
         .unwrap();
     let cv = m.observe(c).unwrap();
     assert_eq!(
@@ -397,7 +397,7 @@ fn id_maps_are_written_once() -> Outcome {
         "mapping a range needs CAP_SETUID over ids that are not mapped there"
     );
     let root = m.root();
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
     // The child's own ids are 0 in the parent namespace; map them, and a range beside them.
     let map = [
         IdMapExtent {
@@ -430,7 +430,7 @@ fn setresgid_changes_gid() -> Outcome {
     let mut m = start_lab!();
     need_real_root!(m, "gid 65534 is not mapped there");
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.setresgid(t, 65534).unwrap();
     assert_eq!(m.observe(t).unwrap().gid, 65534);
     m.setresuid(t, 65534).unwrap();
@@ -441,7 +441,7 @@ fn setresgid_changes_gid() -> Outcome {
 fn drop_caps_removes_sys_admin() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.drop_caps(t, cap_bit(CAP_SYS_ADMIN)).unwrap();
     let v = m.observe(t).unwrap();
     assert_eq!(v.cap_eff & cap_bit(CAP_SYS_ADMIN), 0);
@@ -454,7 +454,7 @@ fn sethostname_in_a_new_uts_namespace() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
     let host = m.observe(root).unwrap().hostname;
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWUTS)).unwrap();
     assert_eq!(m.observe(c).unwrap().hostname, host);
     m.sethostname(c, "nslab-test").unwrap();
     assert_eq!(&*m.observe(c).unwrap().hostname, "nslab-test");
@@ -469,7 +469,7 @@ fn sethostname_in_a_new_uts_namespace() -> Outcome {
 fn set_max_namespaces_limits_the_child_user_namespace() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let c = m.clone(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
+    let c = m.clone_task(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
     let map = [IdMapExtent {
         first: 0,
         lower_first: 0,
@@ -496,7 +496,7 @@ fn clone3_newtime_makes_a_time_namespace() -> Outcome {
     let parent = m.observe(root).unwrap();
     let args = CloneArgs::new(CLONE_NEWTIME);
     assert_eq!(args.via, CloneVia::Clone3);
-    let c = m.clone(root, args).unwrap();
+    let c = m.clone_task(root, args).unwrap();
     let v = m.observe(c).unwrap();
     assert_ne!(v.ns(NsEntry::Time), parent.ns(NsEntry::Time));
     assert_eq!(v.ns(NsEntry::TimeForChildren), v.ns(NsEntry::Time));
@@ -506,14 +506,14 @@ fn clone3_newtime_makes_a_time_namespace() -> Outcome {
 fn unshare_newtime_changes_only_time_for_children() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     let before = m.observe(t).unwrap();
     m.unshare(t, CLONE_NEWTIME).unwrap();
     let after = m.observe(t).unwrap();
     assert_eq!(after.ns(NsEntry::Time), before.ns(NsEntry::Time));
     assert_ne!(after.ns(NsEntry::TimeForChildren), before.ns(NsEntry::Time));
     // A fork-like child enters time_for_children at once.
-    let c = m.clone(t, CloneArgs::new(0)).unwrap();
+    let c = m.clone_task(t, CloneArgs::new(0)).unwrap();
     assert_eq!(
         m.observe(c).unwrap().ns(NsEntry::Time),
         after.ns(NsEntry::TimeForChildren)
@@ -524,7 +524,7 @@ fn unshare_newtime_changes_only_time_for_children() -> Outcome {
 fn exit_reports_the_code_and_the_parent_reaps() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     let pid = m.host_pid(t).unwrap();
     m.exit(t, 7).unwrap();
     assert_eq!(m.state(t).unwrap(), TaskState::Exited(7));
@@ -552,17 +552,17 @@ fn exit_statuses_are_the_kernels_under_a_racing_reaper() -> Outcome {
             2 | 3 => CLONE_NEWPID,
             _ => 0,
         };
-        let t = m.clone(root, CloneArgs::new(flags)).unwrap();
+        let t = m.clone_task(root, CloneArgs::new(flags)).unwrap();
         match kind {
             2 => {
                 // The init reaps its own child, then exits itself.
-                let c = m.clone(t, CloneArgs::new(0)).unwrap();
+                let c = m.clone_task(t, CloneArgs::new(0)).unwrap();
                 m.exit(c, code).unwrap();
                 assert_eq!(m.state(c).unwrap(), TaskState::Exited(code), "round {i}");
             }
             3 => {
                 // The init dies first: its child is killed and reaped by the kernel.
-                let c = m.clone(t, CloneArgs::new(0)).unwrap();
+                let c = m.clone_task(t, CloneArgs::new(0)).unwrap();
                 m.exit(t, code).unwrap();
                 assert_eq!(m.state(c).unwrap(), TaskState::Killed(9), "round {i}");
                 assert_eq!(m.state(t).unwrap(), TaskState::Exited(code), "round {i}");
@@ -579,9 +579,9 @@ fn exit_statuses_are_the_kernels_under_a_racing_reaper() -> Outcome {
 fn orphans_reparent_to_the_pid_namespace_init() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let init = m.clone(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
-    let mid = m.clone(init, CloneArgs::new(0)).unwrap();
-    let leaf = m.clone(mid, CloneArgs::new(0)).unwrap();
+    let init = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+    let mid = m.clone_task(init, CloneArgs::new(0)).unwrap();
+    let leaf = m.clone_task(mid, CloneArgs::new(0)).unwrap();
     assert_eq!(m.observe(leaf).unwrap().ppid, 2);
     m.exit(mid, 0).unwrap();
     assert_eq!(m.observe(leaf).unwrap().ppid, 1);
@@ -598,8 +598,8 @@ fn orphans_reparent_to_the_pid_namespace_init() -> Outcome {
 fn orphans_outside_pid_namespaces_reparent_to_the_root_helper() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let mid = m.clone(root, CloneArgs::new(0)).unwrap();
-    let leaf = m.clone(mid, CloneArgs::new(0)).unwrap();
+    let mid = m.clone_task(root, CloneArgs::new(0)).unwrap();
+    let leaf = m.clone_task(mid, CloneArgs::new(0)).unwrap();
     m.exit(mid, 0).unwrap();
     let root_pid = own_pid(&mut m, root);
     assert_eq!(
@@ -613,7 +613,7 @@ fn orphans_outside_pid_namespaces_reparent_to_the_root_helper() -> Outcome {
 fn multi_flag_unshare_gives_consecutive_inodes() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    let t = m.clone(root, CloneArgs::new(0)).unwrap();
+    let t = m.clone_task(root, CloneArgs::new(0)).unwrap();
     m.unshare(t, CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
         .unwrap();
     let v = m.observe(t).unwrap();

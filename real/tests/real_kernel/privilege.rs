@@ -2,11 +2,11 @@
 //! where user namespaces are unavailable, the start is refused with the cause and the fix.
 
 use crate::harness::{helper_exe, need_root, probe_exe, start_lab, tests, Lab, Outcome};
+use nslab_machine::capability::CAP_FULL_SET;
+use nslab_machine::sched::*;
+use nslab_machine::{CloneArgs, Interface, Machine, NsEntry};
+use nslab_machine::{IdMapExtent, IdMapKind, NsType};
 use nslab_real::StartOptions;
-use nslab_sim::capability::CAP_FULL_SET;
-use nslab_sim::sched::*;
-use nslab_sim::{CloneArgs, Interface, Machine, NsEntry};
-use nslab_sim::{IdMapExtent, IdMapKind, NsType};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 
@@ -40,7 +40,7 @@ fn unprivileged_start_maps_the_caller_to_root() -> Outcome {
     );
     // Root inside its own user namespace can make the other types.
     let c = m
-        .clone(
+        .clone_task(
             root,
             CloneArgs::new(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWPID),
         )
@@ -50,7 +50,7 @@ fn unprivileged_start_maps_the_caller_to_root() -> Outcome {
     assert_eq!(
         cv.interfaces[..],
         [Interface {
-            name: nslab_sim::fit("lo"),
+            name: nslab_machine::fit("lo"),
             ifindex: 1,
             up: false
         }]
@@ -68,7 +68,7 @@ fn no_user_namespaces_is_refused_with_the_sysctl_to_fix() -> Outcome {
     need_root!("preparing a user namespace with a zero limit needs root");
     let mut m = start_lab!();
     let root = m.root();
-    let u = m.clone(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
+    let u = m.clone_task(root, CloneArgs::new(CLONE_NEWUSER)).unwrap();
     let map = [
         IdMapExtent {
             first: 0,

@@ -37,7 +37,7 @@ pub fn errno<T: std::fmt::Debug>(r: SysResult<T>) -> Errno {
 
 /// `clone(2)` (or `clone3(2)` when a flag needs it) that must succeed.
 pub fn fork(k: &mut Kernel, t: TaskId, flags: u64) -> TaskId {
-    let child = Machine::clone(k, t, CloneArgs::new(flags))
+    let child = Machine::clone_task(k, t, CloneArgs::new(flags))
         .unwrap_or_else(|e| panic!("clone({}) by {t}: {e}", flags_to_string(flags)));
     assert_consistent(k);
     child
@@ -49,7 +49,7 @@ pub fn fork3(k: &mut Kernel, t: TaskId, flags: u64) -> TaskId {
         flags,
         via: CloneVia::Clone3,
     };
-    let child = Machine::clone(k, t, args)
+    let child = Machine::clone_task(k, t, args)
         .unwrap_or_else(|e| panic!("clone3({}) by {t}: {e}", flags_to_string(flags)));
     assert_consistent(k);
     child
@@ -57,12 +57,12 @@ pub fn fork3(k: &mut Kernel, t: TaskId, flags: u64) -> TaskId {
 
 /// The errno of a `clone` (legacy unless a flag needs clone3) that must fail.
 pub fn clone_err(k: &mut Kernel, t: TaskId, flags: u64) -> Errno {
-    errno(Machine::clone(k, t, CloneArgs::new(flags)))
+    errno(Machine::clone_task(k, t, CloneArgs::new(flags)))
 }
 
 /// The errno of a `clone3` that must fail.
 pub fn clone3_err(k: &mut Kernel, t: TaskId, flags: u64) -> Errno {
-    errno(Machine::clone(
+    errno(Machine::clone_task(
         k,
         t,
         CloneArgs {

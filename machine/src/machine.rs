@@ -1,5 +1,5 @@
-//! The one narrow interface that both backends implement: the simulated kernel in this crate
-//! and the real kernel in `nslab-real`.
+//! The one narrow interface that both backends implement: the simulated kernel in
+//! `nslab-sim` and the real kernel in `nslab-real`.
 //!
 //! This module mirrors no kernel file. It is the contract of a scenario: each method is one
 //! system call made by one task, answered with the kernel's errno; [`Machine::observe`] reads
@@ -20,8 +20,12 @@ pub const NEW_UTS_LEN: usize = 64;
 /// `IFNAMSIZ` (include/uapi/linux/if.h): an interface name with its terminating NUL.
 pub const IFNAMSIZ: usize = 16;
 
+/// `MAX_PID_NS_LEVEL` (include/linux/pid_namespace.h): the deepest level a pid namespace can
+/// have (the initial one is level 0).
+pub const MAX_PID_NS_LEVEL: u32 = 32;
+
 /// The most numbers an `NSpid:` line can have: one per level, `MAX_PID_NS_LEVEL` + 1.
-pub const NSPID_MAX: usize = crate::pid_namespace::MAX_PID_NS_LEVEL as usize + 1;
+pub const NSPID_MAX: usize = MAX_PID_NS_LEVEL as usize + 1;
 
 /// A host or domain name: the kernel keeps it in a fixed `char[__NEW_UTS_LEN + 1]` of
 /// `struct new_utsname`, and so does the model (inline, no heap).
@@ -284,12 +288,42 @@ impl CloneArgs {
 /// The file descriptor handed to `setns`. The backend opens it with its controller's
 /// privileges (as root in the starting namespaces), so opening fails only when the target task
 /// is gone (`ENOENT` for a namespace file, `ESRCH` for a pidfd).
+///
+/// `T` names the task: a [`TaskId`] on a machine, a label in a scenario (see [`crate::Op`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum NsFd {
+pub enum NsFd<T = TaskId> {
     /// `/proc/<pid of task>/ns/<entry>`.
-    File { task: TaskId, entry: NsEntry },
+    File { task: T, entry: NsEntry },
     /// A pidfd of the task (`pidfd_open`).
-    Pidfd { task: TaskId },
+    Pidfd { task: T },
+}
+
+impl<T> NsFd<T> {
+    /// The task whose namespaces the fd refers to.
+    pub fn task(&self) -> &T {
+        match self {
+            NsFd::File { task, .. } | NsFd::Pidfd { task } => task,
+        }
+    }
+
+    /// The same fd, its task named by `f`.
+    pub fn try_map<U, E>(&self, f: impl FnOnce(&T) -> Result<U, E>) -> Result<NsFd<U>, E> {
+        Ok(match self {
+            NsFd::File { task, entry } => NsFd::File {
+                task: f(task)?,
+                entry: *entry,
+            },
+            NsFd::Pidfd { task } => NsFd::Pidfd { task: f(task)? },
+        })
+    }
+
+    /// The same fd, its task named by `f`.
+    pub fn map<U>(&self, f: impl FnOnce(&T) -> U) -> NsFd<U> {
+        match self.try_map(|t| Ok::<U, std::convert::Infallible>(f(t))) {
+            Ok(fd) => fd,
+            Err(e) => match e {},
+        }
+    }
 }
 
 /// Which id map a write goes to.
@@ -410,7 +444,8 @@ impl Default for Origin {
     }
 }
 
-/// The operations a scenario may perform, each as one task's system call.
+/// The operations a scenario may perform, each as one task's system call. [`crate::Op`] names
+/// each of them as a value, and [`crate::Op::apply`] makes it on a machine.
 ///
 /// Both `nslab_sim::Kernel` and `nslab_real::RealMachine` implement it, so one scenario or
 /// one property test runs on either and the results are compared.
@@ -431,7 +466,7 @@ pub trait Machine {
     /// shares its memory or suspends its parent: it passes `CLONE_VM`/`CLONE_VFORK` to the
     /// kernel (legacy `clone` only), reports the kernel's errno, and when the kernel accepts
     /// them answers `SysError::Fault("refused: ...")`.
-    fn clone(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId>;
+    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId>;
 
     /// `unshare(2)` made by `task`.
     fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()>;
