@@ -5,7 +5,8 @@
 //!   `transcripts/` and `listings/`) is an entry.
 //! - `includes: <page>`: every `{{#include path[:anchor]}}` names a file that exists, and the
 //!   anchor (or line range) exists in it; the page has no console block of its own (those
-//!   live in `transcripts/`, where they are run); every transcript is included by some page.
+//!   live in `transcripts/`, where they are run); every transcript and listing is included by
+//!   some page.
 //! - `links: <page>`: every internal link names a file (and a heading of it) that exists, and
 //!   every kernel source link is pinned to v6.18 or v4.19 and names a file that the model
 //!   mirrors (see [`code_map`]).
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
         }));
     }
     trials.push(Trial::test(
-        "includes: every transcript is shown",
+        "includes: every transcript and listing is shown",
         check_transcripts_included,
     ));
     for file in transcripts("model") {
@@ -315,10 +316,17 @@ fn check_transcripts_included() -> Result<(), Failed> {
         }
     }
     let mut errors = Vec::new();
-    for file in transcripts("model").into_iter().chain(transcripts("live")) {
+    let listings: Vec<PathBuf> = std::fs::read_dir(src().join("listings"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    for file in transcripts("model")
+        .into_iter()
+        .chain(transcripts("live"))
+        .chain(listings)
+    {
         if !included.contains(&file.canonicalize().unwrap()) {
             errors.push(format!(
-                "{} is checked but shown on no page: include it or remove it",
+                "{} is checked but shown on no page: include it (or a part of it) or remove it",
                 rel(&file)
             ));
         }
@@ -532,7 +540,7 @@ fn check_links(page: &Path) -> Result<(), Failed> {
 fn live_gate() -> Result<(), String> {
     static GATE: OnceLock<Result<(), String>> = OnceLock::new();
     GATE.get_or_init(|| {
-        if !nix_is_root() {
+        if !effective_uid_is_root() {
             return Err(
                 "needs root (the transcripts make namespaces with unshare and nsenter)".into(),
             );
@@ -544,7 +552,7 @@ fn live_gate() -> Result<(), String> {
     .clone()
 }
 
-fn nix_is_root() -> bool {
+fn effective_uid_is_root() -> bool {
     // The effective uid, as /proc/self/status reports it (second field of `Uid:`).
     std::fs::read_to_string("/proc/self/status")
         .ok()
