@@ -9,11 +9,8 @@
 
 use mimalloc::MiMalloc;
 use nslab_scenario::{check, parse_file, Scenario};
-use nslab_sim::machine::{
-    CloneArgs, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Origin, SysResult, TaskId, TaskState,
-    TaskView,
-};
-use nslab_sim::Kernel;
+use nslab_sim::machine::{Machine, Origin, SysResult, TaskId, TaskState, TaskView};
+use nslab_sim::{Kernel, Op};
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -82,44 +79,8 @@ impl Machine for Counted {
     fn origin(&self) -> Origin {
         self.k.origin()
     }
-    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
-        self.calls(|k| Machine::clone_task(k, task, args))
-    }
-    fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
-        self.calls(|k| Machine::unshare(k, task, flags))
-    }
-    fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
-        self.calls(|k| Machine::setns(k, task, fd, nstype))
-    }
-    fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
-        self.calls(|k| Machine::exit(k, task, code))
-    }
-    fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
-        self.calls(|k| Machine::setresuid(k, task, uid))
-    }
-    fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
-        self.calls(|k| Machine::setresgid(k, task, gid))
-    }
-    fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
-        self.calls(|k| Machine::drop_caps(k, task, caps))
-    }
-    fn write_id_map(
-        &mut self,
-        writer: TaskId,
-        target: TaskId,
-        kind: IdMapKind,
-        map: &[IdMapExtent],
-    ) -> SysResult<()> {
-        self.calls(|k| Machine::write_id_map(k, writer, target, kind, map))
-    }
-    fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
-        self.calls(|k| Machine::sethostname(k, task, name))
-    }
-    fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
-        self.calls(|k| Machine::link_up(k, task, ifname))
-    }
-    fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
-        self.calls(|k| Machine::set_max_namespaces(k, task, ns, max))
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
+        self.calls(|k| k.syscall(task, op))
     }
     fn observe(&mut self, task: TaskId) -> SysResult<TaskView> {
         self.nobserve += 1;

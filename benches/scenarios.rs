@@ -18,7 +18,8 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use nslab_scenario::random::{ops, run_ops};
+use nslab::both::run_ops_both;
+use nslab_scenario::random::ops;
 use nslab_scenario::{check, parse_file, Machine, Scenario};
 use nslab_sim::machine::Origin;
 use proptest::strategy::{Strategy, ValueTree};
@@ -147,10 +148,9 @@ fn main() {
             .new_tree(&mut runner)
             .expect("a strategy of vectors never rejects")
             .current();
-        let mut real = start_real().expect("the real backend started above");
-        let mut sim = nslab_sim::Kernel::boot_at(&real.origin());
-        let mut both: [&mut dyn Machine; 2] = [&mut sim, &mut real];
-        if !run_ops("bench", &seq, &mut both).disagreement.is_empty() {
+        let r =
+            run_ops_both("bench", &seq, common::helper()).expect("the real backend started above");
+        if !r.disagreement.is_empty() {
             disagreements += 1;
         }
     }

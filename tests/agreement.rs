@@ -1,16 +1,19 @@
 //! The model-based property test: random operation sequences over a few tasks, run on the
-//! model and on the kernel, every result and observation compared after each step. A
-//! disagreement shrinks to a minimal sequence, printed as a scenario file; the seed is fixed
-//! and failures are kept in `tests/agreement.proptest-regressions`, replayed first.
+//! model and on the kernel (`nslab::both::run_ops_both`), every result and observation
+//! compared after each step. A disagreement shrinks to a minimal sequence, printed as a
+//! scenario file; the seed is fixed and failures are kept in
+//! `tests/agreement.proptest-regressions`, replayed first.
 //!
-//! A custom harness (`harness = false`) so that a skip is counted and printed: where the real
-//! backend cannot start, the test says `SKIPPED` and compares two independently booted models
-//! instead (the model must be deterministic), never passing silently.
+//! A `harness = false` binary run by libtest-mimic. Where the real backend cannot start, the
+//! trial is ignored and says `SKIPPED: <test>: <reason>`; it never compares the model with
+//! itself instead. A case the kernel could not run is a failure. The host-safety check runs
+//! last.
 
 mod common;
 
-use nslab_scenario::random::{ops, run_ops, SequenceResult};
-use nslab_scenario::Machine;
+use libtest_mimic::{Completion, Failed, Trial};
+use nslab::both::run_ops_both;
+use nslab_scenario::random::ops;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner,
 };
@@ -18,6 +21,9 @@ use std::process::ExitCode;
 
 /// How many random sequences CI runs; `NSLAB_CASES` overrides it.
 const CASES: u32 = 256;
+
+/// The longest sequence, in operations.
+const STEPS: usize = 12;
 
 fn config() -> Config {
     let cases = std::env::var("NSLAB_CASES")
@@ -36,38 +42,16 @@ fn config() -> Config {
     }
 }
 
-fn run_both(seq: &[nslab_scenario::random::RandOp]) -> SequenceResult {
-    match common::start_real() {
-        Ok(mut real) => {
-            let mut sim = common::boot_sim(Some(&real.origin()));
-            let mut ms: [&mut dyn Machine; 2] = [&mut sim, &mut real];
-            run_ops("property-disagreement", seq, &mut ms)
-        }
-        Err(_) => {
-            let mut a = common::boot_sim(None);
-            let mut b = common::boot_sim(None);
-            let mut ms: [&mut dyn Machine; 2] = [&mut a, &mut b];
-            run_ops("property-disagreement", seq, &mut ms)
-        }
-    }
-}
+const TEST: &str = "model_against_kernel";
 
-fn main() -> ExitCode {
-    let host = common::host_before();
-    let mut skipped = 0;
-    let what = match common::start_real() {
-        Ok(_) => "model against kernel",
-        Err(why) => {
-            println!("SKIPPED: model against kernel: {why}; comparing two models instead");
-            skipped += 1;
-            "model against model"
-        }
-    };
-    let config = config();
-    let cases = config.cases;
-    let mut runner = TestRunner::new(config);
-    let result = runner.run(&ops(12), |seq| {
-        let r = run_both(&seq);
+fn model_against_kernel() -> Result<Completion, Failed> {
+    if let Err(why) = common::real_available() {
+        return Ok(common::skip(TEST, &why));
+    }
+    let mut runner = TestRunner::new(config());
+    let result = runner.run(&ops(STEPS), |seq| {
+        let r = run_ops_both("property-disagreement", &seq, common::helper())
+            .map_err(|e| TestCaseError::fail(format!("the kernel could not run this case: {e}")))?;
         if r.disagreement.is_empty() {
             Ok(())
         } else {
@@ -79,23 +63,19 @@ fn main() -> ExitCode {
             )))
         }
     });
+    match result {
+        Ok(()) => Ok(Completion::Completed),
+        Err(TestError::Fail(why, minimal)) => {
+            Err(format!("{why}\nminimal sequence: {minimal:?}").into())
+        }
+        Err(TestError::Abort(why)) => Err(format!("aborted: {why}").into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let host = common::host_before();
     // The property test starts and drops a real machine per case: the host must come out of
     // all of them as it went in.
-    let (mut passed, mut failed) = (0, 0);
-    match result {
-        Ok(()) => {
-            println!("ok: {what}: {cases} random sequences of up to 12 steps agree");
-            passed += 1;
-        }
-        Err(TestError::Fail(why, minimal)) => {
-            println!("FAILED: {what}: {why}");
-            println!("minimal sequence: {minimal:?}");
-            failed += 1;
-        }
-        Err(TestError::Abort(why)) => {
-            println!("FAILED: {what}: aborted: {why}");
-            failed += 1;
-        }
-    }
-    common::finish(&host, passed, failed, skipped)
+    let trials = vec![Trial::ignorable_test(TEST, model_against_kernel)];
+    common::run_then_check_host(trials, host)
 }

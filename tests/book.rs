@@ -13,15 +13,14 @@
 //! - `transcript: model/<file>`: trycmd runs the page's commands and compares their output.
 //! - `transcript: live/<file>`: the same, only as root on a machine where the real backend
 //!   starts; elsewhere `SKIPPED: <file>: <reason>`, counted as ignored.
-//! - `host-safety`: the host is as it was before the live transcripts ran.
+//! - `host_safety`, run after all the others: the host is as it was before.
 //!
-//! Trials run one at a time, in order, so that `host-safety` comes after every live transcript.
 //! `TRYCMD=overwrite cargo test --test book` rewrites the transcripts with the output of today's
 //! commands (trycmd keeps the `[..]` and `...` redactions it can).
 
 mod common;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Completion, Failed, Trial};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,9 +50,6 @@ fn main() -> ExitCode {
             }
         };
     }
-    let mut args = Arguments::from_args();
-    // host-safety must run after the live transcripts: one trial at a time, in list order.
-    args.test_threads = Some(1);
     // trycmd runs commands without a cwd of their own in the test's cwd: the repository root,
     // so that a page can say `nslab run scenarios/<file>.scn`.
     std::env::set_current_dir(root()).expect("cannot enter the repository root");
@@ -99,14 +95,8 @@ fn main() -> ExitCode {
             },
         ));
     }
-    trials.push(Trial::test("host-safety", move || {
-        if common::report_host_safety(&host) {
-            Ok(())
-        } else {
-            Err("the host changed while the book's transcripts ran".into())
-        }
-    }));
-    libtest_mimic::run(&args, trials).exit_code()
+    // Then `host_safety`, after every trial: the host must be as it was before.
+    common::run_then_check_host(trials, host)
 }
 
 fn rel(path: &Path) -> String {
@@ -545,9 +535,7 @@ fn live_gate() -> Result<(), String> {
                 "needs root (the transcripts make namespaces with unshare and nsenter)".into(),
             );
         }
-        let machine = common::start_real()?;
-        drop(machine);
-        Ok(())
+        common::real_available()
     })
     .clone()
 }

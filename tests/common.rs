@@ -1,10 +1,12 @@
-//! What the top-level tests share: starting the backends, loudly skipping the real one where
-//! this machine does not allow it.
+//! What the top-level tests (and the scenario benchmark) share: the scenario files, the real
+//! backend or why it cannot run here, and the host-safety check that closes a run.
 
 #![allow(dead_code)]
 
-use nslab_sim::machine::Origin;
+use libtest_mimic::{Arguments, Trial};
+use nslab_real::host::HostSnapshot;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// The scenario files, sorted.
 pub fn scenario_files() -> Vec<PathBuf> {
@@ -18,57 +20,78 @@ pub fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
+/// The program the real backend's helpers run: the `nslab` binary.
+pub fn helper() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_nslab"))
+}
+
 /// The real backend, or why it cannot run here.
 pub fn start_real() -> Result<nslab_real::RealMachine, String> {
     if std::env::var_os("NSLAB_SKIP_REAL").is_some() {
         return Err("NSLAB_SKIP_REAL is set".into());
     }
-    nslab_real::RealMachine::start(Path::new(env!("CARGO_BIN_EXE_nslab")))
+    nslab_real::RealMachine::start(helper())
         .map_err(|e| format!("the real backend cannot start here: {e}"))
 }
 
+/// Whether the real backend can start here (a machine is started and dropped), or why not.
+pub fn real_available() -> Result<(), String> {
+    start_real().map(drop)
+}
+
 /// The host as the test process sees it, before any real-backend work.
-pub fn host_before() -> nslab_real::host::HostSnapshot {
-    nslab_real::host::HostSnapshot::take()
+pub fn host_before() -> HostSnapshot {
+    HostSnapshot::take()
 }
 
-/// Compares the host with `before` and prints the result as the `host-safety` test: the
-/// whole run must leave mounts, hostname, interfaces, `/run/netns`, fds, namespaces and
-/// children exactly as they were. Returns whether it passed.
-pub fn report_host_safety(before: &nslab_real::host::HostSnapshot) -> bool {
-    let after = nslab_real::host::HostSnapshot::take();
+/// Compares the host with `before`: the whole run must leave mounts, hostname, interfaces,
+/// `/run/netns`, fds, namespaces and children exactly as they were.
+pub fn host_unchanged(before: &HostSnapshot) -> Result<(), String> {
+    let after = HostSnapshot::take();
     if &after == before {
-        println!("ok: host-safety");
-        true
+        Ok(())
     } else {
-        println!("FAILED: host-safety");
-        println!("    the host changed:\n  before: {before:?}\n  after:  {after:?}");
-        false
+        Err(format!(
+            "the host changed:\n  before: {before:?}\n  after:  {after:?}"
+        ))
     }
 }
 
-/// Ends a custom-harness run: the host-safety check counts as one more test, then the
-/// closing `N passed, N failed, N skipped` line and the exit status.
-pub fn finish(
-    host: &nslab_real::host::HostSnapshot,
-    mut passed: usize,
-    mut failed: usize,
-    skipped: usize,
-) -> std::process::ExitCode {
-    if report_host_safety(host) {
-        passed += 1;
-    } else {
-        failed += 1;
-    }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
+/// Prints the host-safety result (for the benchmark, which has no trials).
+pub fn report_host_safety(before: &HostSnapshot) -> bool {
+    match host_unchanged(before) {
+        Ok(()) => {
+            println!("ok: host-safety");
+            true
+        }
+        Err(why) => {
+            println!("FAILED: host-safety\n    {why}");
+            false
+        }
     }
 }
 
-/// A model booted where the real root helper stands, or at the default origin.
-pub fn boot_sim(origin: Option<&Origin>) -> nslab_sim::Kernel {
-    nslab_sim::Kernel::boot_at(origin.unwrap_or(&Origin::default()))
+/// Runs the trials with libtest-mimic, then `host_safety` as a trial of its own, after all
+/// of them: every real machine they started has been dropped, and the host must be as it
+/// was at `before`.
+pub fn run_then_check_host(trials: Vec<Trial>, before: HostSnapshot) -> ExitCode {
+    let args = Arguments::from_args();
+    let run = libtest_mimic::run(&args, trials);
+    let host = Trial::test("host_safety", move || {
+        host_unchanged(&before).map_err(Into::into)
+    });
+    let safety = libtest_mimic::run(&args, vec![host]);
+    if run.has_failed() || safety.has_failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A runtime skip: prints `SKIPPED: <test>: <reason>` and gives libtest-mimic an ignored
+/// trial with that line as its reason.
+pub fn skip(test: &str, why: &str) -> libtest_mimic::Completion {
+    let line = format!("SKIPPED: {test}: {why}");
+    eprintln!("{line}");
+    libtest_mimic::Completion::ignored_with(line)
 }

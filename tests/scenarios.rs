@@ -1,98 +1,101 @@
 //! Runs every file of `scenarios/` on the model and on the running kernel, judges each
 //! against its expectations and judges the two against each other, like klitmus7 and herd7
-//! judged by one script. The real side is skipped loudly where it cannot run, never passed.
+//! judged by one script.
 //!
-//! A custom harness (`harness = false`): one line per scenario and backend, then
-//! `N passed, N failed, N skipped`. Last, `nslab run` itself on a bad file among good ones.
+//! A `harness = false` binary run by libtest-mimic, two trials per file: `sim::<scenario>`
+//! (the model against the expectations) and `both::<scenario>` (the kernel against the
+//! expectations and against the model, through `nslab::both::check_both`), which is an
+//! ignored trial saying `SKIPPED: <test>: <reason>` where the real backend cannot start,
+//! never a pass. Then `nslab run` itself on a bad file among good ones, and last the
+//! host-safety check.
 
 mod common;
 
-use nslab_scenario::{agree, check, parse_file, Machine};
+use libtest_mimic::{Completion, Failed, Trial};
+use nslab::both::check_both;
+use nslab_scenario::{check, parse_file, Report, Scenario};
+use nslab_sim::machine::Origin;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let host = common::host_before();
+    // Whether the kernel can be asked at all here, found once: where it cannot, every
+    // `both::` trial is a loud skip; where it can, a scenario it could not run fails.
+    let real = common::real_available();
+    let mut trials = Vec::new();
     for path in common::scenario_files() {
-        let scenario = match parse_file(&path) {
-            Ok(s) => s,
-            Err(e) => {
-                println!("FAILED: {e}");
-                failed += 1;
-                continue;
-            }
-        };
-        if filter
-            .as_ref()
-            .is_some_and(|f| !scenario.name.contains(f.as_str()))
-        {
-            continue;
-        }
-        let mut real = common::start_real();
-        let origin = real.as_ref().ok().map(|r| r.origin());
-        let mut sim = common::boot_sim(origin.as_ref());
-        let sim_report = check(&scenario, &mut sim);
-        let mut failures = Vec::new();
-        for f in sim_report.failures() {
-            failures.push(format!("sim line {}: {}: {:?}", f.line, f.text, f.verdict));
-        }
-        if let Some(a) = &sim_report.aborted {
-            failures.push(format!("sim aborted: {a}"));
-        }
-        match real.as_mut() {
-            Ok(real) => {
-                let real_report = check(&scenario, real);
-                for f in real_report.failures() {
-                    failures.push(format!("real line {}: {}: {:?}", f.line, f.text, f.verdict));
-                }
-                if let Some(a) = &real_report.aborted {
-                    failures.push(format!("real aborted: {a}"));
-                }
-                for d in agree(&sim_report, &real_report) {
-                    failures.push(format!("disagreement: {d}"));
-                }
-            }
-            Err(why) => {
-                println!("SKIPPED: {} on real: {why}", scenario.name);
-                skipped += 1;
-            }
-        }
-        if failures.is_empty() {
-            println!("ok: {}", scenario.name);
-            passed += 1;
-        } else {
-            println!("FAILED: {}", scenario.name);
-            for f in failures {
-                println!("    {f}");
-            }
-            failed += 1;
-        }
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let p = path.clone();
+        trials.push(Trial::test(format!("sim::{name}"), move || sim_trial(&p)));
+        let test = format!("both::{name}");
+        let t = test.clone();
+        let real = real.clone();
+        trials.push(Trial::ignorable_test(test, move || match real {
+            Ok(()) => both_trial(&path),
+            Err(why) => Ok(common::skip(&t, &why)),
+        }));
     }
-    let wanted = match &filter {
-        None => true,
-        Some(f) => "nslab-run-bad-file".contains(f.as_str()),
-    };
-    if wanted {
-        match run_with_a_bad_file() {
-            Ok(()) => {
-                println!("ok: nslab-run-bad-file");
-                passed += 1;
-            }
-            Err(why) => {
-                println!("FAILED: nslab-run-bad-file\n    {why}");
-                failed += 1;
-            }
-        }
+    trials.push(Trial::test("nslab_run_bad_file", run_with_a_bad_file));
+    common::run_then_check_host(trials, host)
+}
+
+fn load(path: &Path) -> Result<Scenario, Failed> {
+    parse_file(path).map_err(|e| e.to_string().into())
+}
+
+/// Every failed step and the abort of a report, one line each.
+fn failures(report: &Report, out: &mut Vec<String>) {
+    for f in report.failures() {
+        out.push(format!(
+            "{} line {}: {}: {:?}",
+            report.backend, f.line, f.text, f.verdict
+        ));
     }
-    // Every real machine above was dropped at the end of its scenario: the host must be as it
-    // was before the first.
-    common::finish(&host, passed, failed, skipped)
+    if let Some(a) = &report.aborted {
+        out.push(format!("{} aborted: {a}", report.backend));
+    }
+}
+
+fn verdict(lines: Vec<String>) -> Result<(), Failed> {
+    if lines.is_empty() {
+        Ok(())
+    } else {
+        Err(lines.join("\n").into())
+    }
+}
+
+/// The model, booted where a root helper on the host would stand, against the expectations.
+fn sim_trial(path: &Path) -> Result<(), Failed> {
+    let scenario = load(path)?;
+    let mut sim = nslab_sim::Kernel::boot_at(&Origin::default());
+    let mut lines = Vec::new();
+    failures(&check(&scenario, &mut sim), &mut lines);
+    verdict(lines)
+}
+
+/// The kernel and the model booted at its origin: both against the expectations, and
+/// against each other.
+fn both_trial(path: &Path) -> Result<Completion, Failed> {
+    let scenario = load(path)?;
+    let mut sim = nslab_sim::Kernel::boot();
+    let both = check_both(&scenario, common::helper(), &mut sim)
+        .map_err(|e| format!("the real backend could not run this scenario: {e}"))?;
+    let mut lines = Vec::new();
+    failures(&both.sim, &mut lines);
+    failures(&both.real, &mut lines);
+    for d in &both.disagreements {
+        lines.push(format!("disagreement: {d}"));
+    }
+    verdict(lines).map(|()| Completion::Completed)
 }
 
 /// `nslab run good bad good` on the model: the bad file's parse error is reported with its
 /// file, line and column, both good files still run, and the exit status is 1.
-fn run_with_a_bad_file() -> Result<(), String> {
+fn run_with_a_bad_file() -> Result<(), Failed> {
     let dir = std::env::temp_dir().join(format!("nslab-run-bad-file-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let good = common::scenario_files();
@@ -119,18 +122,18 @@ fn run_with_a_bad_file() -> Result<(), String> {
     };
     let located = format!("{}:3:4:", bad.display());
     if !stderr.contains(&located) {
-        return Err(format!("no error at {located}\n{}", show()));
+        return Err(format!("no error at {located}\n{}", show()).into());
     }
     for f in [first, second] {
         if !stdout.contains(&format!("({}): ok", f.display())) {
-            return Err(format!("{} did not run\n{}", f.display(), show()));
+            return Err(format!("{} did not run\n{}", f.display(), show()).into());
         }
     }
     if !stdout.contains("2 passed, 0 failed, 1 could not be loaded") {
-        return Err(format!("no summary counting the bad file\n{}", show()));
+        return Err(format!("no summary counting the bad file\n{}", show()).into());
     }
     if out.status.code() != Some(1) {
-        return Err(format!("the exit status is not 1\n{}", show()));
+        return Err(format!("the exit status is not 1\n{}", show()).into());
     }
     Ok(())
 }

@@ -41,15 +41,6 @@ pub const CAP_NAMES: [(&str, u32); 7] = [
     ("CAP_SYS_RESOURCE", CAP_SYS_RESOURCE),
 ];
 
-/// The name of a capability number (`CAP_SYS_ADMIN`), or `cap_<n>`.
-pub fn cap_name(cap: u32) -> String {
-    CAP_NAMES
-        .iter()
-        .find(|(_, c)| *c == cap)
-        .map(|(n, _)| n.to_string())
-        .unwrap_or_else(|| format!("cap_{cap}"))
-}
-
 /// Parses `CAP_SYS_ADMIN` or `sys_admin` (any case), `all`, or a number.
 pub fn parse_cap(s: &str) -> Option<u64> {
     let up = s.trim().to_ascii_uppercase();
@@ -68,4 +59,65 @@ pub fn parse_cap(s: &str) -> Option<u64> {
         .iter()
         .find(|(n, _)| *n == full)
         .map(|(_, c)| cap_bit(*c))
+}
+
+/// A capability set as text, the one spelling of capabilities. `{}` names the members as the
+/// scenario format lists them: `all` for the full set, `CAP_SYS_ADMIN|CAP_SETUID` (a member
+/// without a name as its number), `0` for none. `{:#}` gives the set as a value, as reports
+/// show a task's `CapEff`: `all`, `none`, or the bits in hex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapSet(pub u64);
+
+impl std::fmt::Display for CapSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let caps = self.0;
+        if f.alternate() {
+            return match caps {
+                CAP_FULL_SET => f.write_str("all"),
+                0 => f.write_str("none"),
+                c => write!(f, "{c:#x}"),
+            };
+        }
+        if caps == CAP_FULL_SET {
+            return f.write_str("all");
+        }
+        let mut first = true;
+        for cap in (0..=CAP_LAST_CAP).filter(|c| caps & cap_bit(*c) != 0) {
+            if !first {
+                f.write_str("|")?;
+            }
+            first = false;
+            match CAP_NAMES.iter().find(|(_, c)| *c == cap) {
+                Some((name, _)) => f.write_str(name)?,
+                None => write!(f, "{cap}")?,
+            }
+        }
+        if first {
+            f.write_str("0")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_prints_as_names_or_as_a_value() {
+        let set = cap_bit(5) | cap_bit(CAP_SYS_ADMIN);
+        assert_eq!(CapSet(set).to_string(), "5|CAP_SYS_ADMIN");
+        assert_eq!(format!("{:#}", CapSet(set)), "0x200020");
+        assert_eq!(CapSet(CAP_FULL_SET).to_string(), "all");
+        assert_eq!(format!("{:#}", CapSet(CAP_FULL_SET)), "all");
+        assert_eq!(CapSet(0).to_string(), "0");
+        assert_eq!(format!("{:#}", CapSet(0)), "none");
+        // The names read back as the same set.
+        let back = CapSet(set)
+            .to_string()
+            .split('|')
+            .map(|w| parse_cap(w).unwrap())
+            .fold(0, |a, b| a | b);
+        assert_eq!(back, set);
+    }
 }

@@ -133,13 +133,14 @@ impl Errno {
         })
     }
 
-    /// The C name (`"EINVAL"`), or the number for an unnamed one.
+    /// The C name (`"EINVAL"`), or `E<number>` for an unnamed one.
     pub fn name(self) -> String {
         self.display_name().to_string()
     }
 
     /// What [`Errno::name`] returns, written into a formatter without building a string
-    /// (reports write errno names at many steps).
+    /// (reports write errno names at many steps): the one spelling of an errno's name, which
+    /// every report, scenario file and trace uses. `Display` adds the description.
     pub fn display_name(self) -> impl fmt::Display {
         ErrnoName(self)
     }
@@ -178,7 +179,7 @@ impl Errno {
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.description())
+        write!(f, "{} ({})", self.display_name(), self.description())
     }
 }
 

@@ -1,13 +1,15 @@
 //! The one narrow interface that both backends implement: the simulated kernel in
 //! `nslab-sim` and the real kernel in `nslab-real`.
 //!
-//! This module mirrors no kernel file. It is the contract of a scenario: each method is one
-//! system call made by one task, answered with the kernel's errno; [`Machine::observe`] reads
+//! This module mirrors no kernel file. It is the contract of a scenario: [`Machine::syscall`]
+//! makes one system call ([`Op`]) as one task, answered with the kernel's errno (the methods
+//! named after the system calls are shorthands for it); [`Machine::observe`] reads
 //! what `/proc/<pid>/ns`, `/proc/<pid>/status`, `gethostname` and `getifaddrs` would show to
 //! that task. Handles are opaque and stay valid after the task exits (the calls then fail
 //! with `ESRCH`, as a syscall on a stale pidfd does).
 
 use crate::errno::Errno;
+use crate::op::Op;
 use crate::sched::*;
 use arrayvec::{ArrayString, ArrayVec};
 use serde::{Deserialize, Serialize};
@@ -67,9 +69,27 @@ impl fmt::Display for TaskId {
 pub enum SysError {
     /// The kernel refused the call with this errno: part of the behaviour under test.
     Errno(Errno),
-    /// The backend itself failed (a helper crashed or timed out, a channel broke, or nslab
-    /// refused an operation that would touch the host). Never part of an agreement.
+    /// The backend refused the call on purpose, before or instead of making it: it would
+    /// change the host (the real backend's `sethostname`, `link_up` and
+    /// `set_max_namespaces` in the namespaces it started in), or it would make a task the
+    /// backend cannot keep (a `CLONE_VM` or `CLONE_VFORK` child). The text says why. Never
+    /// part of an agreement.
+    Refused(String),
+    /// The backend itself failed (a helper crashed or timed out, a channel broke). Never part
+    /// of an agreement.
     Fault(String),
+}
+
+impl SysError {
+    /// The errno, or, for a refusal or a fault, what the backend said as reports print it
+    /// (a refusal's text starts with `refused: `).
+    pub fn into_errno(self) -> Result<Errno, String> {
+        match self {
+            SysError::Errno(e) => Ok(e),
+            SysError::Refused(s) => Err(format!("refused: {s}")),
+            SysError::Fault(s) => Err(s),
+        }
+    }
 }
 
 impl From<Errno> for SysError {
@@ -82,6 +102,7 @@ impl fmt::Display for SysError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SysError::Errno(e) => write!(f, "{e}"),
+            SysError::Refused(s) => write!(f, "backend refused: {s}"),
             SysError::Fault(s) => write!(f, "backend fault: {s}"),
         }
     }
@@ -444,11 +465,14 @@ impl Default for Origin {
     }
 }
 
-/// The operations a scenario may perform, each as one task's system call. [`crate::Op`] names
-/// each of them as a value, and [`crate::Op::apply`] makes it on a machine.
+/// A machine: the tasks of a scenario and the system calls they make, answered as the
+/// kernel answers them.
 ///
 /// Both `nslab_sim::Kernel` and `nslab_real::RealMachine` implement it, so one scenario or
-/// one property test runs on either and the results are compared.
+/// one property test runs on either and the results are compared. A backend implements
+/// [`Machine::syscall`], which makes any [`Op`]; the methods named after the system calls
+/// (`clone_task`, `unshare`, ...) are conveniences that build the operation and call it (a
+/// backend may override them).
 pub trait Machine {
     /// A short name for reports: `"sim"` or `"real"`.
     fn backend_name(&self) -> &'static str;
@@ -459,33 +483,56 @@ pub trait Machine {
     /// Where the root task stands.
     fn origin(&self) -> Origin;
 
+    /// Makes one operation as `task`: the child of a clone, `None` for every other call.
+    /// [`Op::apply`] is the same call written the other way round.
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>>;
+
     /// `clone(2)` or `clone3(2)` made by `task`; the child is a new task handle.
     ///
     /// `clone3` always passes `SIGCHLD` as the exit signal (so `CLONE_PARENT` and
     /// `CLONE_THREAD` through `clone3` are `EINVAL`). The real backend cannot keep a task that
     /// shares its memory or suspends its parent: it passes `CLONE_VM`/`CLONE_VFORK` to the
     /// kernel (legacy `clone` only), reports the kernel's errno, and when the kernel accepts
-    /// them answers `SysError::Fault("refused: ...")`.
-    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId>;
+    /// them answers `SysError::Refused`.
+    fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+        self.syscall(task, &Op::Clone(args))?.ok_or_else(|| {
+            SysError::Fault(format!(
+                "{} answered a clone without a child",
+                self.backend_name()
+            ))
+        })
+    }
 
     /// `unshare(2)` made by `task`.
-    fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()>;
+    fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
+        self.syscall(task, &Op::Unshare(flags)).map(drop)
+    }
 
     /// `setns(2)` made by `task` with a namespace file or pidfd, and `nstype`.
-    fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()>;
+    fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
+        self.syscall(task, &Op::Setns { fd, nstype }).map(drop)
+    }
 
     /// `exit(2)`: the task ends; its parent reaps it.
-    fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()>;
+    fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
+        self.syscall(task, &Op::Exit(code)).map(drop)
+    }
 
     /// `setresuid(uid, uid, uid)`: leaving uid 0 clears the capabilities, as without
     /// `SECBIT_KEEP_CAPS`.
-    fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()>;
+    fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
+        self.syscall(task, &Op::Setresuid(uid)).map(drop)
+    }
 
     /// `setresgid(gid, gid, gid)`.
-    fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()>;
+    fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
+        self.syscall(task, &Op::Setresgid(gid)).map(drop)
+    }
 
     /// `capset`: removes these capabilities from the effective and permitted sets.
-    fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()>;
+    fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
+        self.syscall(task, &Op::DropCaps(caps)).map(drop)
+    }
 
     /// `writer` writes `target`'s `uid_map` or `gid_map` (once per namespace). The writer
     /// opens `/proc/<target>/{uid,gid}_map` itself: a target that is gone gives `ENOENT`.
@@ -495,17 +542,32 @@ pub trait Machine {
         target: TaskId,
         kind: IdMapKind,
         map: &[IdMapExtent],
-    ) -> SysResult<()>;
+    ) -> SysResult<()> {
+        let op = Op::WriteIdMap {
+            target,
+            kind,
+            extents: map.to_vec(),
+        };
+        self.syscall(writer, &op).map(drop)
+    }
 
     /// `sethostname(2)`.
-    fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()>;
+    fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
+        self.syscall(task, &Op::Sethostname(name.to_string()))
+            .map(drop)
+    }
 
     /// `SIOCSIFFLAGS` with `IFF_UP` on the named interface of the task's network namespace.
-    fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()>;
+    fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
+        self.syscall(task, &Op::LinkUp(ifname.to_string()))
+            .map(drop)
+    }
 
     /// Writes `/proc/sys/user/max_<type>_namespaces` as `task` (the limit of its user
     /// namespace).
-    fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()>;
+    fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
+        self.syscall(task, &Op::SetMaxNamespaces(ns, max)).map(drop)
+    }
 
     /// What the task sees of itself.
     fn observe(&mut self, task: TaskId) -> SysResult<TaskView>;

@@ -17,7 +17,8 @@ use std::convert::Infallible;
 /// machine, a label in a scenario file, an index in a random sequence, a pid in the real
 /// backend's protocol.
 ///
-/// Each variant is one method of [`Machine`].
+/// A backend makes each of them in [`Machine::syscall`]; each also has a method of its own on
+/// [`Machine`], named after the system call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Op<T = TaskId> {
     /// `clone FLAGS` or `clone3 FLAGS`: [`Machine::clone_task`].
@@ -116,44 +117,12 @@ impl<T> Op<T> {
             Err(e) => match e {},
         }
     }
-
-    /// Makes the call on `m` as `task`, the task the operation names found by `resolve`
-    /// (without building an `Op<TaskId>`: a judge resolves labels at every step). `Err`
-    /// when `resolve` fails, and then nothing was called; otherwise what the machine
-    /// answered: the child of a clone, `None` for every other call.
-    pub fn apply_with<E>(
-        &self,
-        m: &mut dyn Machine,
-        task: TaskId,
-        resolve: impl FnOnce(&T) -> Result<TaskId, E>,
-    ) -> Result<SysResult<Option<TaskId>>, E> {
-        let none = |r: SysResult<()>| r.map(|()| None);
-        Ok(match self {
-            Op::Clone(args) => m.clone_task(task, *args).map(Some),
-            Op::Unshare(flags) => none(m.unshare(task, *flags)),
-            Op::Setns { fd, nstype } => none(m.setns(task, fd.try_map(resolve)?, *nstype)),
-            Op::Exit(code) => none(m.exit(task, *code)),
-            Op::Setresuid(uid) => none(m.setresuid(task, *uid)),
-            Op::Setresgid(gid) => none(m.setresgid(task, *gid)),
-            Op::DropCaps(caps) => none(m.drop_caps(task, *caps)),
-            Op::WriteIdMap {
-                target,
-                kind,
-                extents,
-            } => none(m.write_id_map(task, resolve(target)?, *kind, extents)),
-            Op::Sethostname(name) => none(m.sethostname(task, name)),
-            Op::LinkUp(ifname) => none(m.link_up(task, ifname)),
-            Op::SetMaxNamespaces(ty, max) => none(m.set_max_namespaces(task, *ty, *max)),
-        })
-    }
 }
 
 impl Op<TaskId> {
-    /// Makes the call on `m` as `task`: the child of a clone, `None` for every other call.
+    /// Makes the call on `m` as `task` ([`Machine::syscall`]): the child of a clone, `None` for
+    /// every other call.
     pub fn apply(&self, m: &mut dyn Machine, task: TaskId) -> SysResult<Option<TaskId>> {
-        match self.apply_with(m, task, |t| Ok::<TaskId, Infallible>(*t)) {
-            Ok(r) => r,
-            Err(e) => match e {},
-        }
+        m.syscall(task, self)
     }
 }

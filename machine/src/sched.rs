@@ -197,23 +197,43 @@ fn parse_number(word: &str) -> Option<u64> {
     }
 }
 
-/// Names the set bits: `CLONE_NEWNS|CLONE_NEWPID`, `0` for none, unknown bits in hex.
-pub fn flags_to_string(flags: u64) -> String {
-    if flags == 0 {
-        return "0".to_string();
-    }
-    let mut parts = Vec::new();
-    let mut rest = flags;
-    for (name, v) in FLAG_NAMES.iter().copied() {
-        if flags & v == v {
-            parts.push(name.to_string());
-            rest &= !v;
+/// A set of clone flags as text: the set bits by name, `CLONE_NEWNS|CLONE_NEWPID`, `0` for
+/// none, unknown bits in hex. The one spelling of flags: traces, scenario files, reports and
+/// fault messages all print flags through it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags(pub u64);
+
+impl std::fmt::Display for Flags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let flags = self.0;
+        if flags == 0 {
+            return f.write_str("0");
         }
+        let mut first = true;
+        let mut rest = flags;
+        for (name, v) in FLAG_NAMES.iter().copied() {
+            if flags & v == v {
+                if !first {
+                    f.write_str("|")?;
+                }
+                first = false;
+                f.write_str(name)?;
+                rest &= !v;
+            }
+        }
+        if rest != 0 {
+            if !first {
+                f.write_str("|")?;
+            }
+            write!(f, "{rest:#x}")?;
+        }
+        Ok(())
     }
-    if rest != 0 {
-        parts.push(format!("{rest:#x}"));
-    }
-    parts.join("|")
+}
+
+/// [`Flags`] as a string.
+pub fn flags_to_string(flags: u64) -> String {
+    Flags(flags).to_string()
 }
 
 #[cfg(test)]

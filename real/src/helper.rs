@@ -293,7 +293,7 @@ impl Helper {
             Request::Call(Op::Unshare(flags)) => done(sys::unshare(flags)),
             Request::Call(Op::Setns { nstype, .. }) => match fd {
                 Some(fd) => done(sys::setns(fd.as_fd(), nstype)),
-                None => refused("setns without a file descriptor"),
+                None => failed("setns without a file descriptor"),
             },
             Request::Call(Op::Exit(code)) => {
                 // SAFETY: exit_group(2): this task ends here, as the scenario asked.
@@ -308,7 +308,7 @@ impl Helper {
                 extents: map,
             }) => {
                 if !self.proc_ok {
-                    return refused("/proc is not procfs; no id map is written");
+                    return failed("/proc is not procfs; no id map is written");
                 }
                 let mut text = String::new();
                 for e in &map {
@@ -323,22 +323,26 @@ impl Helper {
             }
             Request::Call(Op::Sethostname(name)) => {
                 if observe::own_ns_identity(NsEntry::Uts) == self.starting.uts {
-                    return refused("refused: sethostname in the starting uts namespace would change the host name");
+                    return refused(
+                        "sethostname in the starting uts namespace would change the host name",
+                    );
                 }
                 done(nix::unistd::sethostname(&name).map_err(|e| Errno::from_raw(e as i32)))
             }
             Request::Call(Op::LinkUp(ifname)) => {
                 if observe::own_ns_identity(NsEntry::Net) == self.starting.net {
-                    return refused("refused: bringing up an interface of the starting network namespace would change the host");
+                    return refused("bringing up an interface of the starting network namespace would change the host");
                 }
                 done(sys::link_up(&ifname))
             }
             Request::Call(Op::SetMaxNamespaces(ty, max)) => {
                 if observe::own_ns_identity(NsEntry::User) == self.starting.user {
-                    return refused("refused: writing a limit of the starting user namespace would change the host");
+                    return refused(
+                        "writing a limit of the starting user namespace would change the host",
+                    );
                 }
                 if !self.proc_ok {
-                    return refused("/proc is not procfs; no limit is written");
+                    return failed("/proc is not procfs; no limit is written");
                 }
                 done(write_proc(
                     &format!("/proc/sys/user/{}", ty.max_sysctl()),
@@ -361,13 +365,13 @@ impl Helper {
             // combinations before making anything.
             if via == CloneVia::Clone3 {
                 return refused(
-                    "refused: CLONE_VM and CLONE_VFORK are run only through legacy clone: a helper cannot continue in a shared address space or with its parent suspended",
+                    "CLONE_VM and CLONE_VFORK are run only through legacy clone: a helper cannot continue in a shared address space or with its parent suspended",
                 );
             }
             return match sys::clone_probe(flags) {
                 Err(e) => Next::Reply(Reply::Errno(e.as_raw())),
                 Ok(sys::Probe::Accepted) => refused(
-                    "refused: the kernel accepted CLONE_VM/CLONE_VFORK, but a helper cannot continue in a shared address space or with its parent suspended, so the child was made to exit at once",
+                    "the kernel accepted CLONE_VM/CLONE_VFORK, but a helper cannot continue in a shared address space or with its parent suspended, so the child was made to exit at once",
                 ),
             };
         }
@@ -443,8 +447,14 @@ impl Helper {
     }
 }
 
+/// A deliberate refusal (see [`Reply::Refused`]).
 fn refused(msg: &str) -> Next {
     Next::Reply(Reply::Refused(msg.to_string()))
+}
+
+/// A request the helper cannot serve (see [`Reply::Failed`]).
+fn failed(msg: &str) -> Next {
+    Next::Reply(Reply::Failed(msg.to_string()))
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {

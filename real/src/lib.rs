@@ -6,8 +6,9 @@
 //! command. See ARCHITECTURE.md at the top of the repository for the design.
 //!
 //! Invariants, written as absences: the real backend never mounts anything; it never changes
-//! the host's hostname, interfaces or namespace limits (those calls are refused with a fault
-//! while a task is still in the starting namespaces); no helper outlives its machine.
+//! the host's hostname, interfaces or namespace limits (those calls are refused with
+//! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
+//! its machine.
 
 pub mod helper;
 pub mod host;

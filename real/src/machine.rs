@@ -13,8 +13,8 @@ use crate::start::StartError;
 use crate::sys::{self, PidfdEvent};
 use nslab_machine::sched::CLONE_PARENT;
 use nslab_machine::{
-    CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, NsType, Op, Origin, SysError,
-    SysResult, TaskId, TaskState, TaskView,
+    CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, Op, Origin, SysError, SysResult,
+    TaskId, TaskState, TaskView,
 };
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -237,7 +237,7 @@ impl RealMachine {
     }
 
     /// Sends one request to a live task and waits for its answer.
-    fn call(
+    fn request(
         &mut self,
         task: TaskId,
         req: Request,
@@ -264,7 +264,8 @@ impl RealMachine {
             return Ok((Reply::Ok, Vec::new()));
         }
         match recv_reply(chan, &mut self.buf, self.timeout) {
-            Ok((Reply::Refused(msg), _)) => Err(SysError::Fault(msg)),
+            Ok((Reply::Refused(msg), _)) => Err(SysError::Refused(msg)),
+            Ok((Reply::Failed(msg), _)) => Err(SysError::Fault(msg)),
             Ok((Reply::Errno(n), _)) => Err(SysError::Errno(Errno::from_raw(n))),
             Ok(r) => Ok(r),
             Err(e) => Err(self.fault(task, &req, &e)),
@@ -430,10 +431,34 @@ impl Machine for RealMachine {
         self.origin.clone()
     }
 
+    /// The operations with work of their own on the controller's side (a clone's channel
+    /// and pidfd, the fd that setns takes, the reap after an exit, the target of an id map
+    /// write) have a method of their own below; every other one goes to the task's helper as
+    /// it is.
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
+        match op {
+            Op::Clone(args) => self.clone_task(task, *args).map(Some),
+            Op::Setns { fd, nstype } => self.setns(task, *fd, *nstype).map(|()| None),
+            Op::Exit(code) => self.exit(task, *code).map(|()| None),
+            Op::WriteIdMap {
+                target,
+                kind,
+                extents,
+            } => self
+                .write_id_map(task, *target, *kind, extents)
+                .map(|()| None),
+            other => {
+                // A task the operation names goes as its pid in the /proc mount's namespace.
+                let op = other.map(|t| self.tasks.get(t.0 as usize).map_or(0, |t| t.proc_pid));
+                self.request(task, Request::Call(op), None).map(|_| None)
+            }
+        }
+    }
+
     fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
         let req = Request::Call(Op::Clone(args));
         let describe = req.describe();
-        let (reply, fds) = self.call(task, req, None)?;
+        let (reply, fds) = self.request(task, req, None)?;
         let mut fds = fds.into_iter();
         let (Reply::Cloned { pid: parent_view }, Some(chan), Some(pidfd)) =
             (reply, fds.next(), fds.next())
@@ -476,11 +501,6 @@ impl Machine for RealMachine {
         Ok(TaskId(self.tasks.len() as u32 - 1))
     }
 
-    fn unshare(&mut self, task: TaskId, flags: u64) -> SysResult<()> {
-        self.call(task, Request::Call(Op::Unshare(flags)), None)
-            .map(drop)
-    }
-
     fn setns(&mut self, task: TaskId, fd: NsFd, nstype: u64) -> SysResult<()> {
         let target = *fd.task();
         let gone = match fd {
@@ -510,11 +530,11 @@ impl Machine for RealMachine {
             nstype,
         });
         let nsfd = opened?;
-        self.call(task, req, Some(nsfd.as_fd())).map(drop)
+        self.request(task, req, Some(nsfd.as_fd())).map(drop)
     }
 
     fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
-        self.call(task, Request::Call(Op::Exit(code)), None)?;
+        self.request(task, Request::Call(Op::Exit(code)), None)?;
         let deadline = Instant::now() + self.timeout;
         if task == TaskId(0) {
             // The controller itself reaps the root helper (std's `Child`), once it has exited.
@@ -536,21 +556,6 @@ impl Machine for RealMachine {
             return Err(self.fault(task, &req, &e));
         }
         self.settle()
-    }
-
-    fn setresuid(&mut self, task: TaskId, uid: u32) -> SysResult<()> {
-        self.call(task, Request::Call(Op::Setresuid(uid)), None)
-            .map(drop)
-    }
-
-    fn setresgid(&mut self, task: TaskId, gid: u32) -> SysResult<()> {
-        self.call(task, Request::Call(Op::Setresgid(gid)), None)
-            .map(drop)
-    }
-
-    fn drop_caps(&mut self, task: TaskId, caps: u64) -> SysResult<()> {
-        self.call(task, Request::Call(Op::DropCaps(caps)), None)
-            .map(drop)
     }
 
     fn write_id_map(
@@ -576,26 +581,11 @@ impl Machine for RealMachine {
             kind,
             extents: map.to_vec(),
         });
-        self.call(writer, req, None).map(drop)
-    }
-
-    fn sethostname(&mut self, task: TaskId, name: &str) -> SysResult<()> {
-        let req = Request::Call(Op::Sethostname(name.to_string()));
-        self.call(task, req, None).map(drop)
-    }
-
-    fn link_up(&mut self, task: TaskId, ifname: &str) -> SysResult<()> {
-        let req = Request::Call(Op::LinkUp(ifname.to_string()));
-        self.call(task, req, None).map(drop)
-    }
-
-    fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
-        let req = Request::Call(Op::SetMaxNamespaces(ns, max));
-        self.call(task, req, None).map(drop)
+        self.request(writer, req, None).map(drop)
     }
 
     fn observe(&mut self, task: TaskId) -> SysResult<TaskView> {
-        let (reply, _) = self.call(task, Request::Observe, None)?;
+        let (reply, _) = self.request(task, Request::Observe, None)?;
         match reply {
             Reply::View(mut v) => {
                 v.nspid.drain(..self.root_level.min(v.nspid.len()));

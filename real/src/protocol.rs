@@ -11,7 +11,8 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr,
 };
-use nslab_machine::sched::flags_to_string;
+use nslab_machine::capability::CapSet;
+use nslab_machine::sched::Flags;
 use nslab_machine::{Op, TaskView};
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
@@ -44,19 +45,20 @@ impl Request {
             return "observe".to_string();
         };
         match op {
-            Op::Clone(args) => format!("{}({})", op.name(), flags_to_string(args.flags)),
-            Op::Unshare(flags) => format!("unshare({})", flags_to_string(*flags)),
-            Op::Setns { nstype, .. } => format!("setns({})", flags_to_string(*nstype)),
-            Op::Exit(code) => format!("exit({code})"),
-            Op::Setresuid(uid) => format!("setresuid({uid})"),
-            Op::Setresgid(gid) => format!("setresgid({gid})"),
-            Op::DropCaps(caps) => format!("capset(drop {caps:#x})"),
+            Op::Clone(args) => format!("{}({})", op.name(), Flags(args.flags)),
+            Op::Unshare(flags) | Op::Setns { nstype: flags, .. } => {
+                format!("{}({})", op.name(), Flags(*flags))
+            }
+            Op::Exit(n) => format!("exit({n})"),
+            Op::DropCaps(caps) => format!("capset(drop {:#})", CapSet(*caps)),
             Op::WriteIdMap { target, kind, .. } => {
                 format!("write {kind:?} map of pid {target}")
             }
             Op::Sethostname(name) => format!("sethostname({name:?})"),
             Op::LinkUp(ifname) => format!("link up {ifname}"),
             Op::SetMaxNamespaces(ty, max) => format!("write {} = {max}", ty.max_sysctl()),
+            // Any other operation as it is written in Rust: `Setresuid(1000)`.
+            other => format!("{other:?}"),
         }
     }
 }
@@ -73,8 +75,13 @@ pub enum Reply {
     Ok,
     /// The kernel refused the call with this errno.
     Errno(i32),
-    /// nslab refused the call without making it (it would change the host).
+    /// nslab refused the call on purpose, without making it or without keeping its result
+    /// (it would change the host, or the child would share the helper's memory): a
+    /// `SysError::Refused`.
     Refused(String),
+    /// The helper could not serve the request (a request without its fd, a /proc that is not
+    /// procfs): a `SysError::Fault`.
+    Failed(String),
     /// The clone succeeded; the child's pid in the caller's pid namespace. The controller's
     /// end of the child's channel comes with the message, then a pidfd of the child (the
     /// parent's own, shared: `SCM_RIGHTS` passes the open file, not a copy).

@@ -3,7 +3,7 @@
 //! Every statement keeps the line and column it came from, so that a report can point at the
 //! line of the file a student is reading.
 
-use nslab_machine::machine::{NsEntry, NsFd};
+use nslab_machine::machine::{NsEntry, NsFd, TaskState};
 use nslab_machine::Errno;
 use nslab_machine::Op;
 use serde::{Deserialize, Serialize};
@@ -216,4 +216,14 @@ pub enum StateWant {
     Running,
     Exited(i32),
     Killed(i32),
+}
+
+impl From<StateWant> for TaskState {
+    fn from(s: StateWant) -> TaskState {
+        match s {
+            StateWant::Running => TaskState::Running,
+            StateWant::Exited(c) => TaskState::Exited(c),
+            StateWant::Killed(s) => TaskState::Killed(s),
+        }
+    }
 }

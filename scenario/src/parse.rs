@@ -547,6 +547,8 @@ impl LineParser<'_> {
         }
     }
 
+    /// One operation and its arguments (`clone NEWPID`, `setns B.ns.net`): the one place an
+    /// operation's text is read (`push_call` in print.rs is where it is written).
     fn call(&mut self) -> Result<Call, ParseError> {
         let what = "a call: clone, clone3, unshare, setns, exit, setresuid, setresgid, \
                     drop_caps, uid_map, gid_map, sethostname, link_up or set_max_namespaces";

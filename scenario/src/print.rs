@@ -2,55 +2,11 @@
 //! `nslab check` writes for a disagreement. `parse(print(s))` gives `s` back, up to spans.
 
 use crate::ast::*;
-use nslab_machine::capability::{cap_name, CAP_FULL_SET, CAP_LAST_CAP};
-use nslab_machine::machine::NsType;
-use nslab_machine::sched::FLAG_NAMES;
-use nslab_machine::Errno;
+use crate::canon::state_text;
+use nslab_machine::capability::CapSet;
+use nslab_machine::machine::TaskState;
+use nslab_machine::sched::Flags;
 use std::fmt::{self, Write};
-
-/// `CLONE_NEWNS|CLONE_NEWPID`, `0` for none, unknown bits in hex: the same text as
-/// `nslab_machine::sched::flags_to_string`, built in one buffer because the judge prints every
-/// step it runs.
-pub fn flags_to_string(flags: u64) -> String {
-    let mut s = String::with_capacity(48);
-    push_flags(&mut s, flags);
-    s
-}
-
-/// [`flags_to_string`], appended to `s`.
-fn push_flags(s: &mut String, flags: u64) {
-    if flags == 0 {
-        s.push('0');
-        return;
-    }
-    let start = s.len();
-    let mut rest = flags;
-    for (name, v) in FLAG_NAMES {
-        if flags & v == v {
-            if s.len() > start {
-                s.push('|');
-            }
-            s.push_str(name);
-            rest &= !v;
-        }
-    }
-    if rest != 0 {
-        if s.len() > start {
-            s.push('|');
-        }
-        let _ = write!(s, "{rest:#x}");
-    }
-}
-
-/// `EINVAL`, as `Errno::name` spells it, appended to `s` without a string of its own.
-fn push_errno(s: &mut String, e: Errno) {
-    match e.c_name() {
-        Some(name) => s.push_str(name),
-        None => {
-            let _ = write!(s, "E{}", e.as_raw());
-        }
-    }
-}
 
 /// One statement on one line (a `repeat` prints only its header). The judge prints every
 /// statement it runs into its record, so everything goes into one buffer.
@@ -89,12 +45,6 @@ fn count_text(c: Count) -> String {
 }
 
 /// `B = A: clone CLONE_NEWPID -> ok`.
-pub fn call_line(c: &CallStmt) -> String {
-    let mut s = String::with_capacity(64);
-    push_call_line(&mut s, c);
-    s
-}
-
 fn push_call_line(s: &mut String, c: &CallStmt) {
     if let Some(b) = &c.bind {
         s.push_str(b);
@@ -106,41 +56,35 @@ fn push_call_line(s: &mut String, c: &CallStmt) {
     match c.expect {
         ExpectOutcome::Ok => s.push_str(" -> ok"),
         ExpectOutcome::Errno(e) => {
-            s.push_str(" -> ");
-            push_errno(s, e);
+            let _ = write!(s, " -> {}", e.display_name());
         }
         ExpectOutcome::Any => s.push_str(" -> any"),
     }
 }
 
-/// The call and its arguments: `setns B.ns.net CLONE_NEWNET`.
-pub fn call_text(c: &Call) -> String {
-    let mut s = String::with_capacity(48);
-    push_call(&mut s, c);
-    s
-}
-
+/// The call and its arguments as the format writes them: `setns B.ns.net CLONE_NEWNET`. The
+/// one place an operation is printed (`LineParser::call` in parse.rs is where it is read).
 fn push_call(s: &mut String, c: &Call) {
     s.push_str(c.name());
     s.push(' ');
     match c {
-        Call::Clone(a) => push_flags(s, a.flags),
-        Call::Unshare(f) => push_flags(s, *f),
+        Call::Clone(a) => {
+            let _ = write!(s, "{}", Flags(a.flags));
+        }
+        Call::Unshare(f) => {
+            let _ = write!(s, "{}", Flags(*f));
+        }
         Call::Setns { fd, nstype } => match fd {
             FdRef::File { task, entry } => {
                 s.push_str(task);
                 s.push_str(".ns.");
                 s.push_str(entry.file_name());
                 if *nstype != 0 {
-                    s.push(' ');
-                    push_flags(s, *nstype);
+                    let _ = write!(s, " {}", Flags(*nstype));
                 }
             }
             FdRef::Pidfd { task } => {
-                s.push_str("pidfd ");
-                s.push_str(task);
-                s.push(' ');
-                push_flags(s, *nstype);
+                let _ = write!(s, "pidfd {task} {}", Flags(*nstype));
             }
         },
         Call::Exit(n) => {
@@ -149,7 +93,9 @@ fn push_call(s: &mut String, c: &Call) {
         Call::Setresuid(n) | Call::Setresgid(n) => {
             let _ = write!(s, "{n}");
         }
-        Call::DropCaps(caps) => s.push_str(&caps_text(*caps)),
+        Call::DropCaps(caps) => {
+            let _ = write!(s, "{}", CapSet(*caps));
+        }
         Call::WriteIdMap {
             target, extents, ..
         } => {
@@ -162,31 +108,8 @@ fn push_call(s: &mut String, c: &Call) {
         Call::Sethostname(h) => s.push_str(&word_or_string(h)),
         Call::LinkUp(i) => s.push_str(i),
         Call::SetMaxNamespaces(ty, n) => {
-            let _ = write!(s, "{} {n}", ns_type_name(*ty));
+            let _ = write!(s, "{} {n}", ty.proc_name());
         }
-    }
-}
-
-fn ns_type_name(t: NsType) -> &'static str {
-    t.proc_name()
-}
-
-fn caps_text(caps: u64) -> String {
-    if caps == CAP_FULL_SET {
-        return "all".into();
-    }
-    let names: Vec<String> = (0..=CAP_LAST_CAP)
-        .filter(|c| caps & (1u64 << c) != 0)
-        .map(|c| {
-            let n = cap_name(c);
-            // Unnamed capabilities print as numbers, which the parser reads back.
-            n.strip_prefix("cap_").map(str::to_string).unwrap_or(n)
-        })
-        .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
     }
 }
 
@@ -200,13 +123,6 @@ fn word_or_string(s: &str) -> String {
     } else {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     }
-}
-
-/// The fact of an `expect` line, without `expect`.
-pub fn fact_text(f: &Fact) -> String {
-    let mut s = String::with_capacity(48);
-    push_fact(&mut s, f);
-    s
 }
 
 fn push_fact(s: &mut String, f: &Fact) {
@@ -229,8 +145,7 @@ fn push_fact(s: &mut String, f: &Fact) {
         FactCheck::NsErrno { entry, errno } => {
             s.push_str(".ns.");
             s.push_str(entry.file_name());
-            s.push_str(" -> ");
-            push_errno(s, *errno);
+            let _ = write!(s, " -> {}", errno.display_name());
         }
         FactCheck::Int { field, equal, rhs } => {
             s.push('.');
@@ -249,15 +164,11 @@ fn push_fact(s: &mut String, f: &Fact) {
         }
         FactCheck::CapsHas { caps, has } => {
             s.push_str(if *has { ".caps has " } else { ".caps lacks " });
-            s.push_str(&caps_text(*caps));
+            let _ = write!(s, "{}", CapSet(*caps));
         }
-        FactCheck::CapsEq(c) => match *c {
-            CAP_FULL_SET => s.push_str(".caps == all"),
-            0 => s.push_str(".caps == none"),
-            c => {
-                let _ = write!(s, ".caps == {c:#x}");
-            }
-        },
+        FactCheck::CapsEq(c) => {
+            let _ = write!(s, ".caps == {:#}", CapSet(*c));
+        }
         FactCheck::Hostname { equal, rhs } => {
             s.push_str(".hostname");
             s.push_str(eq(*equal));
@@ -284,15 +195,9 @@ fn push_fact(s: &mut String, f: &Fact) {
             s.push_str(".interfaces == ");
             s.push_str(&n.join(","));
         }
-        FactCheck::State(st) => match st {
-            StateWant::Running => s.push_str(".state == running"),
-            StateWant::Exited(c) => {
-                let _ = write!(s, ".state == exited {c}");
-            }
-            StateWant::Killed(c) => {
-                let _ = write!(s, ".state == killed {c}");
-            }
-        },
+        FactCheck::State(st) => {
+            let _ = write!(s, ".state == {}", state_text(TaskState::from(*st)));
+        }
     }
 }
 
@@ -318,23 +223,5 @@ impl fmt::Display for Scenario {
             }
         }
         write_body(f, &self.body, 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use nslab_machine::sched::*;
-
-    #[test]
-    fn flags_print_as_the_model_prints_them() {
-        for f in [
-            0,
-            CLONE_NEWPID,
-            CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET,
-            CLONE_NEWTIME | CLONE_VM | (1 << 40),
-            1 << 50,
-        ] {
-            assert_eq!(super::flags_to_string(f), flags_to_string(f));
-        }
     }
 }

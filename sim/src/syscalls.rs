@@ -7,6 +7,7 @@
 use crate::errno::Errno;
 use crate::kernel::Kernel;
 use crate::machine::*;
+use crate::op::Op;
 
 impl Kernel {
     /// Turns a model errno into a machine result.
@@ -27,6 +28,30 @@ impl Machine for Kernel {
 
     fn origin(&self) -> Origin {
         self.origin.clone()
+    }
+
+    /// The system call table: each operation to its entry point below.
+    fn syscall(&mut self, task: TaskId, op: &Op) -> SysResult<Option<TaskId>> {
+        let done = |r: SysResult<()>| r.map(|()| None);
+        match op {
+            Op::Clone(args) => self.clone_task(task, *args).map(Some),
+            Op::Unshare(flags) => done(self.unshare(task, *flags)),
+            Op::Setns { fd, nstype } => done(self.setns(task, *fd, *nstype)),
+            Op::Exit(code) => done(self.exit(task, *code)),
+            Op::Setresuid(uid) => done(self.setresuid(task, *uid)),
+            Op::Setresgid(gid) => done(self.setresgid(task, *gid)),
+            Op::DropCaps(caps) => done(self.drop_caps(task, *caps)),
+            Op::WriteIdMap {
+                target,
+                kind,
+                extents,
+            } => done(self.write_id_map(task, *target, *kind, extents)),
+            Op::Sethostname(name) => done(Machine::sethostname(self, task, name)),
+            Op::LinkUp(ifname) => done(self.link_up(task, ifname)),
+            Op::SetMaxNamespaces(ty, max) => {
+                done(Machine::set_max_namespaces(self, task, *ty, *max))
+            }
+        }
     }
 
     /// kernel/fork.c `clone`/`clone3`.
@@ -53,8 +78,8 @@ impl Machine for Kernel {
         let t = self.task_of(task)?;
         // exit_group from any thread of init ends init too.
         if self.tasks.get(t.0).group_leader == self.init_task {
-            return Err(SysError::Fault(
-                "refused: the init task exiting would panic the kernel (\"Attempted to kill init!\")"
+            return Err(SysError::Refused(
+                "the init task exiting would panic the kernel (\"Attempted to kill init!\")"
                     .to_string(),
             ));
         }

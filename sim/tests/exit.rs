@@ -13,8 +13,8 @@ fn exit_group_from_a_thread_of_init_is_refused() {
     let (mut k, root) = boot();
     let th = thread(&mut k, root);
     let before = snapshot(&mut k, &[root, th]);
-    assert!(matches!(k.exit(th, 0), Err(SysError::Fault(_))));
-    assert!(matches!(k.exit(root, 0), Err(SysError::Fault(_))));
+    assert!(matches!(k.exit(th, 0), Err(SysError::Refused(_))));
+    assert!(matches!(k.exit(root, 0), Err(SysError::Refused(_))));
     assert_eq!(snapshot(&mut k, &[root, th]), before);
     assert_consistent(&k);
 }

@@ -299,7 +299,6 @@ fn step(w: &mut World, call: &Call) -> Result<(), TestCaseError> {
         }
         _ => {}
     }
-    let subject = Some(t);
     let bad = w.k.check_invariants();
     prop_assert!(bad.is_empty(), "after {:?}: {:?}", call, bad);
     match result {
@@ -311,11 +310,11 @@ fn step(w: &mut World, call: &Call) -> Result<(), TestCaseError> {
                 &before,
                 "{:?} by {:?} failed with {:?} but changed the machine",
                 call,
-                subject,
+                t,
                 e
             );
         }
-        Err(SysError::Fault(f)) => prop_assert!(false, "backend fault: {}", f),
+        Err(e) => prop_assert!(false, "the model is never refused nor faults: {}", e),
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `nslab check`: random operation sequences run on two backends and compared after every
 //! step; a disagreement is shrunk to a minimal sequence and printed as a scenario file.
 
-use crate::cmd::run::{start_real, Backend};
+use crate::cmd::run::{helper_exe, real_start_error, start_real, Backend};
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
+use nslab::both::run_ops_both;
 use nslab_scenario::random::{ops, run_ops, RandOp, SequenceResult};
 use nslab_scenario::Machine;
 use nslab_sim::machine::Origin;
@@ -44,14 +45,9 @@ pub fn run_case(ops: &[RandOp], backend: Backend) -> anyhow::Result<SequenceResu
             let mut ms: [&mut dyn Machine; 2] = [&mut a, &mut b];
             run_ops(name, ops, &mut ms)
         }
-        Backend::Both => {
-            let mut real = start_real()?;
-            let mut sim = nslab_sim::Kernel::boot_at(&real.origin());
-            // The kernel is the judge, so it runs last and its results become the
-            // expectations of a printed scenario.
-            let mut ms: [&mut dyn Machine; 2] = [&mut sim, &mut real];
-            run_ops(name, ops, &mut ms)
-        }
+        // The kernel is the judge, so it runs last and its results become the expectations
+        // of a printed scenario.
+        Backend::Both => run_ops_both(name, ops, &helper_exe()?).map_err(real_start_error)?,
     })
 }
 

@@ -2,8 +2,9 @@
 //! backend did at every step, and judge expectations and agreement.
 
 use anyhow::{bail, Context};
-use nslab_scenario::judge::{agree, Report, StepRecord, Verdict};
-use nslab_scenario::{check, parse_file, Disagreement, Machine, Scenario};
+use nslab::both::check_both;
+use nslab_scenario::judge::{Report, StepRecord, Verdict};
+use nslab_scenario::{check, parse_file, Disagreement, Scenario};
 use nslab_sim::machine::Origin;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -46,51 +47,43 @@ pub struct FileResult {
     pub passed: bool,
 }
 
+/// This binary, which the real backend starts again as its helper.
+pub fn helper_exe() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("cannot find the nslab binary for the helper")
+}
+
 /// Starts the real backend, with this binary as its helper.
 pub fn start_real() -> anyhow::Result<nslab_real::RealMachine> {
-    let exe = std::env::current_exe().context("cannot find the nslab binary for the helper")?;
-    nslab_real::RealMachine::start(&exe)
-        .map_err(|e| anyhow::anyhow!("cannot start the real backend: {e}"))
+    nslab_real::RealMachine::start(&helper_exe()?).map_err(real_start_error)
 }
 
-/// Runs one parsed scenario on the chosen backends: fresh machines for every scenario (the
-/// model `sim` rebooted in place, a new real root helper), the model booted at the real root
+/// The message for a real backend that cannot start.
+pub fn real_start_error(e: nslab_real::StartError) -> anyhow::Error {
+    anyhow::anyhow!("cannot start the real backend: {e}")
+}
+
+/// Runs one parsed file on the chosen backends: fresh machines for every scenario (the model
+/// `sim` rebooted in place, a new real root helper), the model booted at the real root
 /// helper's origin when both run.
-pub fn run_scenario(
-    scenario: &Scenario,
-    backend: Backend,
-    sim: &mut nslab_sim::Kernel,
-) -> anyhow::Result<Vec<Report>> {
-    Ok(match backend {
-        Backend::Sim => {
-            sim.reboot_at(&Origin::default());
-            vec![check(scenario, sim)]
-        }
-        Backend::Real => {
-            let mut real = start_real()?;
-            vec![check(scenario, &mut real)]
-        }
-        Backend::Both => {
-            let mut real = start_real()?;
-            sim.reboot_at(&real.origin());
-            let s = check(scenario, sim);
-            let r = check(scenario, &mut real);
-            vec![s, r]
-        }
-    })
-}
-
-/// Runs one parsed file.
 pub fn run_file(
     path: &Path,
     scenario: &Scenario,
     backend: Backend,
     sim: &mut nslab_sim::Kernel,
 ) -> anyhow::Result<FileResult> {
-    let reports = run_scenario(scenario, backend, sim)?;
-    let disagreements = match reports.as_slice() {
-        [a, b] => agree(a, b),
-        _ => Vec::new(),
+    let (reports, disagreements) = match backend {
+        Backend::Sim => {
+            sim.reboot_at(&Origin::default());
+            (vec![check(scenario, sim)], Vec::new())
+        }
+        Backend::Real => {
+            let mut real = start_real()?;
+            (vec![check(scenario, &mut real)], Vec::new())
+        }
+        Backend::Both => {
+            let both = check_both(scenario, &helper_exe()?, sim).map_err(real_start_error)?;
+            (vec![both.sim, both.real], both.disagreements)
+        }
     };
     let passed = disagreements.is_empty() && reports.iter().all(Report::passed);
     Ok(FileResult {

@@ -312,6 +312,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
                 function: refusal.map(|(_, f)| f),
             }
         }
+        Err(SysError::Refused(f)) => bail!("the model refused the call: {f}"),
         Err(SysError::Fault(f)) => bail!("the model failed: {f}"),
     };
 

@@ -189,11 +189,11 @@ fn clone_vm_gets_the_kernels_answer_and_no_task() -> Outcome {
     // A combination the kernel accepts is made and ended at once: the answer is a refusal
     // by nslab, never a task that shares the helper's memory.
     match m.clone_task(root, CloneArgs::new(thread)) {
-        Err(SysError::Fault(f)) => assert!(f.starts_with("refused:"), "{f}"),
+        Err(SysError::Refused(f)) => assert!(f.contains("shared address space"), "{f}"),
         other => panic!("CLONE_VM|CLONE_SIGHAND|CLONE_THREAD gave {other:?}"),
     }
     match m.clone_task(root, CloneArgs::new(CLONE_VFORK)) {
-        Err(SysError::Fault(f)) => assert!(f.starts_with("refused:"), "{f}"),
+        Err(SysError::Refused(f)) => assert!(f.contains("parent suspended"), "{f}"),
         other => panic!("CLONE_VFORK gave {other:?}"),
     }
     assert!(m.torn_down().is_none(), "a refusal is not a crash");

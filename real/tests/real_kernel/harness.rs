@@ -1,17 +1,14 @@
-//! A small test runner for real-kernel tests: parallel, with loud, counted skips and a host
-//! snapshot taken before and after the whole run.
-//!
-//! Each test returns [`Outcome::Pass`] or [`Outcome::Skip`] with a reason, or panics to fail.
-//! A skip prints `SKIPPED: <test>: <reason>`; the run ends with `N passed, N failed, N
-//! skipped` and `N real tests skipped`. Every machine a test starts goes through [`Lab`],
-//! whose drop checks that none of its helper processes (nor zombies) is left.
+//! What the real-kernel tests share: each test is a function that returns [`Outcome::Pass`]
+//! or [`Outcome::Skip`] with a reason, or panics to fail, and becomes a libtest-mimic
+//! [`Trial`] ([`trial`]): libtest's own output and counts, a skip an `ignored` trial that
+//! says `SKIPPED: <test>: <reason>`. Every machine a test starts goes through [`Lab`], whose
+//! drop checks that none of its helper processes (nor zombies) is left.
 
+use libtest_mimic::{Completion, Failed, Trial};
 use nslab_machine::TaskId;
 use nslab_real::{RealMachine, StartError, StartOptions};
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How a test ended, when it did not fail.
@@ -135,52 +132,29 @@ pub fn own_pid(m: &mut Lab, t: TaskId) -> i32 {
     m.observe(t).expect("observe").pid()
 }
 
-/// Runs the tests on a pool of threads, prints each result and the summary, and returns
-/// (passed, failed, skipped).
-pub fn run_all(tests: &[Test], filter: Option<&str>, threads: usize) -> (usize, usize, usize) {
-    let chosen: Vec<&Test> = tests
-        .iter()
-        .filter(|t| match filter {
-            None => true,
-            Some(f) => t.name.contains(f),
-        })
-        .collect();
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(test) = chosen.get(i) else { break };
-                let started = Instant::now();
-                // Each test runs on a thread of its own, which starts and drops its machines:
-                // the root helper's death signal is tied to the starting thread.
-                let outcome = std::thread::spawn(test.run).join();
-                let took = started.elapsed();
-                let line = match &outcome {
-                    Ok(Outcome::Pass) => format!("test {} ... ok ({took:.1?})", test.name),
-                    Ok(Outcome::Skip(why)) => format!("SKIPPED: {}: {why}", test.name),
-                    Err(_) => format!("test {} ... FAILED", test.name),
-                };
+/// The test as a libtest-mimic trial. Its body runs on a thread of its own, which starts
+/// and drops its machines (the root helper's death signal is tied to the thread that started
+/// it); a panic fails the trial with its message, and a skip is an `ignored` trial whose
+/// reason is `SKIPPED: <test>: <reason>`, also printed on its own line.
+pub fn trial(test: Test) -> Trial {
+    Trial::ignorable_test(test.name, move || {
+        match std::thread::spawn(test.run).join() {
+            Ok(Outcome::Pass) => Ok(Completion::Completed),
+            Ok(Outcome::Skip(why)) => {
+                let line = format!("SKIPPED: {}: {why}", test.name);
                 eprintln!("{line}");
-                results
-                    .lock()
-                    .unwrap()
-                    .push((test.name, outcome.map_err(|_| ())));
-            });
+                Ok(Completion::ignored_with(line))
+            }
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("the test panicked");
+                Err(Failed::from(msg))
+            }
         }
-    });
-    let results = results.into_inner().unwrap();
-    let passed = results
-        .iter()
-        .filter(|r| matches!(r.1, Ok(Outcome::Pass)))
-        .count();
-    let skipped = results
-        .iter()
-        .filter(|r| matches!(r.1, Ok(Outcome::Skip(_))))
-        .count();
-    let failed = results.iter().filter(|r| r.1.is_err()).count();
-    (passed, failed, skipped)
+    })
 }
 
 /// Starts a [`Lab`] or returns the skip from the test.

@@ -1,10 +1,10 @@
 //! The real-kernel tests of nslab-real: each operation checked against the facts of
 //! `kernel-facts.md`, the faults, the bad input, the privilege paths, and host safety.
 //!
-//! This is a custom test binary (`harness = false`): the tests run in parallel on
-//! `--test-threads` threads (default: the number of CPUs), a test that cannot run here prints
-//! `SKIPPED: <test>: <reason>` and is counted, and the whole run is bracketed by a host
-//! snapshot that must come out unchanged.
+//! A `harness = false` binary run by libtest-mimic: libtest's arguments (a filter,
+//! `--test-threads`, `--list`, ...) and output; a test that cannot run here is an `ignored`
+//! trial that says `SKIPPED: <test>: <reason>`, and the whole run is bracketed by a host
+//! snapshot that must come out unchanged (`host_safety_after_the_whole_run`, run last).
 
 mod bad_input;
 mod faults;
@@ -13,7 +13,9 @@ mod ops;
 mod privilege;
 
 use harness::Test;
+use libtest_mimic::{Arguments, Trial};
 use nslab_real::host::HostSnapshot;
+use std::process::ExitCode;
 
 /// Every test, by module: `ops` (one per operation), `faults` (crashes, hangs, a killed
 /// controller, a dying init), `bad_input` (stale handles, bad flags), `privilege` (the
@@ -27,29 +29,8 @@ fn all_tests() -> Vec<Test> {
     v
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut filter = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if let Some(n) = a.strip_prefix("--test-threads=") {
-            threads = n.parse().unwrap_or(threads);
-        } else if a == "--test-threads" {
-            i += 1;
-            threads = args.get(i).and_then(|n| n.parse().ok()).unwrap_or(threads);
-        } else if a == "--list" {
-            for t in all_tests() {
-                println!("{}: test", t.name);
-            }
-            return;
-        } else if !a.starts_with('-') {
-            filter = Some(a.clone());
-        }
-        i += 1;
-    }
-    let tests = all_tests();
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
     // A warm-up machine first, so that the fd snapshot does not count what the first
     // start opens once for the life of the process.
     if harness::is_root() {
@@ -58,19 +39,21 @@ fn main() {
         }
     }
     let before = HostSnapshot::take();
-    let (mut passed, mut failed, skipped) = harness::run_all(&tests, filter.as_deref(), threads);
-    let after = HostSnapshot::take();
-    if before == after {
-        eprintln!("test host_safety_after_the_whole_run ... ok");
-        passed += 1;
+    let tests = all_tests().into_iter().map(harness::trial).collect();
+    let run = libtest_mimic::run(&args, tests);
+    // The whole run is bracketed by a host snapshot: a trial of its own, after every other.
+    let host = Trial::test("host_safety_after_the_whole_run", move || {
+        let after = HostSnapshot::take();
+        if before == after {
+            Ok(())
+        } else {
+            Err(format!("the host changed\n  before: {before:#?}\n  after: {after:#?}").into())
+        }
+    });
+    let safety = libtest_mimic::run(&args, vec![host]);
+    if run.has_failed() || safety.has_failed() {
+        ExitCode::FAILURE
     } else {
-        eprintln!("test host_safety_after_the_whole_run ... FAILED\n  before: {before:#?}\n  after: {after:#?}");
-        failed += 1;
-    }
-    println!();
-    println!("{skipped} real tests skipped");
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed > 0 {
-        std::process::exit(1);
+        ExitCode::SUCCESS
     }
 }
