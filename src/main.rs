@@ -28,6 +28,13 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Run random operation sequences on the model and the kernel and compare every step.
     Check(cmd::check::CheckArgs),
+    /// List every namespace of the running system and what keeps each alive (util-linux
+    /// lsns compatible, and more).
+    Lsns(cmd::lsns::LsnsArgs),
+    /// Persistent network namespaces, compatible with iproute2's `ip netns`.
+    Netns(cmd::netns::NetnsArgs),
+    /// Draw tasks, nsproxies and namespaces of the live system or of the model.
+    Graph(cmd::graph::GraphArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +46,9 @@ fn main() -> ExitCode {
         Command::Trace(args) => cmd::trace::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Lsns(args) => cmd::lsns::run(args),
+        Command::Netns(args) => cmd::netns::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

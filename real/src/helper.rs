@@ -17,8 +17,14 @@ use crate::protocol::{
     self, Hello, Reply, Request, RootInfo, StartFailure, CHANNEL_FD, HELPER_ARG,
 };
 use crate::sys::{self, Forked};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
+use nix::unistd::{getegid, geteuid, getgid, getppid, getuid};
 use nslab_machine::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
 use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
+use smallvec::SmallVec;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
@@ -48,13 +54,17 @@ struct Starting {
 /// One helper's state: its channel, its `SIGCHLD` signalfd and a pidfd per child.
 struct Helper {
     chan: OwnedFd,
-    sigchld: OwnedFd,
+    sigchld: SignalFd,
     children: Vec<(i32, OwnedFd)>,
     starting: Starting,
     proc_ok: bool,
     buf: Vec<u8>,
-    pollfds: Vec<libc::pollfd>,
 }
+
+/// The fds a helper polls, inline for a channel, a signalfd and up to 14 children: the loop
+/// allocates nothing, since after a fork-like clone every page either process writes costs
+/// a copy-on-write fault.
+type PollFds<'fd> = SmallVec<[PollFd<'fd>; 16]>;
 
 /// What handling one request leads to.
 enum Next {
@@ -70,9 +80,8 @@ enum Next {
 fn root_helper_main(controller: i32) -> ! {
     // The death signal goes first, then the check that the controller did not die before it
     // was set (prctl(2): the signal is armed only for a parent that is still there).
-    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
-    // SAFETY: getppid takes no arguments.
-    if unsafe { libc::getppid() } != controller {
+    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+    if getppid().as_raw() != controller {
         // SAFETY: _exit ends this process without running anything else.
         unsafe { libc::_exit(1) };
     }
@@ -107,7 +116,6 @@ fn root_helper_main(controller: i32) -> ! {
         },
         proc_ok,
         buf: vec![0; protocol::MAX_MESSAGE],
-        pollfds: Vec::with_capacity(64),
     };
     helper.run()
 }
@@ -115,18 +123,17 @@ fn root_helper_main(controller: i32) -> ! {
 /// Puts the root helper where it runs: in a user namespace of its own if it is not root,
 /// then a subreaper; and says where it stands.
 fn setup_root(proc_ok: bool) -> Result<RootInfo, StartFailure> {
-    // SAFETY: these calls take no arguments and cannot fail.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = (geteuid().as_raw(), getegid().as_raw());
     let own_user_ns = euid != 0;
     if own_user_ns {
         become_root_in_new_user_ns(euid, egid, proc_ok)?;
         // The credential change of unshare keeps the euid, but arm the signal again so the
         // rule does not depend on that.
-        let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
+        let _ = prctl::set_pdeathsig(Signal::SIGKILL);
     }
-    sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map_err(|e| StartFailure {
+    prctl::set_child_subreaper(true).map_err(|e| StartFailure {
         step: "prctl(PR_SET_CHILD_SUBREAPER)".into(),
-        errno: e.as_raw(),
+        errno: e as i32,
     })?;
     let (origin, pid_level_method) = origin();
     Ok(RootInfo {
@@ -184,8 +191,7 @@ fn origin() -> (Origin, String) {
             None => (0, "NSpid length: /proc/1/ns/pid unreadable, /proc assumed to be the initial pid namespace's"),
         }
     };
-    // SAFETY: these calls take no arguments and cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
     let origin = Origin {
         pid_ns_level: proc_level + below_proc,
         // Filled in by the controller, which can walk up from here (see machine.rs).
@@ -221,23 +227,20 @@ fn write_proc(path: &str, text: &str) -> Result<(), Errno> {
 impl Helper {
     fn run(&mut self) -> ! {
         loop {
-            // The array is kept between rounds: after a fork-like clone every page either
-            // process writes costs a copy-on-write fault, so the loop allocates nothing.
-            let mut fds = std::mem::take(&mut self.pollfds);
-            fds.clear();
-            fds.push(pollfd(self.chan.as_raw_fd()));
-            fds.push(pollfd(self.sigchld.as_raw_fd()));
-            fds.extend(self.children.iter().map(|(_, fd)| pollfd(fd.as_raw_fd())));
+            let mut fds: PollFds<'_> = [self.chan.as_fd(), self.sigchld.as_fd()]
+                .into_iter()
+                .chain(self.children.iter().map(|(_, fd)| fd.as_fd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
             // A timeout makes the helper reap now and then even without a wakeup (a
             // CLONE_PARENT sibling with an unusual exit signal sends neither).
-            // SAFETY: `fds` is a valid array of pollfds of its length.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
-            let children_ready = fds[1..].iter().any(|p| p.revents != 0);
-            let request = fds[0].revents != 0;
-            self.pollfds = fds;
-            if n < 0 {
+            let Ok(n) = nix::poll::poll(&mut fds, PollTimeout::from(100u8)) else {
                 continue;
-            }
+            };
+            let ready = |p: &PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
+            let children_ready = fds[1..].iter().any(ready);
+            let request = ready(&fds[0]);
+            drop(fds);
             if n == 0 || children_ready {
                 self.reap_all();
             }
@@ -275,8 +278,8 @@ impl Helper {
 
     /// Reaps every exited child (and reparented orphan) and forgets its pidfd.
     fn reap_all(&mut self) {
-        sys::drain(self.sigchld.as_fd());
-        while let Some((pid, _status)) = sys::reap_one() {
+        sys::drain(&self.sigchld);
+        while let Some(pid) = sys::reap_one() {
             self.children.retain(|(p, _)| *p != pid);
         }
     }
@@ -411,9 +414,11 @@ impl Helper {
             Ok(Forked::Parent { pid, pidfd }) => {
                 let pidfd = pidfd.or_else(|| sys::pidfd_open(pid).ok());
                 if let (Some((r, _)), Some(pfd)) = (&sync, &pidfd) {
-                    let mut p = [pollfd(r.as_raw_fd()), pollfd(pfd.as_raw_fd())];
-                    // SAFETY: a valid array of two pollfds.
-                    unsafe { libc::poll(p.as_mut_ptr(), 2, 10_000) };
+                    let mut p = [
+                        PollFd::new(r.as_fd(), PollFlags::POLLIN),
+                        PollFd::new(pfd.as_fd(), PollFlags::POLLIN),
+                    ];
+                    let _ = nix::poll::poll(&mut p, PollTimeout::from(10_000u16));
                 }
                 drop(sync);
                 drop(theirs);
@@ -434,10 +439,10 @@ impl Helper {
     /// queued to the child"), so the copy serves the child as a new one would.
     fn become_child(&mut self, chan: OwnedFd) {
         let raw = chan.into_raw_fd();
-        // SAFETY: every helper keeps its channel at CHANNEL_FD, so `self.chan` already names
-        // that number; dup2 replaces the copy of the parent's channel there with ours (the
+        // Every helper keeps its channel at CHANNEL_FD, so `self.chan` already names that
+        // number; dup2 replaces the copy of the parent's channel there with ours (the
         // parent's own table is separate, so it keeps its channel).
-        unsafe { libc::dup2(raw, CHANNEL_FD) };
+        let _ = nix::unistd::dup2(raw, CHANNEL_FD);
         // The parent's children's pidfds are closed below by close_range (with `raw`
         // itself); forget them so that no Drop closes a number that may be reused.
         for (_, fd) in self.children.drain(..) {
@@ -455,12 +460,4 @@ fn refused(msg: &str) -> Next {
 /// A request the helper cannot serve (see [`Reply::Failed`]).
 fn failed(msg: &str) -> Next {
     Next::Reply(Reply::Failed(msg.to_string()))
-}
-
-fn pollfd(fd: i32) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
 }

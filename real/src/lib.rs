@@ -5,13 +5,18 @@
 //! every task of a scenario is a single-threaded helper process that makes its calls on
 //! command. See ARCHITECTURE.md at the top of the repository for the design.
 //!
-//! Invariants, written as absences: the real backend never mounts anything; it never changes
+//! [`inspect`] is apart from the backend: it reads the whole running system (`nslab lsns`,
+//! `nslab graph --live`) and keeps persistent network namespaces in iproute2's convention
+//! (`nslab netns`, the only code in nslab that mounts).
+//!
+//! Invariants of the backend, written as absences: it never mounts anything; it never changes
 //! the host's hostname, interfaces or namespace limits (those calls are refused with
 //! `SysError::Refused` while a task is still in the starting namespaces); no helper outlives
 //! its machine.
 
 pub mod helper;
 pub mod host;
+pub mod inspect;
 pub mod machine;
 mod observe;
 mod protocol;

@@ -11,6 +11,7 @@
 use crate::protocol::{self, Hello, RecvError, Reply, Request, CHANNEL_FD, HELPER_ARG};
 use crate::start::StartError;
 use crate::sys::{self, PidfdEvent};
+use nix::poll::{PollFd, PollFlags};
 use nslab_machine::sched::CLONE_PARENT;
 use nslab_machine::{
     CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, Op, Origin, SysError, SysResult,
@@ -104,15 +105,15 @@ impl RealMachine {
         }
         let raw = theirs.as_raw_fd();
         // SAFETY: the closure runs in the forked child before exec and makes only
-        // async-signal-safe calls (dup2, fcntl) on an fd that is open in the child.
+        // async-signal-safe calls (dup2, fcntl; nix's wrappers call them directly and do not
+        // allocate) on an fd that is open in the child.
         unsafe {
             cmd.pre_exec(move || {
+                use nix::fcntl::{fcntl, FcntlArg, FdFlag};
                 if raw == CHANNEL_FD {
-                    if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                } else if libc::dup2(raw, CHANNEL_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                    fcntl(raw, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                } else {
+                    nix::unistd::dup2(raw, CHANNEL_FD)?;
                 }
                 Ok(())
             });
@@ -627,19 +628,12 @@ fn recv_reply(
 ) -> Result<(Reply, Vec<OwnedFd>), String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd {
-            fd: chan.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, ms) };
-        if n < 0 && sys::last_errno() == Errno::EINTR {
+        let mut p = [PollFd::new(chan, PollFlags::POLLIN)];
+        let n = nix::poll::poll(&mut p, sys::timeout_until(deadline));
+        if n == Err(nix::Error::EINTR) {
             continue;
         }
-        if n == 0 {
+        if n == Ok(0) {
             return Err(format!("no answer within {} ms", timeout.as_millis()));
         }
         return match protocol::recv::<Reply>(chan, buf) {
@@ -655,17 +649,11 @@ fn recv_reply(
 
 /// `waitid(P_PIDFD, WEXITED | __WALL | WNOHANG)` for a child of the controller itself.
 fn reap_own_child(pidfd: BorrowedFd<'_>) {
-    // SAFETY: siginfo_t is plain data; waitid fills it.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pidfd and out pointer.
-    unsafe {
-        libc::waitid(
-            libc::P_PIDFD,
-            pidfd.as_raw_fd() as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::__WALL | libc::WNOHANG,
-        )
-    };
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    let _ = waitid(
+        Id::PIDFd(pidfd),
+        WaitPidFlag::WEXITED | WaitPidFlag::__WALL | WaitPidFlag::WNOHANG,
+    );
 }
 
 /// The task state of a wait status.

@@ -1,11 +1,23 @@
-//! Thin wrappers over the raw system calls the helpers and the controller make.
+//! Thin wrappers over the system calls the helpers and the controller make.
 //!
 //! Each function is named like its system call (see clone(2), clone3(2), unshare(2),
 //! setns(2), pidfd_open(2), pidfd_send_signal(2), capget(2), ioctl_ns(2) and the pidfd
 //! `PIDFD_GET_INFO` ioctl) and returns the kernel's errno untouched, so that the answer a
 //! scenario sees is the kernel's own. Nothing here allocates between a clone and its return
 //! in the child, which keeps the fork-like raw clone safe in a single-threaded helper.
+//!
+//! nix makes the calls it has a wrapper for (waitpid, waitid, poll, signalfd, prctl, socket,
+//! and the ioctl request numbers). The rest are raw: `clone` and `clone3` (a fork-like clone
+//! with a NULL stack and the full flag word, `CLONE_NEWTIME` included), `unshare` and `setns`
+//! with 64-bit flags that nix's `CloneFlags` cannot carry, the pidfd calls, `close_range`,
+//! `capget`/`capset`, and `setresuid`/`setresgid` (the raw call, not the C library's
+//! broadcast to every thread, whose bookkeeping a raw clone's child does not share).
 
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
 use nslab_machine::sched::{CLONE_PIDFD, CLONE_SETTLS};
 use nslab_machine::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -14,6 +26,11 @@ use std::time::{Duration, Instant};
 /// The errno of the last failed call of this thread.
 pub fn last_errno() -> Errno {
     Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// The kernel's errno of a failed nix call.
+pub fn from_nix(e: nix::Error) -> Errno {
+    Errno::from_raw(e as i32)
 }
 
 /// Turns a raw syscall return value into the kernel's answer.
@@ -182,9 +199,7 @@ pub fn clone_probe(flags: u64) -> Result<Probe, Errno> {
     }
     let ours = !thread && flags & nslab_machine::sched::CLONE_PARENT == 0;
     if ours {
-        let mut status = 0;
-        // SAFETY: waits for our own child; `status` is a live local.
-        unsafe { libc::waitpid(ret, &mut status, libc::__WALL) };
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(ret), Some(WaitPidFlag::__WALL));
     }
     if !thread {
         // A process child had its own copy of the mapping or has been reaped (with
@@ -330,9 +345,55 @@ struct PidfdInfo {
 /// `PIDFD_INFO_EXIT`: the exit status, filled in by the kernel when the task is reaped.
 const PIDFD_INFO_EXIT: u64 = 0x8;
 
-/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` with the 64-byte version.
-const PIDFD_GET_INFO: libc::c_ulong =
-    (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xFF << 8) | 11;
+/// The ioctls nix has no wrapper for, with their request numbers built by nix's macros (the
+/// functions they generate are `unsafe`: each caller passes a valid pointer).
+mod ioctl {
+    /// `PIDFS_IOCTL_MAGIC` of include/uapi/linux/pidfd.h.
+    const PIDFS_IOCTL_MAGIC: u8 = 0xFF;
+    /// `NSIO` of include/uapi/linux/nsfs.h.
+    const NSIO: u8 = 0xb7;
+
+    nix::ioctl_readwrite!(
+        /// `PIDFD_GET_INFO`: `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)`, the size
+        /// encoded being that of the 64-byte first version.
+        pidfd_get_info,
+        PIDFS_IOCTL_MAGIC,
+        11,
+        super::PidfdInfo
+    );
+    nix::ioctl_none!(
+        /// `NS_GET_PARENT`: `_IO(NSIO, 0x2)`.
+        ns_get_parent,
+        NSIO,
+        0x2
+    );
+    nix::ioctl_none!(
+        /// `NS_GET_USERNS`: `_IO(NSIO, 0x1)`.
+        ns_get_userns,
+        NSIO,
+        0x1
+    );
+    nix::ioctl_read!(
+        /// `NS_GET_OWNER_UID`: `_IO(NSIO, 0x4)` in the header, but the kernel writes a
+        /// `uid_t` through the argument.
+        ns_get_owner_uid,
+        NSIO,
+        0x4,
+        libc::uid_t
+    );
+    nix::ioctl_read_bad!(
+        /// `SIOCGIFFLAGS`: reads an interface's flags into an `ifreq`.
+        siocgifflags,
+        libc::SIOCGIFFLAGS,
+        libc::ifreq
+    );
+    nix::ioctl_write_ptr_bad!(
+        /// `SIOCSIFFLAGS`: sets an interface's flags from an `ifreq`.
+        siocsifflags,
+        libc::SIOCSIFFLAGS,
+        libc::ifreq
+    );
+}
 
 /// The wait status of a reaped task, or `None` while it has not been reaped.
 ///
@@ -353,12 +414,9 @@ pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
         ..PidfdInfo::default()
     };
     // SAFETY: the ioctl reads and writes at most size_of::<PidfdInfo>() bytes, the size
-    // encoded in the request number.
-    let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
-    if r < 0 {
-        // ENOTTY or EINVAL mean a kernel without PIDFD_GET_INFO; ESRCH, see above.
-        return Err(last_errno());
-    }
+    // encoded in the request number, through a pointer to a live local of that type.
+    // ENOTTY or EINVAL mean a kernel without PIDFD_GET_INFO; ESRCH, see above.
+    unsafe { ioctl::pidfd_get_info(pidfd.as_raw_fd(), &mut info) }.map_err(from_nix)?;
     Ok((info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code))
 }
 
@@ -367,10 +425,7 @@ pub fn pidfd_exit_status(pidfd: BorrowedFd<'_>) -> Result<Option<i32>, Errno> {
 pub fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<i32, Errno> {
     let mut info = PidfdInfo::default();
     // SAFETY: as in `pidfd_exit_status`.
-    let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
-    if r < 0 {
-        return Err(last_errno());
-    }
+    unsafe { ioctl::pidfd_get_info(pidfd.as_raw_fd(), &mut info) }.map_err(from_nix)?;
     match info.pid as i32 {
         0 => Err(Errno::ESRCH),
         pid => Ok(pid),
@@ -393,26 +448,26 @@ pub fn pidfd_wait(pidfd: BorrowedFd<'_>, event: PidfdEvent, deadline: Instant) -
     // POLLHUP is always reported, so `events` = 0 sleeps through the zombie state (POLLIN)
     // until the reap.
     let (events, wanted) = match event {
-        PidfdEvent::Exited => (libc::POLLIN, libc::POLLIN | libc::POLLHUP),
-        PidfdEvent::Reaped => (0, libc::POLLHUP),
+        PidfdEvent::Exited => (PollFlags::POLLIN, PollFlags::POLLIN | PollFlags::POLLHUP),
+        PidfdEvent::Reaped => (PollFlags::empty(), PollFlags::POLLHUP),
     };
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        // Round up, so that a wait never ends just before its deadline.
-        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        let mut p = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r < 0 && last_errno() == Errno::EINTR {
-            continue;
+        let mut p = [PollFd::new(pidfd, events)];
+        match nix::poll::poll(&mut p, timeout_until(deadline)) {
+            Err(nix::Error::EINTR) => continue,
+            // A timeout (0), an error, or POLLNVAL/POLLERR without the event: not reached.
+            Ok(n) => return n > 0 && p[0].revents().is_some_and(|r| r.intersects(wanted)),
+            Err(_) => return false,
         }
-        // A timeout (0), an error, or POLLNVAL/POLLERR without the event: not reached.
-        return r > 0 && p.revents & wanted != 0;
     }
+}
+
+/// The poll timeout that ends at `deadline`, rounded up to the next millisecond so that a
+/// wait never ends just before it (zero once it has passed).
+pub fn timeout_until(deadline: Instant) -> PollTimeout {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ms = left.as_micros().div_ceil(1000);
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
 }
 
 /// Whether the task of this pidfd has exited (the pidfd polls readable), waiting up to
@@ -509,22 +564,35 @@ pub fn setresgid(gid: u32) -> Result<(), Errno> {
 
 /// `NS_GET_PARENT` (ioctl_ns(2)): the parent namespace of a user or pid namespace fd.
 pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    const NS_GET_PARENT: libc::c_ulong = 0xb7 << 8 | 0x2;
     // SAFETY: this ioctl takes no argument and returns a new fd.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_PARENT as _) };
-    if r < 0 {
-        return Err(last_errno());
-    }
+    let r = unsafe { ioctl::ns_get_parent(fd.as_raw_fd()) }.map_err(from_nix)?;
     // SAFETY: the kernel just gave us this fd.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
-/// `waitpid(-1, WNOHANG | __WALL)`: one reaped child and its wait status, if any.
-pub fn reap_one() -> Option<(i32, i32)> {
-    let mut status = 0;
-    // SAFETY: `status` is a valid out pointer.
-    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-    (pid > 0).then_some((pid, status))
+/// `NS_GET_USERNS` (ioctl_ns(2)): the user namespace that owns the namespace of `fd`.
+pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    // SAFETY: this ioctl takes no argument and returns a new fd.
+    let r = unsafe { ioctl::ns_get_userns(fd.as_raw_fd()) }.map_err(from_nix)?;
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// `NS_GET_OWNER_UID` (ioctl_ns(2)): the uid (in the caller's user namespace) of the creator
+/// of the user namespace of `fd`.
+pub fn ns_get_owner_uid(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: the ioctl writes one uid_t through the pointer, which is valid for the call.
+    unsafe { ioctl::ns_get_owner_uid(fd.as_raw_fd(), &mut uid) }.map_err(from_nix)?;
+    Ok(uid)
+}
+
+/// `waitpid(-1, WNOHANG | __WALL)`: the pid of one reaped child, if any.
+pub fn reap_one() -> Option<i32> {
+    match nix::sys::wait::waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::StillAlive) | Err(_) => None,
+        Ok(status) => status.pid().map(Pid::as_raw),
+    }
 }
 
 /// `SIOCGIFFLAGS` then `SIOCSIFFLAGS` with `IFF_UP` added, on a datagram socket of the
@@ -534,73 +602,38 @@ pub fn link_up(ifname: &str) -> Result<(), Errno> {
     if bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
         return Err(Errno::ENODEV);
     }
-    // SAFETY: plain socket creation; the fd is owned below.
-    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if s < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: `s` is a new fd that nobody else owns.
-    let sock = unsafe { OwnedFd::from_raw_fd(s) };
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(from_nix)?;
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
         *dst = *src as libc::c_char;
     }
-    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of a valid ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
-        return Err(last_errno());
-    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of the valid ifreq we point at.
+    unsafe { ioctl::siocgifflags(sock.as_raw_fd(), &mut req) }.map_err(from_nix)?;
     // SAFETY: the union member written by SIOCGIFFLAGS is ifru_flags.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
-        return Err(last_errno());
-    }
+    // SAFETY: SIOCSIFFLAGS reads the valid ifreq we point at.
+    unsafe { ioctl::siocsifflags(sock.as_raw_fd(), &req) }.map_err(from_nix)?;
     Ok(())
 }
 
-/// Blocks `SIGCHLD` and returns a signalfd that reads it, so that a helper learns of every
-/// exited child (including orphans reparented to it) in its poll loop.
-pub fn sigchld_fd() -> Result<OwnedFd, Errno> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid sigset pointers; SIGCHLD is a valid signal.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-    }
-    // SAFETY: valid sigset; the old mask is not needed.
-    if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: valid sigset; the new fd is owned below.
-    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: the kernel just gave us this fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// Blocks `SIGCHLD` and returns a nonblocking signalfd that reads it, so that a helper
+/// learns of every exited child (including orphans reparented to it) in its poll loop.
+pub fn sigchld_fd() -> Result<SignalFd, Errno> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(from_nix)?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(from_nix)
 }
 
-/// Reads and discards what a nonblocking fd holds (the signalfd's queued SIGCHLDs).
-pub fn drain(fd: BorrowedFd<'_>) {
-    let mut buf = [0u8; 128 * 4];
-    loop {
-        // SAFETY: reading into a local buffer of the given length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            break;
-        }
-    }
-}
-
-/// `prctl(option, arg)` with one integer argument.
-pub fn prctl(option: i32, arg: u64) -> Result<(), Errno> {
-    // SAFETY: the options we pass take one integer argument and no pointers.
-    let r = unsafe { libc::prctl(option, arg as libc::c_ulong, 0, 0, 0) };
-    if r < 0 {
-        Err(last_errno())
-    } else {
-        Ok(())
-    }
+/// Reads and discards the signals queued on a nonblocking signalfd.
+pub fn drain(sfd: &SignalFd) {
+    while let Ok(Some(_)) = sfd.read_signal() {}
 }

@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/cgroup/namespace.c (v6.18): `copy_cgroup_ns`, `free_cgroup_ns`,
 //! `cgroupns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/cgroup/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
@@ -56,16 +60,16 @@ impl Kernel {
                 !capable,
                 Errno::EPERM,
             )?;
-            let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+            let euid = k.current_cred(current).euid;
             k.inc_ucount(user_ns, euid, NsType::Cgroup)?;
             let inum = k.proc_alloc_inum();
-            let root_cgroup = k.cgroup_namespaces.get(old.0).root_cgroup;
-            let r = CgroupNsRef(k.cgroup_namespaces.insert(CgroupNamespace {
+            let root_cgroup = k.cgroup_namespaces[old].root_cgroup;
+            let r = k.cgroup_namespaces.insert(CgroupNamespace {
                 ns: NsCommon { inum, count: 1 },
                 user_ns,
                 root_cgroup,
                 ucounts_key: Some((user_ns, euid)),
-            }));
+            });
             k.note(|_| Step::Alloc {
                 object: format!("cgroup:[{inum}] (root = the caller's cgroup)"),
             });
@@ -82,15 +86,15 @@ impl Kernel {
         ns: CgroupNsRef,
     ) -> Result<(), Errno> {
         self.call("cgroupns_install", FILE, |k| {
-            let owner = k.cgroup_namespaces.get(ns.0).user_ns;
+            let owner = k.cgroup_namespaces[ns].user_ns;
             k.install_capable(current, nsset, owner)?;
-            let old = k.nsproxies.get(nsset.nsproxy.0).cgroup_ns;
+            let old = k.nsproxies[nsset.nsproxy()].cgroup_ns;
             if old == ns {
                 return Ok(());
             }
             k.get_cgroup_ns(ns);
             k.put_cgroup_ns(old);
-            k.nsproxies.get_mut(nsset.nsproxy.0).cgroup_ns = ns;
+            k.nsproxies[nsset.nsproxy()].cgroup_ns = ns;
             Ok(())
         })
     }

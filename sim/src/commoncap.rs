@@ -3,6 +3,10 @@
 //! Mirrors security/commoncap.c (v6.18): `cap_capable` (behind `ns_capable`),
 //! `cap_ptrace_access_check`, `cap_capset`, and `cap_task_fix_setuid`'s
 //! `cap_emulate_setxuid`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/security/commoncap.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 3.
 
 use crate::capability::{cap_bit, CAP_SYS_PTRACE};
 use crate::errno::Errno;
@@ -16,14 +20,14 @@ impl Kernel {
     /// reach. The owner of a namespace whose parent is the credentials' namespace has every
     /// capability in it. Otherwise a capability in a parent covers the children.
     pub fn cap_capable(&self, cred: CredRef, targ_ns: UserNsRef, cap: u32) -> bool {
-        let cred = self.creds.get(cred.0);
-        let cred_level = self.user_namespaces.get(cred.user_ns.0).level;
+        let cred = &self.creds[cred];
+        let cred_level = self.user_namespaces[cred.user_ns].level;
         let mut ns = targ_ns;
         loop {
             if ns == cred.user_ns {
                 return cred.cap_effective & cap_bit(cap) != 0;
             }
-            let n = self.user_namespaces.get(ns.0);
+            let n = &self.user_namespaces[ns];
             if n.level <= cred_level {
                 return false;
             }
@@ -37,7 +41,7 @@ impl Kernel {
 
     /// `ns_capable(ns, cap)` for the task's subjective credentials.
     pub fn ns_capable(&self, task: TaskRef, ns: UserNsRef, cap: u32) -> bool {
-        self.cap_capable(self.tasks.get(task.0).cred, ns, cap)
+        self.cap_capable(self.tasks[task].cred, ns, cap)
     }
 
     /// `cap_ptrace_access_check(child, PTRACE_MODE_READ_REALCREDS)`: in the same user
@@ -46,8 +50,8 @@ impl Kernel {
     /// user namespace, however capable there, cannot ptrace-read, and so not `setns` by
     /// pidfd into, a task of its parent's namespace.)
     pub fn cap_ptrace_access_check(&self, current: TaskRef, child: TaskRef) -> bool {
-        let c = self.creds.get(self.tasks.get(current.0).cred.0);
-        let t = self.creds.get(self.tasks.get(child.0).real_cred.0);
+        let c = self.current_cred(current);
+        let t = self.task_cred(child);
         if c.user_ns == t.user_ns && t.cap_permitted & !c.cap_permitted == 0 {
             return true;
         }
@@ -60,7 +64,7 @@ impl Kernel {
         self.call("cap_capset", "security/commoncap.c", |k| {
             let new = k.prepare_creds(task);
             {
-                let c = k.creds.get_mut(new.0);
+                let c = &mut k.creds[new];
                 c.cap_permitted &= !caps;
                 c.cap_effective &= !caps;
             }
@@ -72,10 +76,10 @@ impl Kernel {
     /// `cap_emulate_setxuid(new, old)`: leaving uid 0 on every id clears the permitted and
     /// effective sets; leaving euid 0 clears the effective set; gaining euid 0 restores it.
     pub(crate) fn cap_emulate_setxuid(&mut self, new: CredRef, old: CredRef) {
-        let o = self.creds.get(old.0).clone();
+        let o = self.creds[old].clone();
         let root_uid = self.make_kuid(o.user_ns, 0);
         let is_root = |u: u32| Some(u) == root_uid;
-        let n = self.creds.get_mut(new.0);
+        let n = &mut self.creds[new];
         if (is_root(o.uid) || is_root(o.euid) || is_root(o.suid))
             && !is_root(n.uid)
             && !is_root(n.euid)

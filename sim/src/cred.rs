@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/cred.c (v6.18): `prepare_creds`, `copy_creds`, `commit_creds`,
 //! `put_cred`/`__put_cred`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/cred.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 3.
 
 use crate::errno::Errno;
 use crate::kernel::{CredRef, Kernel, TaskRef, UserNsRef};
@@ -37,10 +41,31 @@ impl Kernel {
         format!("cred#{}", c.0)
     }
 
+    /// `current_cred()`: the subjective credentials of the calling task (`current->cred`),
+    /// the ones its permission checks use.
+    #[inline]
+    pub fn current_cred(&self, current: TaskRef) -> &Cred {
+        &self.creds[self.tasks[current].cred]
+    }
+
+    /// `current_user_ns()`: the user namespace of the caller's credentials.
+    #[inline]
+    pub fn current_user_ns(&self, current: TaskRef) -> UserNsRef {
+        self.current_cred(current).user_ns
+    }
+
+    /// `__task_cred(task)`: the objective credentials of another task (`task->real_cred`),
+    /// the ones others see and check against. The model never overrides credentials
+    /// (`override_creds`), so both pointers always name the same object.
+    #[inline]
+    pub fn task_cred(&self, task: TaskRef) -> &Cred {
+        &self.creds[self.tasks[task].real_cred]
+    }
+
     /// `get_cred`: takes `n` references.
     pub(crate) fn get_cred_many(&mut self, c: CredRef, n: u64) {
         let usage = {
-            let cred = self.creds.get_mut(c.0);
+            let cred = &mut self.creds[c];
             cred.usage += n;
             cred.usage
         };
@@ -54,7 +79,7 @@ impl Kernel {
     /// (`__put_cred` -> `put_cred_rcu`).
     pub(crate) fn put_cred(&mut self, c: CredRef) {
         let usage = {
-            let cred = self.creds.get_mut(c.0);
+            let cred = &mut self.creds[c];
             cred.usage -= 1;
             cred.usage
         };
@@ -66,7 +91,7 @@ impl Kernel {
             self.note(|k| Step::Free {
                 object: k.cred_name(c),
             });
-            let cred = self.creds.remove(c.0);
+            let cred = self.creds.remove(c);
             self.put_user_ns(cred.user_ns);
         }
     }
@@ -74,11 +99,11 @@ impl Kernel {
     /// `prepare_creds`: a private copy of the task's credentials, usage 1, with its own
     /// reference on the user namespace.
     pub(crate) fn prepare_creds(&mut self, task: TaskRef) -> CredRef {
-        let old = self.tasks.get(task.0).cred;
-        let mut new = self.creds.get(old.0).clone();
+        let old = self.tasks[task].cred;
+        let mut new = self.creds[old].clone();
         new.usage = 1;
         let user_ns = new.user_ns;
-        let c = CredRef(self.creds.insert(new));
+        let c = self.creds.insert(new);
         self.note(|k| Step::Alloc {
             object: format!("{} (prepare_creds)", k.cred_name(c)),
         });
@@ -96,9 +121,9 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("copy_creds", FILE, |k| {
             if clone_flags & CLONE_THREAD != 0 {
-                let c = k.tasks.get(current.0).cred;
+                let c = k.tasks[current].cred;
                 k.get_cred_many(c, 2);
-                let t = k.tasks.get_mut(p.0);
+                let t = &mut k.tasks[p];
                 t.cred = c;
                 t.real_cred = c;
                 return Ok(());
@@ -112,7 +137,7 @@ impl Kernel {
             }
             // `p->cred = p->real_cred = get_cred(new)`: two references, one per pointer.
             k.get_cred_many(new, 1);
-            let t = k.tasks.get_mut(p.0);
+            let t = &mut k.tasks[p];
             t.cred = new;
             t.real_cred = new;
             k.note(|k| Step::Set {
@@ -126,17 +151,17 @@ impl Kernel {
     /// In one user namespace, compare the permitted sets; otherwise `subset` must be in a
     /// namespace below `set`'s.
     fn cred_cap_issubset(&self, set: CredRef, subset: CredRef) -> bool {
-        let (set, subset) = (self.creds.get(set.0), self.creds.get(subset.0));
+        let (set, subset) = (&self.creds[set], &self.creds[subset]);
         if set.user_ns == subset.user_ns {
             return subset.cap_permitted & !set.cap_permitted == 0;
         }
-        let set_level = self.user_namespaces.get(set.user_ns.0).level;
+        let set_level = self.user_namespaces[set.user_ns].level;
         let mut ns = subset.user_ns;
         loop {
             if ns == set.user_ns {
                 return true;
             }
-            let n = self.user_namespaces.get(ns.0);
+            let n = &self.user_namespaces[ns];
             if n.level <= set_level {
                 return false;
             }
@@ -149,19 +174,19 @@ impl Kernel {
     /// (`set_dumpable(mm, suid_dumpable)`, 0 by default).
     pub(crate) fn commit_creds(&mut self, task: TaskRef, new: CredRef) {
         self.call("commit_creds", FILE, |k| {
-            let old = k.tasks.get(task.0).cred;
-            let (o, n) = (k.creds.get(old.0), k.creds.get(new.0));
+            let old = k.tasks[task].cred;
+            let (o, n) = (&k.creds[old], &k.creds[new]);
             let ids_changed =
                 o.euid != n.euid || o.egid != n.egid || o.fsuid != n.fsuid || o.fsgid != n.fsgid;
             if ids_changed || !k.cred_cap_issubset(old, new) {
-                k.tasks.get_mut(task.0).dumpable = false;
+                k.tasks[task].dumpable = false;
                 k.note(|_| Step::Set {
                     what: "set_dumpable(mm, suid_dumpable = 0)".to_string(),
                 });
             }
             k.get_cred_many(new, 1);
             let (old_real, old) = {
-                let t = k.tasks.get_mut(task.0);
+                let t = &mut k.tasks[task];
                 let o = (t.real_cred, t.cred);
                 t.real_cred = new;
                 t.cred = new;

@@ -5,6 +5,11 @@
 //! `default_device_ops` (`default_device_exit_batch`), `register_netdevice`,
 //! `dev_index_reserve`, `__dev_get_by_name`, `dev_change_flags`; and net/core/dev_ioctl.c
 //! (`dev_ioctl` for `SIOCSIFFLAGS`).
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/net/core/dev.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/net/core/dev_ioctl.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 8.
 
 use crate::capability::CAP_NET_ADMIN;
 use crate::errno::Errno;
@@ -55,7 +60,7 @@ pub fn default_device_ops() -> PernetOperations {
 
 /// `netdev_init`: empty device lists and a fresh ifindex counter for the namespace.
 fn netdev_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
-    let n = k.nets.get_mut(net.0);
+    let n = &mut k.nets[net];
     n.dev_base.clear();
     n.ifindex = 0;
     k.note(|_| Step::Set {
@@ -71,8 +76,8 @@ fn netdev_exit(_k: &mut Kernel, _net: NetRef) -> Result<(), Errno> {
 
 /// `default_device_exit_batch`: unregister every device still in the namespace.
 fn default_device_exit_batch(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
-    let devs = std::mem::take(&mut k.nets.get_mut(net.0).dev_base);
-    k.nets.get_mut(net.0).loopback_dev = None;
+    let devs = std::mem::take(&mut k.nets[net].dev_base);
+    k.nets[net].loopback_dev = None;
     for d in devs.iter().rev() {
         let name = d.name;
         k.note(|_| Step::Free {
@@ -90,21 +95,16 @@ impl Kernel {
         mut dev: NetDevice,
     ) -> Result<u32, Errno> {
         self.call("register_netdevice", FILE, |k| {
-            let exists = k
-                .nets
-                .get(net.0)
-                .dev_base
-                .iter()
-                .any(|d| d.name == dev.name);
+            let exists = k.nets[net].dev_base.iter().any(|d| d.name == dev.name);
             k.rule("a device with this name exists", exists, Errno::EEXIST)?;
             let ifindex = k.call("dev_index_reserve", FILE, |k| {
-                let n = k.nets.get_mut(net.0);
+                let n = &mut k.nets[net];
                 n.ifindex += 1;
                 Ok(n.ifindex)
             })?;
             dev.ifindex = ifindex;
             let name = dev.name;
-            k.nets.get_mut(net.0).dev_base.push(dev);
+            k.nets[net].dev_base.push(dev);
             k.note(|k| Step::Alloc {
                 object: format!(
                     "net_device {name} (ifindex {ifindex}) in {}",
@@ -121,20 +121,15 @@ impl Kernel {
     pub fn dev_ioctl_set_up(&mut self, task: TaskRef, ifname: &str) -> Result<(), Errno> {
         self.call("dev_ioctl", "net/core/dev_ioctl.c", |k| {
             let nsp = k.task_nsproxy(task);
-            let net = k.nsproxies.get(nsp.0).net_ns;
-            let owner = k.nets.get(net.0).user_ns;
+            let net = k.nsproxies[nsp].net_ns;
+            let owner = k.nets[net].user_ns;
             let capable = k.ns_capable(task, owner, CAP_NET_ADMIN);
             k.rule(
                 "!ns_capable(net->user_ns, CAP_NET_ADMIN)",
                 !capable,
                 Errno::EPERM,
             )?;
-            let pos = k
-                .nets
-                .get(net.0)
-                .dev_base
-                .iter()
-                .position(|d| *d.name == *ifname);
+            let pos = k.nets[net].dev_base.iter().position(|d| *d.name == *ifname);
             k.rule(
                 "!__dev_get_by_name(net, ifr_name)",
                 pos.is_none(),
@@ -142,7 +137,7 @@ impl Kernel {
             )?;
             let pos = pos.expect("checked above");
             k.call("dev_change_flags", FILE, |k| {
-                let d = &mut k.nets.get_mut(net.0).dev_base[pos];
+                let d = &mut k.nets[net].dev_base[pos];
                 if d.flags & IFF_UP == 0 {
                     d.flags |= IFF_UP;
                     if d.flags & IFF_LOOPBACK != 0 {
@@ -164,7 +159,7 @@ impl Kernel {
     /// caller keeps (an observation is written in place).
     pub fn interfaces_into(&self, net: NetRef, v: &mut Interfaces) {
         v.clear();
-        for d in &self.nets.get(net.0).dev_base {
+        for d in &self.nets[net].dev_base {
             v.push(Interface {
                 name: d.name,
                 ifindex: d.ifindex,

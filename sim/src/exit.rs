@@ -4,6 +4,10 @@
 //! Mirrors kernel/exit.c (v6.18): `do_exit`/`do_group_exit`, `exit_notify`,
 //! `forget_original_parent`, `find_child_reaper`, `find_new_reaper`, `release_task`.
 //! The model's parents reap at once (as every nslab helper does), so there are no zombies.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/exit.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 7.
 
 use crate::kernel::{Handle, Kernel, TaskRef};
 use crate::machine::TaskState;
@@ -12,21 +16,29 @@ use crate::trace::Step;
 const FILE: &str = "kernel/exit.c";
 
 impl Kernel {
+    /// The task still exists and has not begun to exit: an earlier exit in the same call
+    /// (a thread of the group, or a victim of a dying init) may have reaped it already.
+    pub(crate) fn task_running(&self, t: TaskRef) -> bool {
+        self.tasks
+            .get(t)
+            .is_some_and(|task| task.state == TaskState::Running)
+    }
+
     /// `do_group_exit`: every task of the thread group exits.
     pub(crate) fn do_group_exit(&mut self, t: TaskRef, how: TaskState) {
-        let leader = self.tasks.get(t.0).group_leader;
+        let leader = self.tasks[t].group_leader;
         let threads: Vec<TaskRef> = self
             .tasks
             .iter()
-            .filter(|(i, task)| task.group_leader == leader && *i != leader.0)
-            .map(|(i, _)| TaskRef(i))
+            .filter(|(i, task)| task.group_leader == leader && *i != leader)
+            .map(|(i, _)| i)
             .collect();
         for th in threads {
-            if self.tasks.contains(th.0) && self.tasks.get(th.0).state == TaskState::Running {
+            if self.task_running(th) {
                 self.do_exit(th, TaskState::Killed(9));
             }
         }
-        if self.tasks.contains(leader.0) && self.tasks.get(leader.0).state == TaskState::Running {
+        if self.task_running(leader) {
             self.do_exit(leader, how);
         }
     }
@@ -36,7 +48,7 @@ impl Kernel {
     /// a pid namespace's init, kills the namespace), and the parent reaps.
     pub(crate) fn do_exit(&mut self, t: TaskRef, how: TaskState) {
         let _ = self.call("do_exit", FILE, |k| {
-            k.tasks.get_mut(t.0).state = how;
+            k.tasks[t].state = how;
             k.exit_fs(t);
             k.exit_task_namespaces(t);
             k.exit_notify(t);
@@ -49,14 +61,14 @@ impl Kernel {
     fn exit_notify(&mut self, father: TaskRef) {
         let _ = self.call("forget_original_parent", FILE, |k| {
             let reaper = k.find_child_reaper(father);
-            if k.tasks.get(father.0).children.is_empty() {
+            if k.tasks[father].children.is_empty() {
                 return Ok(());
             }
             let reaper = k.find_new_reaper(father, reaper);
-            let children = std::mem::take(&mut k.tasks.get_mut(father.0).children);
+            let children = std::mem::take(&mut k.tasks[father].children);
             for c in children {
-                k.tasks.get_mut(c.0).real_parent = Some(reaper);
-                k.tasks.get_mut(reaper.0).children.push(c);
+                k.tasks[c].real_parent = Some(reaper);
+                k.tasks[reaper].children.push(c);
                 k.note(|k| Step::Set {
                     what: format!("reparent {} to {}", k.task_name(c), k.task_name(reaper)),
                 });
@@ -69,7 +81,7 @@ impl Kernel {
     /// its namespace first.
     fn find_child_reaper(&mut self, father: TaskRef) -> TaskRef {
         let ns = self.task_active_pid_ns(father);
-        let reaper = self.pid_namespaces.get(ns.0).child_reaper;
+        let reaper = self.pid_namespaces[ns].child_reaper;
         if reaper != Some(father) {
             return reaper.unwrap_or(self.init_task);
         }
@@ -83,13 +95,13 @@ impl Kernel {
     /// `find_new_reaper`: the nearest child subreaper among the ancestors in the same pid
     /// namespace, else the namespace's init.
     fn find_new_reaper(&self, father: TaskRef, child_reaper: TaskRef) -> TaskRef {
-        let f = self.tasks.get(father.0);
+        let f = &self.tasks[father];
         if f.has_child_subreaper {
-            let level = self.pids.get(f.pid.0).level;
+            let level = self.pids[f.pid].level;
             let mut r = f.real_parent;
             while let Some(reaper) = r {
-                let rt = self.tasks.get(reaper.0);
-                if self.pids.get(rt.pid.0).level != level || reaper == self.init_task {
+                let rt = &self.tasks[reaper];
+                if self.pids[rt.pid].level != level || reaper == self.init_task {
                     break;
                 }
                 if rt.is_child_subreaper && rt.state == TaskState::Running {
@@ -107,7 +119,7 @@ impl Kernel {
     fn release_task(&mut self, t: TaskRef) {
         let _ = self.call("release_task", FILE, |k| {
             let (pid, parent, leader, handle, state) = {
-                let task = k.tasks.get(t.0);
+                let task = &k.tasks[t];
                 (
                     task.pid,
                     task.real_parent,
@@ -117,18 +129,18 @@ impl Kernel {
                 )
             };
             if let Some(p) = parent {
-                k.tasks.get_mut(p.0).children.retain(|c| *c != t);
+                k.tasks[p].children.retain(|c| *c != t);
             }
-            if k.tasks.contains(leader.0) {
-                k.tasks.get_mut(leader.0).nr_threads -= 1;
+            if let Some(l) = k.tasks.get_mut(leader) {
+                l.nr_threads -= 1;
             }
             k.note(|k| Step::Free {
                 object: k.task_name(t),
             });
-            k.pids.get_mut(pid.0).task = None;
+            k.pids[pid].task = None;
             k.free_pid(pid);
             k.exit_creds(t);
-            k.tasks.remove(t.0);
+            k.tasks.remove(t);
             if let Some(h) = handle {
                 k.handles[h.0 as usize] = Handle::Gone(state);
             }

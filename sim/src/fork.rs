@@ -4,9 +4,13 @@
 //! `kernel_clone`, `copy_process` (flag checks, `dup_task_struct`, `copy_creds`, `copy_fs`,
 //! `copy_namespaces`, `alloc_pid`, attaching under `tasklist_lock`), `ksys_unshare` with
 //! `check_unshare_flags`, `unshare_fs`; and `unshare_userns` from kernel/user_namespace.c.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 1.
 
 use crate::errno::Errno;
-use crate::kernel::{FsRef, Kernel, PidRef, TaskRef};
+use crate::kernel::{CredRef, FsRef, Kernel, PidRef, TaskRef};
 use crate::machine::{CloneArgs, CloneVia, TaskState};
 use crate::pid_namespace::PIDNS_ADDING;
 use crate::sched::*;
@@ -22,6 +26,20 @@ pub struct KernelCloneArgs {
     pub exit_signal: u64,
     /// Legacy `clone` passes one pointer as both `pidfd` and `parent_tid`.
     pub pidfd_is_parent_tid: bool,
+}
+
+/// What `copy_process` has set up for the new task so far, for [`Kernel::bad_fork_cleanup`]
+/// (as `create_new_namespaces` keeps its `Partial`).
+#[derive(Debug, Default)]
+struct ForkProgress {
+    /// `copy_creds` succeeded: the task holds two references on its credentials.
+    creds: bool,
+    /// `copy_fs` ran: the task uses an fs_struct.
+    fs: bool,
+    /// `copy_namespaces` succeeded: the task holds an nsproxy.
+    namespaces: bool,
+    /// `alloc_pid` succeeded: the pid, not yet attached to the task.
+    pid: Option<PidRef>,
 }
 
 /// Every flag `unshare` accepts (`check_unshare_flags`).
@@ -157,8 +175,8 @@ impl Kernel {
             )?;
             // `current->signal->flags`: the signal_struct is shared by the thread group, so a
             // thread of an init is unkillable too; the model keeps the flag on the leader.
-            let leader = k.tasks.get(current.0).group_leader;
-            let unkillable = k.tasks.get(leader.0).signal_unkillable;
+            let leader = k.tasks[current].group_leader;
+            let unkillable = k.tasks[leader].signal_unkillable;
             k.rule(
                 "CLONE_PARENT from an init (SIGNAL_UNKILLABLE)",
                 f & CLONE_PARENT != 0 && unkillable,
@@ -166,7 +184,7 @@ impl Kernel {
             )?;
             if f & CLONE_THREAD != 0 {
                 let nsp = k.task_nsproxy(current);
-                let for_children = k.nsproxies.get(nsp.0).pid_ns_for_children;
+                let for_children = k.nsproxies[nsp].pid_ns_for_children;
                 let active = k.task_active_pid_ns(current);
                 k.rule(
                     "CLONE_THREAD with CLONE_NEWUSER|CLONE_NEWPID, or after unshare(CLONE_NEWPID)",
@@ -183,55 +201,42 @@ impl Kernel {
             }
 
             let p = k.dup_task_struct(current);
-            if let Err(e) = k.copy_creds(current, p, f) {
-                k.free_task_struct(p);
-                return Err(e);
+            // What is set up so far; a failure undoes it, newest first, as the kernel's
+            // `bad_fork_*` labels do.
+            let mut made = ForkProgress::default();
+            macro_rules! or_unwind {
+                ($step:expr) => {
+                    match $step {
+                        Ok(v) => v,
+                        Err(e) => {
+                            k.bad_fork_cleanup(p, &made);
+                            return Err(e);
+                        }
+                    }
+                };
             }
+            or_unwind!(k.copy_creds(current, p, f));
+            made.creds = true;
             k.copy_fs(current, p, f);
-            if let Err(e) = k.copy_namespaces(current, f, p) {
-                k.exit_fs(p);
-                k.exit_creds(p);
-                k.free_task_struct(p);
-                return Err(e);
-            }
-            let nsp = k.tasks.get(p.0).nsproxy.expect("set by copy_namespaces");
-            let pid_ns = k.nsproxies.get(nsp.0).pid_ns_for_children;
-            let pid = match k.alloc_pid(pid_ns) {
-                Ok(pid) => pid,
-                Err(e) => {
-                    k.exit_task_namespaces(p);
-                    k.exit_fs(p);
-                    k.exit_creds(p);
-                    k.free_task_struct(p);
-                    return Err(e);
-                }
-            };
-            if let Err(e) = k.rule(
+            made.fs = true;
+            or_unwind!(k.copy_namespaces(current, f, p));
+            made.namespaces = true;
+            let nsp = k.task_nsproxy(p);
+            let pid_ns = k.nsproxies[nsp].pid_ns_for_children;
+            let pid = or_unwind!(k.alloc_pid(pid_ns));
+            made.pid = Some(pid);
+            or_unwind!(k.rule(
                 "CLONE_INTO_CGROUP: the cgroup fd (0) is not a cgroup directory",
                 f & CLONE_INTO_CGROUP != 0,
                 Errno::EBADF,
-            ) {
-                k.free_pid(pid);
-                k.exit_task_namespaces(p);
-                k.exit_fs(p);
-                k.exit_creds(p);
-                k.free_task_struct(p);
-                return Err(e);
-            }
+            ));
             // Under tasklist_lock.
-            let adding = k.pid_namespaces.get(pid_ns.0).pid_allocated & PIDNS_ADDING != 0;
-            if let Err(e) = k.rule(
+            let adding = k.pid_namespaces[pid_ns].pid_allocated & PIDNS_ADDING != 0;
+            or_unwind!(k.rule(
                 "!(ns_of_pid(pid)->pid_allocated & PIDNS_ADDING) (re-checked under tasklist_lock)",
                 !adding,
                 Errno::ENOMEM,
-            ) {
-                k.free_pid(pid);
-                k.exit_task_namespaces(p);
-                k.exit_fs(p);
-                k.exit_creds(p);
-                k.free_task_struct(p);
-                return Err(e);
-            }
+            ));
             k.attach_new_task(current, p, pid, args);
             Ok(p)
         })
@@ -239,10 +244,11 @@ impl Kernel {
 
     /// `dup_task_struct(current)`: a copy of the caller whose links are filled in later.
     fn dup_task_struct(&mut self, current: TaskRef) -> TaskRef {
-        let c = self.tasks.get(current.0);
+        let c = &self.tasks[current];
         let t = TaskStruct {
-            pid: PidRef(u32::MAX),
-            group_leader: TaskRef(u32::MAX),
+            // Copied with the rest of the parent's task_struct; `attach_new_task` sets both.
+            pid: c.pid,
+            group_leader: c.group_leader,
             nr_threads: 0,
             real_parent: None,
             children: Vec::new(),
@@ -259,17 +265,36 @@ impl Kernel {
             state: TaskState::Running,
             handle: None,
         };
-        let p = TaskRef(self.tasks.insert(t));
-        self.tasks.get_mut(p.0).group_leader = p;
+        let p = self.tasks.insert(t);
+        self.tasks[p].group_leader = p;
         self.note(|_| Step::Alloc {
             object: "task_struct (dup_task_struct)".to_string(),
         });
         p
     }
 
+    /// The `bad_fork_*` labels of `copy_process`: undoes what `made` says was set up, in
+    /// reverse (`bad_fork_free_pid`, `bad_fork_cleanup_namespaces`, `bad_fork_cleanup_fs`,
+    /// `bad_fork_cleanup_count` for the credentials, `bad_fork_free`).
+    fn bad_fork_cleanup(&mut self, p: TaskRef, made: &ForkProgress) {
+        if let Some(pid) = made.pid {
+            self.free_pid(pid);
+        }
+        if made.namespaces {
+            self.exit_task_namespaces(p);
+        }
+        if made.fs {
+            self.exit_fs(p);
+        }
+        if made.creds {
+            self.exit_creds(p);
+        }
+        self.free_task_struct(p);
+    }
+
     /// Frees a task struct that never ran (`free_task`).
     fn free_task_struct(&mut self, p: TaskRef) {
-        self.tasks.remove(p.0);
+        self.tasks.remove(p);
         self.note(|_| Step::Free {
             object: "task_struct (free_task)".to_string(),
         });
@@ -277,27 +302,27 @@ impl Kernel {
 
     /// `copy_fs`: `CLONE_FS` shares the fs_struct; otherwise the child gets a copy.
     fn copy_fs(&mut self, current: TaskRef, p: TaskRef, flags: u64) {
-        let fs = self.tasks.get(current.0).fs;
+        let fs = self.tasks[current].fs;
         let new = match fs {
             Some(fs) if flags & CLONE_FS != 0 => {
-                self.fs_structs.get_mut(fs.0).users += 1;
+                self.fs_structs[fs].users += 1;
                 fs
             }
-            _ => FsRef(self.fs_structs.insert(FsStruct { users: 1 })),
+            _ => self.fs_structs.insert(FsStruct { users: 1 }),
         };
-        self.tasks.get_mut(p.0).fs = Some(new);
+        self.tasks[p].fs = Some(new);
     }
 
     /// `exit_fs`: drop the task's use of its fs_struct.
     pub(crate) fn exit_fs(&mut self, p: TaskRef) {
-        if let Some(fs) = self.tasks.get_mut(p.0).fs.take() {
+        if let Some(fs) = self.tasks[p].fs.take() {
             let users = {
-                let f = self.fs_structs.get_mut(fs.0);
+                let f = &mut self.fs_structs[fs];
                 f.users -= 1;
                 f.users
             };
             if users == 0 {
-                self.fs_structs.remove(fs.0);
+                self.fs_structs.remove(fs);
             }
         }
     }
@@ -305,7 +330,7 @@ impl Kernel {
     /// `exit_creds`: drop both credential pointers.
     pub(crate) fn exit_creds(&mut self, p: TaskRef) {
         let (real, cred) = {
-            let t = self.tasks.get(p.0);
+            let t = &self.tasks[p];
             (t.real_cred, t.cred)
         };
         self.put_cred(real);
@@ -323,17 +348,17 @@ impl Kernel {
     ) {
         let f = args.flags;
         let parent = if f & (CLONE_PARENT | CLONE_THREAD) != 0 {
-            self.tasks.get(current.0).real_parent.unwrap_or(current)
+            self.tasks[current].real_parent.unwrap_or(current)
         } else {
             current
         };
         let leader = if f & CLONE_THREAD != 0 {
-            self.tasks.get(current.0).group_leader
+            self.tasks[current].group_leader
         } else {
             p
         };
         {
-            let t = self.tasks.get_mut(p.0);
+            let t = &mut self.tasks[p];
             t.pid = pid;
             t.real_parent = Some(parent);
             t.group_leader = leader;
@@ -343,13 +368,13 @@ impl Kernel {
                 args.exit_signal
             };
         }
-        self.tasks.get_mut(leader.0).nr_threads += 1;
-        self.tasks.get_mut(parent.0).children.push(p);
-        self.pids.get_mut(pid.0).task = Some(p);
+        self.tasks[leader].nr_threads += 1;
+        self.tasks[parent].children.push(p);
+        self.pids[pid].task = Some(p);
         let ns = self.task_active_pid_ns(p);
-        if self.pids.get(pid.0).nr_own() == 1 && leader == p {
-            self.pid_namespaces.get_mut(ns.0).child_reaper = Some(p);
-            self.tasks.get_mut(p.0).signal_unkillable = true;
+        if self.pids[pid].nr_own() == 1 && leader == p {
+            self.pid_namespaces[ns].child_reaper = Some(p);
+            self.tasks[p].signal_unkillable = true;
             self.note(|k| Step::Set {
                 what: format!(
                     "is_child_reaper: {}->child_reaper = the new task; SIGNAL_UNKILLABLE",
@@ -392,21 +417,14 @@ impl Kernel {
             let new_cred = match k.unshare_userns(current, f) {
                 Ok(c) => c,
                 Err(e) => {
-                    if let Some(fs) = new_fs {
-                        k.fs_structs.remove(fs.0);
-                    }
+                    k.bad_unshare_cleanup(None, new_fs);
                     return Err(e);
                 }
             };
             let new_nsproxy = match k.unshare_nsproxy_namespaces(current, f, new_cred) {
                 Ok(n) => n,
                 Err(e) => {
-                    if let Some(c) = new_cred {
-                        k.put_cred(c);
-                    }
-                    if let Some(fs) = new_fs {
-                        k.fs_structs.remove(fs.0);
-                    }
+                    k.bad_unshare_cleanup(new_cred, new_fs);
                     return Err(e);
                 }
             };
@@ -415,13 +433,24 @@ impl Kernel {
             }
             if let Some(fs) = new_fs {
                 k.exit_fs(current);
-                k.tasks.get_mut(current.0).fs = Some(fs);
+                k.tasks[current].fs = Some(fs);
             }
             if let Some(c) = new_cred {
                 k.commit_creds(current, c);
             }
             Ok(())
         })
+    }
+
+    /// The `bad_unshare_cleanup_*` labels of `ksys_unshare`: drops what was prepared and not
+    /// installed, credentials first, then the private fs_struct (`free_fs_struct`).
+    fn bad_unshare_cleanup(&mut self, new_cred: Option<CredRef>, new_fs: Option<FsRef>) {
+        if let Some(c) = new_cred {
+            self.put_cred(c);
+        }
+        if let Some(fs) = new_fs {
+            self.fs_structs.remove(fs);
+        }
     }
 
     /// `check_unshare_flags`: only the known flags; the thread-group ones only in a
@@ -439,10 +468,7 @@ impl Kernel {
                 f & !valid != 0,
                 Errno::EINVAL,
             )?;
-            let threads = k
-                .tasks
-                .get(k.tasks.get(current.0).group_leader.0)
-                .nr_threads;
+            let threads = k.tasks[k.tasks[current].group_leader].nr_threads;
             k.rule(
                 "CLONE_THREAD|CLONE_SIGHAND|CLONE_VM in a multithreaded process",
                 f & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && threads > 1,
@@ -456,19 +482,15 @@ impl Kernel {
         if f & CLONE_FS == 0 {
             return None;
         }
-        let fs = self.tasks.get(current.0).fs?;
-        if self.fs_structs.get(fs.0).users == 1 {
+        let fs = self.tasks[current].fs?;
+        if self.fs_structs[fs].users == 1 {
             return None;
         }
-        Some(FsRef(self.fs_structs.insert(FsStruct { users: 1 })))
+        Some(self.fs_structs.insert(FsStruct { users: 1 }))
     }
 
     /// `unshare_userns` (kernel/user_namespace.c): new credentials in a new user namespace.
-    fn unshare_userns(
-        &mut self,
-        current: TaskRef,
-        f: u64,
-    ) -> Result<Option<crate::kernel::CredRef>, Errno> {
+    fn unshare_userns(&mut self, current: TaskRef, f: u64) -> Result<Option<CredRef>, Errno> {
         if f & CLONE_NEWUSER == 0 {
             return Ok(None);
         }

@@ -10,6 +10,11 @@
 //! The idle task (pid 0) is not modelled, but its references are: every initial object
 //! carries one reference more than its visible holders (as the static objects of the kernel
 //! are never freed).
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/init/main.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/init/init_task.c>.
+//! The rules with their errnos: docs/kernel-rules.md, sections 2, 8 and 11.
 
 use crate::capability::CAP_FULL_SET;
 use crate::cgroup_namespace::CgroupNamespace;
@@ -103,6 +108,8 @@ fn empty_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {
         pernet_list: Vec::new(),
         first_device: None,
         net_namespace_list: Vec::new(),
+        // The initial objects are the first of their arenas: `boot_into` allocates them at
+        // slot 0 and sets these again from what it allocated.
         init_task: TaskRef(0),
         init_nsproxy: NsproxyRef(0),
         init_user_ns: UserNsRef(0),
@@ -122,7 +129,7 @@ fn empty_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {
 fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
     let version = k.version;
     // The static initial namespaces; counts start at 1 for the idle task's references.
-    let user = UserNsRef(k.user_namespaces.insert(UserNamespace {
+    let user = k.user_namespaces.insert(UserNamespace {
         ns: NsCommon {
             inum: PROC_USER_INIT_INO,
             count: 1,
@@ -137,9 +144,9 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         parent_could_setfcap: true,
         ucount_max: [DEFAULT_UCOUNT_MAX; 8],
         ucounts_key: None,
-    }));
+    });
     let owned = |inum| NsCommon { inum, count: 1 };
-    let pid_ns = PidNsRef(k.pid_namespaces.insert(PidNamespace {
+    let pid_ns = k.pid_namespaces.insert(PidNamespace {
         ns: owned(PROC_PID_INIT_INO),
         idr: Idr::default(),
         last_pid: 0,
@@ -150,36 +157,36 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         parent: None,
         user_ns: user,
         ucounts_key: None,
-    }));
-    let uts = UtsNsRef(k.uts_namespaces.insert(UtsNamespace {
+    });
+    let uts = k.uts_namespaces.insert(UtsNamespace {
         ns: owned(PROC_UTS_INIT_INO),
         user_ns: user,
         nodename: UtsName::from(UTS_NODENAME).expect("UTS_NODENAME fits"),
         domainname: UtsName::from("(none)").expect("\"(none)\" fits"),
         ucounts_key: None,
-    }));
-    let ipc = IpcNsRef(k.ipc_namespaces.insert(IpcNamespace {
+    });
+    let ipc = k.ipc_namespaces.insert(IpcNamespace {
         ns: owned(PROC_IPC_INIT_INO),
         user_ns: user,
         sysv_keys: Vec::new(),
         mqueues: Vec::new(),
         ucounts_key: None,
-    }));
-    let cgroup = CgroupNsRef(k.cgroup_namespaces.insert(CgroupNamespace {
+    });
+    let cgroup = k.cgroup_namespaces.insert(CgroupNamespace {
         ns: owned(PROC_CGROUP_INIT_INO),
         user_ns: user,
         root_cgroup: "/",
         ucounts_key: None,
-    }));
+    });
     // 4.19 has no time namespaces.
     let time = version.has_time_ns().then(|| {
-        TimeNsRef(k.time_namespaces.insert(TimeNamespace {
+        k.time_namespaces.insert(TimeNamespace {
             ns: owned(PROC_TIME_INIT_INO),
             user_ns: user,
             offsets: TimensOffsets::default(),
             frozen_offsets: true,
             ucounts_key: None,
-        }))
+        })
     });
     // `init_mount_tree` runs before the first task: `init_nsproxy.mnt_ns` is NULL only
     // until then, so the model creates it here. In 4.19 its inode is the first dynamic one.
@@ -187,19 +194,19 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         KernelVersion::V6_18 => PROC_MNT_INIT_INO,
         KernelVersion::V4_19 => k.proc_alloc_inum(),
     };
-    let mnt = MntNsRef(k.mnt_namespaces.insert(MntNamespace {
+    let mnt = k.mnt_namespaces.insert(MntNamespace {
         ns: owned(mnt_inum),
         user_ns: user,
         mounts: initial_mounts(),
         ucounts_key: None,
-    }));
+    });
     // `net_ns_init`: `init_net` is set up while `pernet_list` is still empty. In 4.19 its
     // inode comes from `net_ns_ops`, registered just after.
     let net_inum = match version {
         KernelVersion::V6_18 => PROC_NET_INIT_INO,
         KernelVersion::V4_19 => 0,
     };
-    let net = NetRef(k.nets.insert(Net {
+    let net = k.nets.insert(Net {
         ns: owned(net_inum),
         passive: 1,
         user_ns: user,
@@ -209,9 +216,9 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         loopback_dev: None,
         generic: Vec::new(),
         listed: false,
-    }));
+    });
     // Every namespace holds its owner.
-    k.user_namespaces.get_mut(user.0).ns.count += if time.is_some() { 7 } else { 6 };
+    k.user_namespaces[user].ns.count += if time.is_some() { 7 } else { 6 };
     k.setup_net(net)
         .expect("setup_net(&init_net) with no ops cannot fail");
     if version == KernelVersion::V4_19 {
@@ -227,7 +234,7 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         .expect("default_device_ops has no init");
 
     // `init_nsproxy`: the idle task's reference, and init's below.
-    let nsproxy = NsproxyRef(k.nsproxies.insert(Nsproxy {
+    let nsproxy = k.nsproxies.insert(Nsproxy {
         count: 1,
         uts_ns: uts,
         ipc_ns: ipc,
@@ -237,24 +244,24 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         time_ns: time,
         time_ns_for_children: time,
         cgroup_ns: cgroup,
-    }));
+    });
     for c in [
-        &mut k.uts_namespaces.get_mut(uts.0).ns,
-        &mut k.ipc_namespaces.get_mut(ipc.0).ns,
-        &mut k.mnt_namespaces.get_mut(mnt.0).ns,
-        &mut k.pid_namespaces.get_mut(pid_ns.0).ns,
-        &mut k.nets.get_mut(net.0).ns,
-        &mut k.cgroup_namespaces.get_mut(cgroup.0).ns,
+        &mut k.uts_namespaces[uts].ns,
+        &mut k.ipc_namespaces[ipc].ns,
+        &mut k.mnt_namespaces[mnt].ns,
+        &mut k.pid_namespaces[pid_ns].ns,
+        &mut k.nets[net].ns,
+        &mut k.cgroup_namespaces[cgroup].ns,
     ] {
         c.count += 1;
     }
     if let Some(time) = time {
-        k.time_namespaces.get_mut(time.0).ns.count += 2;
+        k.time_namespaces[time].ns.count += 2;
     }
 
     // pid 1: `kernel_init`, forked from the idle task without flags. Its credentials are a
     // copy of `init_cred`: root with every capability.
-    let cred = CredRef(k.creds.insert(Cred {
+    let cred = k.creds.insert(Cred {
         usage: 2,
         uid: 0,
         euid: 0,
@@ -269,13 +276,14 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         cap_effective: CAP_FULL_SET,
         cap_bset: CAP_FULL_SET,
         user_ns: user,
-    }));
-    k.user_namespaces.get_mut(user.0).ns.count += 1;
-    k.nsproxies.get_mut(nsproxy.0).count += 1;
-    let fs = FsRef(k.fs_structs.insert(FsStruct { users: 1 }));
+    });
+    k.user_namespaces[user].ns.count += 1;
+    k.nsproxies[nsproxy].count += 1;
+    let fs = k.fs_structs.insert(FsStruct { users: 1 });
     let pid = k.alloc_pid(pid_ns).expect("pid 1 in the initial namespace");
-    let init = TaskRef(k.tasks.insert(TaskStruct {
+    let init = k.tasks.insert(TaskStruct {
         pid,
+        // Itself, set below once the slab has given it its reference.
         group_leader: TaskRef(0),
         nr_threads: 1,
         real_parent: None,
@@ -292,10 +300,10 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
         mm_user_ns: user,
         state: TaskState::Running,
         handle: None,
-    }));
-    k.tasks.get_mut(init.0).group_leader = init;
-    k.pids.get_mut(pid.0).task = Some(init);
-    k.pid_namespaces.get_mut(pid_ns.0).child_reaper = Some(init);
+    });
+    k.tasks[init].group_leader = init;
+    k.pids[pid].task = Some(init);
+    k.pid_namespaces[pid_ns].child_reaper = Some(init);
 
     k.init_task = init;
     k.init_nsproxy = nsproxy;
@@ -304,16 +312,16 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
     k.init_net = net;
     k.root_task = init;
     k.initial_inums.extend([
-        k.user_namespaces.get(user.0).ns.inum,
-        k.pid_namespaces.get(pid_ns.0).ns.inum,
-        k.uts_namespaces.get(uts.0).ns.inum,
-        k.ipc_namespaces.get(ipc.0).ns.inum,
-        k.mnt_namespaces.get(mnt.0).ns.inum,
-        k.cgroup_namespaces.get(cgroup.0).ns.inum,
-        k.nets.get(net.0).ns.inum,
+        k.user_namespaces[user].ns.inum,
+        k.pid_namespaces[pid_ns].ns.inum,
+        k.uts_namespaces[uts].ns.inum,
+        k.ipc_namespaces[ipc].ns.inum,
+        k.mnt_namespaces[mnt].ns.inum,
+        k.cgroup_namespaces[cgroup].ns.inum,
+        k.nets[net].ns.inum,
     ]);
     if let Some(time) = time {
-        k.initial_inums.push(k.time_namespaces.get(time.0).ns.inum);
+        k.initial_inums.push(k.time_namespaces[time].ns.inum);
     }
 
     match origin {
@@ -364,9 +372,9 @@ fn place_root(k: &mut Kernel, o: &Origin) {
         .expect("placing the root: the root task");
     // The real root helper is a program executed where the origin says: its mm belongs to
     // that user namespace, which the tasks above it keep alive.
-    let root_ns = k.creds.get(k.tasks.get(root.0).cred.0).user_ns;
-    k.tasks.get_mut(root.0).is_child_subreaper = true;
-    k.tasks.get_mut(root.0).mm_user_ns = root_ns;
+    let root_ns = k.task_cred(root).user_ns;
+    k.tasks[root].is_child_subreaper = true;
+    k.tasks[root].mm_user_ns = root_ns;
     k.root_task = root;
     if o.gid != 0 {
         k.sys_setresgid(root, o.gid).expect("placing the root: gid");
@@ -374,7 +382,7 @@ fn place_root(k: &mut Kernel, o: &Origin) {
     if o.uid != 0 {
         k.sys_setresuid(root, o.uid).expect("placing the root: uid");
     }
-    let drop = k.creds.get(k.tasks.get(root.0).cred.0).cap_effective & !o.cap_eff;
+    let drop = k.task_cred(root).cap_effective & !o.cap_eff;
     if drop != 0 {
         k.capset_drop(root, drop)
             .expect("placing the root: capabilities");

@@ -4,7 +4,7 @@
 //! This module mirrors no kernel file: it is what the kernel's `refcount_t` warnings and
 //! leak detectors would catch, written out so tests can ask for it after every step.
 
-use crate::kernel::Kernel;
+use crate::kernel::{CredRef, FsRef, Kernel, NsproxyRef};
 use crate::machine::NsType;
 use std::collections::HashMap;
 
@@ -19,37 +19,37 @@ impl Kernel {
         };
 
         // nsproxy: the tasks using it (+1 for the idle task on init_nsproxy).
-        let mut nsproxy_holders: HashMap<u32, u64> = HashMap::new();
-        let mut cred_holders: HashMap<u32, u64> = HashMap::new();
-        let mut fs_holders: HashMap<u32, u64> = HashMap::new();
+        let mut nsproxy_holders: HashMap<NsproxyRef, u64> = HashMap::new();
+        let mut cred_holders: HashMap<CredRef, u64> = HashMap::new();
+        let mut fs_holders: HashMap<FsRef, u64> = HashMap::new();
         for (_, t) in self.tasks.iter() {
             if let Some(n) = t.nsproxy {
-                *nsproxy_holders.entry(n.0).or_default() += 1;
+                *nsproxy_holders.entry(n).or_default() += 1;
             }
-            *cred_holders.entry(t.cred.0).or_default() += 1;
-            *cred_holders.entry(t.real_cred.0).or_default() += 1;
+            *cred_holders.entry(t.cred).or_default() += 1;
+            *cred_holders.entry(t.real_cred).or_default() += 1;
             if let Some(f) = t.fs {
-                *fs_holders.entry(f.0).or_default() += 1;
+                *fs_holders.entry(f).or_default() += 1;
             }
         }
         for (i, n) in self.nsproxies.iter() {
-            let stat = u64::from(i == self.init_nsproxy.0);
+            let stat = u64::from(i == self.init_nsproxy);
             expect(
-                format!("nsproxy#{i}"),
+                format!("nsproxy#{}", i.index()),
                 n.count,
                 nsproxy_holders.get(&i).copied().unwrap_or(0) + stat,
             );
         }
         for (i, c) in self.creds.iter() {
             expect(
-                format!("cred#{i}"),
+                format!("cred#{}", i.index()),
                 c.usage,
                 cred_holders.get(&i).copied().unwrap_or(0),
             );
         }
         for (i, f) in self.fs_structs.iter() {
             expect(
-                format!("fs_struct#{i}"),
+                format!("fs_struct#{}", i.index()),
                 u64::from(f.users),
                 fs_holders.get(&i).copied().unwrap_or(0),
             );
@@ -59,50 +59,50 @@ impl Kernel {
         let mut holders: HashMap<(NsType, u32), u64> = HashMap::new();
         let mut hold = |t: NsType, i: u32| *holders.entry((t, i)).or_default() += 1;
         for (_, n) in self.nsproxies.iter() {
-            hold(NsType::Uts, n.uts_ns.0);
-            hold(NsType::Ipc, n.ipc_ns.0);
-            hold(NsType::Mnt, n.mnt_ns.0);
-            hold(NsType::Pid, n.pid_ns_for_children.0);
-            hold(NsType::Net, n.net_ns.0);
+            hold(NsType::Uts, n.uts_ns.index());
+            hold(NsType::Ipc, n.ipc_ns.index());
+            hold(NsType::Mnt, n.mnt_ns.index());
+            hold(NsType::Pid, n.pid_ns_for_children.index());
+            hold(NsType::Net, n.net_ns.index());
             for t in [n.time_ns, n.time_ns_for_children].into_iter().flatten() {
-                hold(NsType::Time, t.0);
+                hold(NsType::Time, t.index());
             }
-            hold(NsType::Cgroup, n.cgroup_ns.0);
+            hold(NsType::Cgroup, n.cgroup_ns.index());
         }
         for (_, c) in self.creds.iter() {
-            hold(NsType::User, c.user_ns.0);
+            hold(NsType::User, c.user_ns.index());
         }
         for (_, p) in self.pids.iter() {
-            hold(NsType::Pid, p.numbers[p.level as usize].ns.0);
+            hold(NsType::Pid, p.numbers[p.level as usize].ns.index());
         }
         for (_, u) in self.user_namespaces.iter() {
             if let Some(p) = u.parent {
-                hold(NsType::User, p.0);
+                hold(NsType::User, p.index());
             }
         }
         for (_, p) in self.pid_namespaces.iter() {
             if let Some(pp) = p.parent {
-                hold(NsType::Pid, pp.0);
+                hold(NsType::Pid, pp.index());
             }
-            hold(NsType::User, p.user_ns.0);
+            hold(NsType::User, p.user_ns.index());
         }
         for (_, n) in self.uts_namespaces.iter() {
-            hold(NsType::User, n.user_ns.0);
+            hold(NsType::User, n.user_ns.index());
         }
         for (_, n) in self.ipc_namespaces.iter() {
-            hold(NsType::User, n.user_ns.0);
+            hold(NsType::User, n.user_ns.index());
         }
         for (_, n) in self.mnt_namespaces.iter() {
-            hold(NsType::User, n.user_ns.0);
+            hold(NsType::User, n.user_ns.index());
         }
         for (_, n) in self.cgroup_namespaces.iter() {
-            hold(NsType::User, n.user_ns.0);
+            hold(NsType::User, n.user_ns.index());
         }
         for (_, n) in self.time_namespaces.iter() {
-            hold(NsType::User, n.user_ns.0);
+            hold(NsType::User, n.user_ns.index());
         }
         for (_, n) in self.nets.iter() {
-            hold(NsType::User, n.user_ns.0);
+            hold(NsType::User, n.user_ns.index());
         }
         let initial = |inum: u64| self.initial_inums.contains(&inum);
         let dynamic_inum = |inum: u64| inum >= crate::proc_generic::PROC_DYNAMIC_FIRST;
@@ -111,28 +111,28 @@ impl Kernel {
             expect(format!("{}:[{inum}]", t.proc_name()), count, want);
         };
         for (i, n) in self.user_namespaces.iter() {
-            check(NsType::User, i, n.ns.inum, n.ns.count);
+            check(NsType::User, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.pid_namespaces.iter() {
-            check(NsType::Pid, i, n.ns.inum, n.ns.count);
+            check(NsType::Pid, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.uts_namespaces.iter() {
-            check(NsType::Uts, i, n.ns.inum, n.ns.count);
+            check(NsType::Uts, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.ipc_namespaces.iter() {
-            check(NsType::Ipc, i, n.ns.inum, n.ns.count);
+            check(NsType::Ipc, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.mnt_namespaces.iter() {
-            check(NsType::Mnt, i, n.ns.inum, n.ns.count);
+            check(NsType::Mnt, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.cgroup_namespaces.iter() {
-            check(NsType::Cgroup, i, n.ns.inum, n.ns.count);
+            check(NsType::Cgroup, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.time_namespaces.iter() {
-            check(NsType::Time, i, n.ns.inum, n.ns.count);
+            check(NsType::Time, i.index(), n.ns.inum, n.ns.count);
         }
         for (i, n) in self.nets.iter() {
-            check(NsType::Net, i, n.ns.inum, n.ns.count);
+            check(NsType::Net, i.index(), n.ns.inum, n.ns.count);
         }
 
         // pid_allocated matches the pids with a number in each namespace.
@@ -140,7 +140,7 @@ impl Kernel {
             let live = self
                 .pids
                 .iter()
-                .filter(|(_, p)| p.numbers.iter().any(|u| u.ns.0 == i))
+                .filter(|(_, p)| p.numbers.iter().any(|u| u.ns == i))
                 .count() as u32;
             let have = ns.pid_allocated & !crate::pid_namespace::PIDNS_ADDING;
             if have != live {
@@ -156,7 +156,7 @@ impl Kernel {
             if n.dev_base.first().map(|d| (d.name.as_str(), d.ifindex)) != Some(("lo", 1)) {
                 bad.push(format!("net:[{}] has no lo at ifindex 1", n.ns.inum));
             }
-            if !self.net_namespace_list.iter().any(|r| r.0 == i) {
+            if !self.net_namespace_list.contains(&i) {
                 bad.push(format!("net:[{}] is not on net_namespace_list", n.ns.inum));
             }
         }

@@ -25,7 +25,7 @@ pub struct NsInfo {
 impl Kernel {
     /// Every live namespace, sorted by inode number.
     pub fn namespaces(&self) -> Vec<NsInfo> {
-        let owner = |u: crate::kernel::UserNsRef| Some(self.user_namespaces.get(u.0).ns.inum);
+        let owner = |u: crate::kernel::UserNsRef| Some(self.user_namespaces[u].ns.inum);
         let mut v = Vec::new();
         for (_, n) in self.user_namespaces.iter() {
             v.push(NsInfo {

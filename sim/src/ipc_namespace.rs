@@ -2,6 +2,10 @@
 //!
 //! Mirrors ipc/namespace.c (v6.18): `copy_ipcs`, `create_ipc_ns`, `free_ipc_ns`,
 //! `ipcns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/ipc/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::errno::Errno;
 use crate::kernel::{IpcNsRef, Kernel, NsCommon, TaskRef, UserNsRef};
@@ -51,16 +55,16 @@ impl Kernel {
                 return Ok(old);
             }
             k.call("create_ipc_ns", FILE, |k| {
-                let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+                let euid = k.current_cred(current).euid;
                 k.inc_ucount(user_ns, euid, NsType::Ipc)?;
                 let inum = k.proc_alloc_inum();
-                let r = IpcNsRef(k.ipc_namespaces.insert(IpcNamespace {
+                let r = k.ipc_namespaces.insert(IpcNamespace {
                     ns: NsCommon { inum, count: 1 },
                     user_ns,
                     sysv_keys: Vec::new(),
                     mqueues: Vec::new(),
                     ucounts_key: Some((user_ns, euid)),
-                }));
+                });
                 k.note(|_| Step::Alloc {
                     object: format!("ipc:[{inum}] (no SysV objects, empty mqueue)"),
                 });
@@ -78,12 +82,12 @@ impl Kernel {
         ns: IpcNsRef,
     ) -> Result<(), Errno> {
         self.call("ipcns_install", FILE, |k| {
-            let owner = k.ipc_namespaces.get(ns.0).user_ns;
+            let owner = k.ipc_namespaces[ns].user_ns;
             k.install_capable(current, nsset, owner)?;
             k.get_ipc_ns(ns);
-            let old = k.nsproxies.get(nsset.nsproxy.0).ipc_ns;
+            let old = k.nsproxies[nsset.nsproxy()].ipc_ns;
             k.put_ipc_ns(old);
-            k.nsproxies.get_mut(nsset.nsproxy.0).ipc_ns = ns;
+            k.nsproxies[nsset.nsproxy()].ipc_ns = ns;
             Ok(())
         })
     }

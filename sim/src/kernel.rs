@@ -63,8 +63,26 @@ impl Hasher for IdHasher {
 /// A `HashMap` keyed by small integers, with [`IdHasher`].
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
-/// An arena of kernel objects of one type: what `kmalloc`/`kfree` are to the kernel.
-/// Indices are reused after a free, like memory.
+/// A typed pointer into one [`Slab`]: what `struct task_struct *` and its kin are to the
+/// kernel. Only the slab makes one (by [`Slab::insert`]), so a reference names a live object
+/// of its own type until that object is freed.
+pub trait ObjectRef: Copy {
+    /// The slot's index, as used in the objects' names (`nsproxy#3`, `cred#5`).
+    fn index(self) -> u32;
+    #[doc(hidden)]
+    fn from_index(i: u32) -> Self;
+}
+
+/// An object type with its own slab, and the reference type that points into it.
+pub trait SlabObject {
+    /// The pointer type: `TaskRef` for `TaskStruct`.
+    type Ref: ObjectRef;
+}
+
+/// An arena of kernel objects of one type: what `kmem_cache_alloc`/`kmem_cache_free` are to
+/// the kernel. It is indexed by its own reference type, so `k.tasks[t]` reads as the kernel's
+/// `t->...`. A freed slot is reused by the next allocation (the most recently freed first),
+/// like memory: indices, and so the names built from them, are the same on every run.
 #[derive(Clone, Debug)]
 pub struct Slab<T> {
     items: Vec<Option<T>>,
@@ -82,17 +100,18 @@ impl<T> Default for Slab<T> {
     }
 }
 
-impl<T> Slab<T> {
-    /// Stores an object and returns its index.
-    pub fn insert(&mut self, t: T) -> u32 {
+impl<T: SlabObject> Slab<T> {
+    /// Stores an object and returns its reference.
+    pub fn insert(&mut self, t: T) -> T::Ref {
         self.live += 1;
-        if let Some(i) = self.free.pop() {
+        let i = if let Some(i) = self.free.pop() {
             self.items[i as usize] = Some(t);
             i
         } else {
             self.items.push(Some(t));
             (self.items.len() - 1) as u32
-        }
+        };
+        T::Ref::from_index(i)
     }
 
     /// The arena with every object freed, keeping its memory; indices start again at 0.
@@ -106,8 +125,9 @@ impl<T> Slab<T> {
     /// Frees an object.
     ///
     /// # Panics
-    /// If the index holds no object: a use-after-free in the model, which is a bug.
-    pub fn remove(&mut self, i: u32) -> T {
+    /// If the reference points at no object: a double free in the model, which is a bug.
+    pub fn remove(&mut self, r: T::Ref) -> T {
+        let i = r.index();
         let t = self.items[i as usize]
             .take()
             .expect("model bug: double free in the arena");
@@ -116,23 +136,16 @@ impl<T> Slab<T> {
         t
     }
 
-    /// The object at an index.
-    pub fn get(&self, i: u32) -> &T {
-        self.items[i as usize]
-            .as_ref()
-            .expect("model bug: use after free in the arena")
+    /// The object a reference points at, or `None` once it has been freed.
+    pub fn get(&self, r: T::Ref) -> Option<&T> {
+        self.items.get(r.index() as usize).and_then(Option::as_ref)
     }
 
-    /// The object at an index, mutably.
-    pub fn get_mut(&mut self, i: u32) -> &mut T {
-        self.items[i as usize]
-            .as_mut()
-            .expect("model bug: use after free in the arena")
-    }
-
-    /// Whether an index holds a live object.
-    pub fn contains(&self, i: u32) -> bool {
-        self.items.get(i as usize).is_some_and(Option::is_some)
+    /// The object a reference points at, mutably, or `None` once it has been freed.
+    pub fn get_mut(&mut self, r: T::Ref) -> Option<&mut T> {
+        self.items
+            .get_mut(r.index() as usize)
+            .and_then(Option::as_mut)
     }
 
     /// The number of live objects.
@@ -145,74 +158,119 @@ impl<T> Slab<T> {
         self.live == 0
     }
 
-    /// Live objects with their indices.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+    /// Live objects with their references.
+    pub fn iter(&self) -> impl Iterator<Item = (T::Ref, &T)> {
         self.items
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| t.as_ref().map(|t| (i as u32, t)))
+            .filter_map(|(i, t)| t.as_ref().map(|t| (T::Ref::from_index(i as u32), t)))
+    }
+}
+
+impl<T: SlabObject> std::ops::Index<T::Ref> for Slab<T> {
+    type Output = T;
+
+    /// # Panics
+    /// If the reference points at no object: a use after free in the model, which is a bug.
+    #[inline]
+    fn index(&self, r: T::Ref) -> &T {
+        self.items[r.index() as usize]
+            .as_ref()
+            .expect("model bug: use after free in the arena")
+    }
+}
+
+impl<T: SlabObject> std::ops::IndexMut<T::Ref> for Slab<T> {
+    #[inline]
+    fn index_mut(&mut self, r: T::Ref) -> &mut T {
+        self.items[r.index() as usize]
+            .as_mut()
+            .expect("model bug: use after free in the arena")
     }
 }
 
 macro_rules! object_ref {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident => $object:ty) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u32);
+        pub struct $name(pub(crate) u32);
+
+        impl $name {
+            /// The slot's index, as used in the objects' names (`nsproxy#3`, `cred#5`).
+            #[inline]
+            pub const fn index(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl ObjectRef for $name {
+            #[inline]
+            fn index(self) -> u32 {
+                self.0
+            }
+            #[inline]
+            fn from_index(i: u32) -> Self {
+                $name(i)
+            }
+        }
+
+        impl SlabObject for $object {
+            type Ref = $name;
+        }
     };
 }
 
 object_ref!(
     /// A `struct task_struct *`.
-    TaskRef
+    TaskRef => TaskStruct
 );
 object_ref!(
     /// A `struct cred *`.
-    CredRef
+    CredRef => Cred
 );
 object_ref!(
     /// A `struct nsproxy *`.
-    NsproxyRef
+    NsproxyRef => Nsproxy
 );
 object_ref!(
     /// A `struct user_namespace *`.
-    UserNsRef
+    UserNsRef => UserNamespace
 );
 object_ref!(
     /// A `struct pid_namespace *`.
-    PidNsRef
+    PidNsRef => PidNamespace
 );
 object_ref!(
     /// A `struct pid *`.
-    PidRef
+    PidRef => Pid
 );
 object_ref!(
     /// A `struct uts_namespace *`.
-    UtsNsRef
+    UtsNsRef => UtsNamespace
 );
 object_ref!(
     /// A `struct ipc_namespace *`.
-    IpcNsRef
+    IpcNsRef => IpcNamespace
 );
 object_ref!(
     /// A `struct mnt_namespace *`.
-    MntNsRef
+    MntNsRef => MntNamespace
 );
 object_ref!(
     /// A `struct cgroup_namespace *`.
-    CgroupNsRef
+    CgroupNsRef => CgroupNamespace
 );
 object_ref!(
     /// A `struct net *`.
-    NetRef
+    NetRef => Net
 );
 object_ref!(
     /// A `struct time_namespace *`.
-    TimeNsRef
+    TimeNsRef => TimeNamespace
 );
 object_ref!(
     /// A `struct fs_struct *`.
-    FsRef
+    FsRef => FsStruct
 );
 
 /// The common header of every namespace (`struct ns_common`, include/linux/ns_common.h).
@@ -278,7 +336,7 @@ pub(crate) enum Handle {
     Gone(TaskState),
 }
 
-/// Which kernel the model follows (kernel-facts.md section 10). 6.18 is the default; 4.19 is
+/// Which kernel the model follows (docs/kernel-rules.md section 12). 6.18 is the default; 4.19 is
 /// the kernel of the teaching text (`_do_fork`), without time namespaces, `clone3` or
 /// pidfds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
@@ -334,7 +392,14 @@ impl KernelVersion {
     }
 }
 
-/// `max_threads / 2` on the machine kernel-facts.md was read on.
+/// The default of every `max_*_namespaces` limit in the initial user namespace.
+///
+/// The kernel sets it at boot in `fork_init`
+/// (<https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>): `set_max_threads` derives
+/// `max_threads` from the machine's memory, and every `init_user_ns.ucount_max[]` becomes
+/// `max_threads / 2`. So the value depends on the machine; this one is that of the machine
+/// the model was checked on (`kernel.threads-max` = 192730, and `/proc/sys/user/max_*_namespaces`
+/// and `ulimit -u` as root both read 96365). See docs/kernel-rules.md section 5.
 pub const DEFAULT_UCOUNT_MAX: u32 = 96365;
 
 impl Kernel {
@@ -459,7 +524,7 @@ impl Kernel {
     pub(crate) fn new_handle(&mut self, t: TaskRef) -> TaskId {
         self.handles.push(Handle::Live(t));
         let id = TaskId((self.handles.len() - 1) as u32);
-        self.tasks.get_mut(t.0).handle = Some(id);
+        self.tasks[t].handle = Some(id);
         id
     }
 
@@ -473,13 +538,56 @@ impl Kernel {
 
     /// The handle of a live task, if it was given one.
     pub fn handle_of(&self, t: TaskRef) -> Option<TaskId> {
-        self.tasks.get(t.0).handle
+        self.tasks[t].handle
     }
 
     // ---- object names for the recorder ----
 
     pub(crate) fn task_name(&self, t: TaskRef) -> String {
-        let task = self.tasks.get(t.0);
-        format!("task_struct pid {}", self.pids.get(task.pid.0).nr_global())
+        let task = &self.tasks[t];
+        format!("task_struct pid {}", self.pids[task.pid].nr_global())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The slab reuses the most recently freed slot first, as the model's indices (and the
+    // names and inode-free orders built on them) have always been: a change here would
+    // change traces and snapshots.
+    #[test]
+    fn slab_reuses_the_last_freed_slot_first_and_forgets_freed_objects() {
+        let mut slab: Slab<FsStruct> = Slab::default();
+        let refs: Vec<FsRef> = (1..=4)
+            .map(|users| slab.insert(FsStruct { users }))
+            .collect();
+        assert_eq!(
+            refs.iter().map(|r| r.index()).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(slab.remove(refs[1]).users, 2);
+        assert_eq!(slab.remove(refs[2]).users, 3);
+        assert_eq!(slab.len(), 2);
+        assert!(slab.get(refs[1]).is_none());
+        assert_eq!(slab[refs[3]].users, 4);
+        slab[refs[3]].users = 40;
+        assert_eq!(slab.get(refs[3]).map(|f| f.users), Some(40));
+        assert_eq!(slab.insert(FsStruct { users: 5 }).index(), 2);
+        assert_eq!(slab.insert(FsStruct { users: 6 }).index(), 1);
+        assert_eq!(slab.insert(FsStruct { users: 7 }).index(), 4);
+        let live: Vec<(u32, u32)> = slab.iter().map(|(r, f)| (r.index(), f.users)).collect();
+        assert_eq!(live, [(0, 1), (1, 6), (2, 5), (3, 40), (4, 7)]);
+        let slab = slab.emptied();
+        assert!(slab.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "use after free")]
+    fn indexing_a_freed_object_is_a_model_bug() {
+        let mut slab: Slab<FsStruct> = Slab::default();
+        let r = slab.insert(FsStruct { users: 1 });
+        slab.remove(r);
+        let _ = slab[r].users;
     }
 }

@@ -13,6 +13,7 @@
 pub use nslab_machine::{capability, errno, machine, op, sched};
 
 // The machine and its recorder.
+pub mod graph;
 pub mod invariants;
 pub mod inventory;
 pub mod kernel;

@@ -2,6 +2,10 @@
 //!
 //! Mirrors drivers/net/loopback.c (v6.18): `loopback_net_ops` and `loopback_net_init`,
 //! with the device set up by `loopback_setup`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/drivers/net/loopback.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 8.
 
 use crate::dev::{NetDevice, IFF_LOOPBACK};
 use crate::errno::Errno;
@@ -44,7 +48,7 @@ fn loopback_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
         ifindex != LOOPBACK_IFINDEX,
         Errno::EINVAL,
     )?;
-    k.nets.get_mut(net.0).loopback_dev = Some(IfName::from("lo").expect("\"lo\" fits in IFNAMSIZ"));
+    k.nets[net].loopback_dev = Some(IfName::from("lo").expect("\"lo\" fits in IFNAMSIZ"));
     k.note(|_| Step::Set {
         what: "net->loopback_dev = lo".to_string(),
     });

@@ -2,6 +2,10 @@
 //!
 //! Mirrors fs/namespace.c (v6.18): `copy_mnt_ns`, `alloc_mnt_ns`, `free_mnt_ns`,
 //! `mntns_install`, and `init_mount_tree` for the first namespace.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::capability::{CAP_SYS_ADMIN, CAP_SYS_CHROOT};
 use crate::errno::Errno;
@@ -88,12 +92,12 @@ impl Kernel {
                 k.get_mnt_ns(old);
                 return Ok(old);
             }
-            let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+            let euid = k.current_cred(current).euid;
             k.call("alloc_mnt_ns", FILE, |k| {
                 k.inc_ucount(user_ns, euid, NsType::Mnt)
             })?;
             let inum = k.proc_alloc_inum();
-            let o = k.mnt_namespaces.get(old.0);
+            let o = &k.mnt_namespaces[old];
             let less_privileged = o.user_ns != user_ns;
             let mounts = o
                 .mounts
@@ -109,12 +113,12 @@ impl Kernel {
                 })
                 .collect::<Vec<_>>();
             let n = mounts.len();
-            let r = MntNsRef(k.mnt_namespaces.insert(MntNamespace {
+            let r = k.mnt_namespaces.insert(MntNamespace {
                 ns: NsCommon { inum, count: 1 },
                 user_ns,
                 mounts,
                 ucounts_key: Some((user_ns, euid)),
-            }));
+            });
             k.note(|_| Step::Alloc {
                 object: format!(
                     "mnt:[{inum}] (copy_tree of {n} mounts{})",
@@ -139,8 +143,8 @@ impl Kernel {
         ns: MntNsRef,
     ) -> Result<(), Errno> {
         self.call("mntns_install", FILE, |k| {
-            let owner = k.mnt_namespaces.get(ns.0).user_ns;
-            let cred_ns = k.creds.get(nsset.cred(k, current).0).user_ns;
+            let owner = k.mnt_namespaces[ns].user_ns;
+            let cred_ns = k.creds[nsset.cred(k, current)].user_ns;
             let ok = k.ns_capable(current, owner, CAP_SYS_ADMIN)
                 && k.ns_capable(current, cred_ns, CAP_SYS_CHROOT)
                 && k.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
@@ -150,17 +154,16 @@ impl Kernel {
                 Errno::EPERM,
             )?;
             let fs_users = k
-                .tasks
-                .get(current.0)
+                .tasks[current]
                 .fs
-                .map(|f| k.fs_structs.get(f.0).users)
+                .map(|f| k.fs_structs[f].users)
                 .unwrap_or(1);
             let shared = nsset.fs_shared && fs_users != 1;
             k.rule("fs->users != 1", shared, Errno::EINVAL)?;
             k.get_mnt_ns(ns);
-            let old = k.nsproxies.get(nsset.nsproxy.0).mnt_ns;
+            let old = k.nsproxies[nsset.nsproxy()].mnt_ns;
             k.put_mnt_ns(old);
-            k.nsproxies.get_mut(nsset.nsproxy.0).mnt_ns = ns;
+            k.nsproxies[nsset.nsproxy()].mnt_ns = ns;
             Ok(())
         })
     }

@@ -4,6 +4,10 @@
 //! `ops_init`, the undo path of `setup_net`, `register_pernet_subsys`/`_device`,
 //! `cleanup_net` (run synchronously here; the kernel runs it from a work queue), and
 //! `netns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/net/core/net_namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 8.
 
 use crate::dev::NetDevice;
 use crate::errno::Errno;
@@ -96,7 +100,7 @@ pub fn net_ns_ops() -> PernetOperations {
 /// `net_ns_net_init`: `ns_alloc_inum`.
 fn net_ns_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
     let inum = k.proc_alloc_inum();
-    k.nets.get_mut(net.0).ns.inum = inum;
+    k.nets[net].ns.inum = inum;
     k.note(|_| Step::Set {
         what: format!("net->ns.inum = {inum} (ns_alloc_inum)"),
     });
@@ -105,20 +109,20 @@ fn net_ns_net_init(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
 
 /// `net_ns_net_exit`: `ns_free_inum`.
 fn net_ns_net_exit(k: &mut Kernel, net: NetRef) -> Result<(), Errno> {
-    let inum = std::mem::replace(&mut k.nets.get_mut(net.0).ns.inum, 0);
+    let inum = std::mem::replace(&mut k.nets[net].ns.inum, 0);
     k.proc_free_inum(inum);
     Ok(())
 }
 
 impl Kernel {
     pub(crate) fn net_name(&self, net: NetRef) -> String {
-        format!("net:[{}]", self.nets.get(net.0).ns.inum)
+        format!("net:[{}]", self.nets[net].ns.inum)
     }
 
     /// `get_net`.
     pub(crate) fn get_net(&mut self, net: NetRef) {
         let count = {
-            let n = self.nets.get_mut(net.0);
+            let n = &mut self.nets[net];
             n.ns.count += 1;
             n.ns.count
         };
@@ -132,7 +136,7 @@ impl Kernel {
     /// `cleanup_net`; the model runs it at once).
     pub(crate) fn put_net(&mut self, net: NetRef) {
         let count = {
-            let n = self.nets.get_mut(net.0);
+            let n = &mut self.nets[net];
             n.ns.count -= 1;
             n.ns.count
         };
@@ -158,7 +162,7 @@ impl Kernel {
                 k.get_net(old);
                 return Ok(old);
             }
-            let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+            let euid = k.current_cred(current).euid;
             k.call("inc_net_namespaces", FILE, |k| {
                 k.inc_ucount(user_ns, euid, NsType::Net)
             })?;
@@ -169,7 +173,7 @@ impl Kernel {
             } else {
                 0
             };
-            let net = NetRef(k.nets.insert(Net {
+            let net = k.nets.insert(Net {
                 ns: NsCommon { inum, count: 1 },
                 passive: 1,
                 user_ns,
@@ -179,7 +183,7 @@ impl Kernel {
                 loopback_dev: None,
                 generic: Vec::new(),
                 listed: false,
-            }));
+            });
             k.note(|k| Step::Alloc {
                 object: if k.version.has_time_ns() {
                     format!("net:[{inum}] (net_alloc + preinit_net: count 1, passive 1)")
@@ -191,7 +195,7 @@ impl Kernel {
             if let Err(e) = k.setup_net(net) {
                 // Undo in reverse: the owner reference, the memory, the ucount.
                 k.put_user_ns(user_ns);
-                let n = k.nets.remove(net.0);
+                let n = k.nets.remove(net);
                 k.proc_free_inum(n.ns.inum);
                 k.note(|_| Step::Free {
                     object: format!("net:[{inum}] (net_passive_dec)"),
@@ -219,7 +223,7 @@ impl Kernel {
                     return Err(e);
                 }
             }
-            k.nets.get_mut(net.0).listed = true;
+            k.nets[net].listed = true;
             k.net_namespace_list.push(net);
             k.note(|k| Step::Set {
                 what: format!(
@@ -239,7 +243,7 @@ impl Kernel {
                 what: format!("ops = &{}", ops.name),
             });
             if let Some(id) = ops.id {
-                k.nets.get_mut(net.0).generic.push((id, ops.size));
+                k.nets[net].generic.push((id, ops.size));
                 k.note(|_| Step::Alloc {
                     object: format!(
                         "net_generic[{id}]: {} zeroed bytes for {}",
@@ -258,7 +262,7 @@ impl Kernel {
             };
             if result.is_err() {
                 if let Some(id) = ops.id {
-                    k.nets.get_mut(net.0).generic.retain(|(g, _)| *g != id);
+                    k.nets[net].generic.retain(|(g, _)| *g != id);
                     k.note(|_| Step::Free {
                         object: format!("net_generic[{id}] of {} (the failed op's data)", ops.name),
                     });
@@ -279,7 +283,7 @@ impl Kernel {
     /// `ops_free_list` for one namespace.
     fn ops_free(&mut self, i: usize, net: NetRef) {
         if let Some(id) = self.pernet_list[i].id {
-            self.nets.get_mut(net.0).generic.retain(|(g, _)| *g != id);
+            self.nets[net].generic.retain(|(g, _)| *g != id);
             let name = self.pernet_list[i].name;
             self.note(|_| Step::Free {
                 object: format!("net_generic[{id}] of {name} (ops_free_list)"),
@@ -300,7 +304,7 @@ impl Kernel {
             for j in (0..k.pernet_list.len()).rev() {
                 k.ops_free(j, net);
             }
-            let n = k.nets.remove(net.0);
+            let n = k.nets.remove(net);
             k.note(|_| Step::Free {
                 object: format!("net:[{}]", n.ns.inum),
             });
@@ -395,12 +399,12 @@ impl Kernel {
         net: NetRef,
     ) -> Result<(), Errno> {
         self.call("netns_install", FILE, |k| {
-            let owner = k.nets.get(net.0).user_ns;
+            let owner = k.nets[net].user_ns;
             k.install_capable(current, nsset, owner)?;
-            let old = k.nsproxies.get(nsset.nsproxy.0).net_ns;
+            let old = k.nsproxies[nsset.nsproxy()].net_ns;
             k.put_net(old);
             k.get_net(net);
-            k.nsproxies.get_mut(nsset.nsproxy.0).net_ns = net;
+            k.nsproxies[nsset.nsproxy()].net_ns = net;
             Ok(())
         })
     }

@@ -4,6 +4,9 @@
 //! namespace's header (v6.18): a get adds one; the put that reaches zero frees the
 //! namespace, which gives back its inode number, uncharges its creator's ucount and puts its
 //! owning user namespace.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/include/linux/ns_common.h>.
 
 /// Defines `get_<name>` and `put_<name>` for a namespace type whose struct has `ns:
 /// NsCommon`, `user_ns: UserNsRef` and `ucounts_key: Option<(UserNsRef, u32)>`.
@@ -12,7 +15,7 @@ macro_rules! owned_ns_refcounting {
         impl $crate::kernel::Kernel {
             pub(crate) fn $get(&mut self, ns: $ref) {
                 let (count, inum) = {
-                    let n = self.$slab.get_mut(ns.0);
+                    let n = &mut self.$slab[ns];
                     n.ns.count += 1;
                     (n.ns.count, n.ns.inum)
                 };
@@ -24,7 +27,7 @@ macro_rules! owned_ns_refcounting {
 
             pub(crate) fn $put(&mut self, ns: $ref) {
                 let (count, inum) = {
-                    let n = self.$slab.get_mut(ns.0);
+                    let n = &mut self.$slab[ns];
                     n.ns.count -= 1;
                     (n.ns.count, n.ns.inum)
                 };
@@ -34,7 +37,7 @@ macro_rules! owned_ns_refcounting {
                 });
                 if count == 0 {
                     let _ = self.call($free, $file, |k| {
-                        let n = k.$slab.remove(ns.0);
+                        let n = k.$slab.remove(ns);
                         k.note(|_| $crate::trace::Step::Free {
                             object: format!("{}:[{}]", $ty.proc_name(), inum),
                         });

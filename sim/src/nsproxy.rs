@@ -4,6 +4,11 @@
 //! `copy_namespaces`, `free_nsproxy`, `unshare_nsproxy_namespaces`,
 //! `switch_task_namespaces`, `exit_task_namespaces`, and `setns` with `prepare_nsset`,
 //! `validate_ns`, `validate_nsset`, `commit_nsset`, `put_nsset`.
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/nsproxy.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/ptrace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, sections 2 and 3.
 
 use crate::capability::{CAP_SYS_ADMIN, CAP_SYS_PTRACE};
 use crate::errno::Errno;
@@ -51,8 +56,9 @@ struct Partial {
 pub struct Nsset {
     /// The `CLONE_NEW*` flags being joined.
     pub flags: u64,
-    /// A private copy of the caller's nsproxy that the installs modify.
-    pub nsproxy: NsproxyRef,
+    /// A private copy of the caller's nsproxy that the installs modify; `None` once
+    /// `commit_nsset` has given it to the task (the kernel sets the pointer to NULL).
+    pub nsproxy: Option<NsproxyRef>,
     /// New credentials, prepared only when a user namespace is joined.
     pub cred: Option<CredRef>,
     /// The fs_struct is the caller's own (only `CLONE_NEWNS` alone); otherwise a private copy.
@@ -60,9 +66,15 @@ pub struct Nsset {
 }
 
 impl Nsset {
+    /// `nsset->nsproxy` before the commit, which is when every install runs.
+    pub fn nsproxy(&self) -> NsproxyRef {
+        self.nsproxy
+            .expect("the installs run before commit_nsset takes the nsproxy")
+    }
+
     /// `nsset->cred`: the prepared credentials, or the caller's.
     pub fn cred(&self, k: &Kernel, current: TaskRef) -> CredRef {
-        self.cred.unwrap_or_else(|| k.tasks.get(current.0).cred)
+        self.cred.unwrap_or_else(|| k.tasks[current].cred)
     }
 
     /// `nsset_cred(nsset)`: the prepared credentials, which a user namespace install edits.
@@ -115,8 +127,7 @@ impl Kernel {
     /// `tsk->nsproxy` of a running task (only an exiting task has none, and the model
     /// never calls on one).
     pub fn task_nsproxy(&self, t: TaskRef) -> NsproxyRef {
-        self.tasks
-            .get(t.0)
+        self.tasks[t]
             .nsproxy
             .expect("a running task has an nsproxy")
     }
@@ -124,7 +135,7 @@ impl Kernel {
     /// `get_nsproxy`.
     pub(crate) fn get_nsproxy(&mut self, n: NsproxyRef) {
         let count = {
-            let p = self.nsproxies.get_mut(n.0);
+            let p = &mut self.nsproxies[n];
             p.count += 1;
             p.count
         };
@@ -137,7 +148,7 @@ impl Kernel {
     /// `put_nsproxy`: the last reference frees it.
     pub(crate) fn put_nsproxy(&mut self, n: NsproxyRef) {
         let count = {
-            let p = self.nsproxies.get_mut(n.0);
+            let p = &mut self.nsproxies[n];
             p.count -= 1;
             p.count
         };
@@ -155,7 +166,7 @@ impl Kernel {
     /// nsproxy.
     pub(crate) fn free_nsproxy(&mut self, n: NsproxyRef) {
         let _ = self.call("free_nsproxy", FILE, |k| {
-            let p = k.nsproxies.remove(n.0);
+            let p = k.nsproxies.remove(n);
             k.note(|k| Step::Free {
                 object: k.nsproxy_name(n),
             });
@@ -204,7 +215,7 @@ impl Kernel {
         old: NsproxyRef,
         user_ns: UserNsRef,
     ) -> Result<NsproxyRef, Errno> {
-        let o = k.nsproxies.get(old.0).clone();
+        let o = k.nsproxies[old].clone();
         // `create_nsproxy()`: the new nsproxy exists from here, count 1; the model fills
         // its fields as the copies succeed.
         k.note(|_| Step::Alloc {
@@ -245,7 +256,7 @@ impl Kernel {
             }
             _ => (None, None),
         };
-        let r = NsproxyRef(k.nsproxies.insert(Nsproxy {
+        let r = k.nsproxies.insert(Nsproxy {
             count: 1,
             uts_ns: uts,
             ipc_ns: ipc,
@@ -255,7 +266,7 @@ impl Kernel {
             time_ns,
             time_ns_for_children: time_for_children,
             cgroup_ns: cgroup,
-        }));
+        });
         k.note(|k| Step::Set {
             what: format!("{} filled", k.nsproxy_name(r)),
         });
@@ -272,16 +283,16 @@ impl Kernel {
     ) -> Result<(), Errno> {
         self.call("copy_namespaces", FILE, |k| {
             let old = k.task_nsproxy(current);
-            let user_ns = k.creds.get(k.tasks.get(tsk.0).cred.0).user_ns;
+            let user_ns = k.task_cred(tsk).user_ns;
             if flags & NSPROXY_FLAGS == 0 {
-                let o = k.nsproxies.get(old.0);
+                let o = &k.nsproxies[old];
                 let same_time = o.time_ns_for_children == o.time_ns;
                 if flags & CLONE_VM != 0 || same_time {
                     k.note(|_| Step::Set {
                         what: "fast path: no CLONE_NEW* flag, and CLONE_VM or time_ns_for_children == time_ns: share the nsproxy".to_string(),
                     });
                     k.get_nsproxy(old);
-                    k.tasks.get_mut(tsk.0).nsproxy = Some(old);
+                    k.tasks[tsk].nsproxy = Some(old);
                     return Ok(());
                 }
             } else {
@@ -298,7 +309,7 @@ impl Kernel {
             if flags & CLONE_VM == 0 {
                 k.timens_on_fork(new);
             }
-            k.tasks.get_mut(tsk.0).nsproxy = Some(new);
+            k.tasks[tsk].nsproxy = Some(new);
             k.note(|k| Step::Set {
                 what: format!("tsk->nsproxy = {}", k.nsproxy_name(new)),
             });
@@ -318,8 +329,8 @@ impl Kernel {
             return Ok(None);
         }
         self.call("unshare_nsproxy_namespaces", FILE, |k| {
-            let cred = new_cred.unwrap_or_else(|| k.tasks.get(current.0).cred);
-            let user_ns = k.creds.get(cred.0).user_ns;
+            let cred = new_cred.unwrap_or_else(|| k.tasks[current].cred);
+            let user_ns = k.creds[cred].user_ns;
             let capable = k.ns_capable(current, user_ns, CAP_SYS_ADMIN);
             k.rule(
                 "!ns_capable(user_ns, CAP_SYS_ADMIN)",
@@ -335,7 +346,7 @@ impl Kernel {
     /// `switch_task_namespaces(p, new)`: swap the pointer, then put the old nsproxy.
     pub(crate) fn switch_task_namespaces(&mut self, p: TaskRef, new: Option<NsproxyRef>) {
         let _ = self.call("switch_task_namespaces", FILE, |k| {
-            let old = std::mem::replace(&mut k.tasks.get_mut(p.0).nsproxy, new);
+            let old = std::mem::replace(&mut k.tasks[p].nsproxy, new);
             k.note(|k| Step::Set {
                 what: match new {
                     Some(n) => format!("p->nsproxy = {}", k.nsproxy_name(n)),
@@ -360,9 +371,9 @@ impl Kernel {
     /// The namespace behind `/proc/<pid>/ns/<entry>` of a live task: what opening the file
     /// finds (`ENOENT` for `pid_for_children` before its namespace has an init).
     pub fn ns_of_entry(&self, t: TaskRef, entry: NsEntry) -> Result<NsObject, Errno> {
-        let task = self.tasks.get(t.0);
+        let task = &self.tasks[t];
         let n = task.nsproxy.ok_or(Errno::ENOENT)?;
-        let p = self.nsproxies.get(n.0);
+        let p = &self.nsproxies[n];
         let active = self.task_active_pid_ns(t);
         self.ns_of_entry_in(task, p, active, entry)
     }
@@ -384,12 +395,12 @@ impl Kernel {
             NsEntry::Pid => NsObject::Pid(active_pid_ns),
             NsEntry::PidForChildren => {
                 let ns = p.pid_ns_for_children;
-                if self.pid_namespaces.get(ns.0).child_reaper.is_none() {
+                if self.pid_namespaces[ns].child_reaper.is_none() {
                     return Err(Errno::ENOENT);
                 }
                 NsObject::Pid(ns)
             }
-            NsEntry::User => NsObject::User(self.creds.get(task.cred.0).user_ns),
+            NsEntry::User => NsObject::User(self.creds[task.cred].user_ns),
             NsEntry::Mnt => NsObject::Mnt(p.mnt_ns),
             NsEntry::Cgroup => NsObject::Cgroup(p.cgroup_ns),
             NsEntry::Time => NsObject::Time(p.time_ns.ok_or(Errno::ENOENT)?),
@@ -403,14 +414,14 @@ impl Kernel {
     #[inline]
     pub fn ns_inum(&self, ns: NsObject) -> u64 {
         match ns {
-            NsObject::Mnt(r) => self.mnt_namespaces.get(r.0).ns.inum,
-            NsObject::Uts(r) => self.uts_namespaces.get(r.0).ns.inum,
-            NsObject::Ipc(r) => self.ipc_namespaces.get(r.0).ns.inum,
-            NsObject::Pid(r) => self.pid_namespaces.get(r.0).ns.inum,
-            NsObject::Net(r) => self.nets.get(r.0).ns.inum,
-            NsObject::User(r) => self.user_namespaces.get(r.0).ns.inum,
-            NsObject::Cgroup(r) => self.cgroup_namespaces.get(r.0).ns.inum,
-            NsObject::Time(r) => self.time_namespaces.get(r.0).ns.inum,
+            NsObject::Mnt(r) => self.mnt_namespaces[r].ns.inum,
+            NsObject::Uts(r) => self.uts_namespaces[r].ns.inum,
+            NsObject::Ipc(r) => self.ipc_namespaces[r].ns.inum,
+            NsObject::Pid(r) => self.pid_namespaces[r].ns.inum,
+            NsObject::Net(r) => self.nets[r].ns.inum,
+            NsObject::User(r) => self.user_namespaces[r].ns.inum,
+            NsObject::Cgroup(r) => self.cgroup_namespaces[r].ns.inum,
+            NsObject::Time(r) => self.time_namespaces[r].ns.inum,
         }
     }
 
@@ -419,10 +430,10 @@ impl Kernel {
     /// namespace; then a target that is not dumpable also needs `CAP_SYS_PTRACE` over its
     /// mm's user namespace; and last the LSM hook, `cap_ptrace_access_check`.
     pub fn ptrace_may_access(&self, current: TaskRef, tsk: TaskRef) -> bool {
-        if self.tasks.get(current.0).group_leader == self.tasks.get(tsk.0).group_leader {
+        if self.tasks[current].group_leader == self.tasks[tsk].group_leader {
             return true;
         }
-        let t = self.tasks.get(tsk.0);
+        let t = &self.tasks[tsk];
         self.ptrace_creds_match(current, tsk)
             && (t.dumpable || self.ns_capable(current, t.mm_user_ns, CAP_SYS_PTRACE))
             && self.cap_ptrace_access_check(current, tsk)
@@ -430,8 +441,8 @@ impl Kernel {
 
     /// The credential part of `__ptrace_may_access`.
     fn ptrace_creds_match(&self, current: TaskRef, tsk: TaskRef) -> bool {
-        let c = self.creds.get(self.tasks.get(current.0).real_cred.0);
-        let t = self.creds.get(self.tasks.get(tsk.0).real_cred.0);
+        let c = self.current_cred(current);
+        let t = self.task_cred(tsk);
         let same_ids = c.uid == t.euid
             && c.uid == t.suid
             && c.uid == t.uid
@@ -502,12 +513,12 @@ impl Kernel {
         let name = self.version.has_pidfd().then_some("prepare_nsset");
         self.call_if(name, FILE, |k| {
             let old = k.task_nsproxy(current);
-            let user_ns = k.creds.get(k.tasks.get(current.0).cred.0).user_ns;
+            let user_ns = k.current_user_ns(current);
             let nsproxy = k.create_new_namespaces(0, current, old, user_ns)?;
             let cred = (flags & CLONE_NEWUSER != 0).then(|| k.prepare_creds(current));
             Ok(Nsset {
                 flags,
-                nsproxy,
+                nsproxy: Some(nsproxy),
                 cred,
                 fs_shared: flags == CLONE_NEWNS,
             })
@@ -547,7 +558,7 @@ impl Kernel {
         nsset: &Nsset,
         owner: UserNsRef,
     ) -> Result<(), Errno> {
-        let cred_ns = self.creds.get(nsset.cred(self, current).0).user_ns;
+        let cred_ns = self.creds[nsset.cred(self, current)].user_ns;
         let ok = self.ns_capable(current, owner, CAP_SYS_ADMIN)
             && self.ns_capable(current, cred_ns, CAP_SYS_ADMIN);
         self.rule(
@@ -591,7 +602,7 @@ impl Kernel {
                 !may,
                 Errno::EPERM,
             )?;
-            let nsp = k.tasks.get(tsk.0).nsproxy;
+            let nsp = k.tasks[tsk].nsproxy;
             k.rule(
                 "tsk->nsproxy == NULL (exiting)",
                 nsp.is_none(),
@@ -631,21 +642,20 @@ impl Kernel {
                 }
             }
             if nsset.flags & CLONE_NEWTIME != 0 {
-                if let Some(t) = k.nsproxies.get(nsset.nsproxy.0).time_ns {
-                    k.time_namespaces.get_mut(t.0).frozen_offsets = true;
+                if let Some(t) = k.nsproxies[nsset.nsproxy()].time_ns {
+                    k.time_namespaces[t].frozen_offsets = true;
                 }
             }
-            let new = nsset.nsproxy;
-            k.switch_task_namespaces(current, Some(new));
-            nsset.nsproxy = NsproxyRef(u32::MAX);
+            let new = nsset.nsproxy.take();
+            k.switch_task_namespaces(current, new);
             Ok(())
         });
     }
 
     /// `put_nsset`: drops whatever was not committed.
     fn put_nsset(&mut self, nsset: Nsset) {
-        if nsset.nsproxy.0 != u32::MAX {
-            self.free_nsproxy(nsset.nsproxy);
+        if let Some(n) = nsset.nsproxy {
+            self.free_nsproxy(n);
         }
         if let Some(c) = nsset.cred {
             self.abort_creds(c);

@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/pid.c (v6.18): `alloc_pid`, `free_pid`, `put_pid`, `attach_pid`/
 //! `detach_pid`, `task_active_pid_ns`, `pid_nr_ns`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/pid.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 6.
 
 use crate::errno::Errno;
 use crate::kernel::{Kernel, PidNsRef, PidRef, TaskRef};
@@ -51,7 +55,7 @@ impl Kernel {
     /// cyclically; then `ENOMEM` if `ns` no longer accepts tasks (its init died).
     pub(crate) fn alloc_pid(&mut self, ns: PidNsRef) -> Result<PidRef, Errno> {
         self.call("alloc_pid", FILE, |k| {
-            let level = k.pid_namespaces.get(ns.0).level;
+            let level = k.pid_namespaces[ns].level;
             let mut numbers: smallvec::SmallVec<[Upid; 2]> =
                 smallvec::smallvec![Upid { nr: 0, ns }; level as usize + 1];
             let mut tmp = Some(ns);
@@ -61,7 +65,7 @@ impl Kernel {
                     Some(nr) => numbers[i] = Upid { nr, ns: t },
                     None => {
                         for u in &numbers[i + 1..] {
-                            k.pid_namespaces.get_mut(u.ns.0).idr.remove(u.nr);
+                            k.pid_namespaces[u.ns].idr.remove(u.nr);
                         }
                         k.reset_cursor_if_empty(ns);
                         return Err(
@@ -69,30 +73,30 @@ impl Kernel {
                         );
                     }
                 }
-                tmp = k.pid_namespaces.get(t.0).parent;
+                tmp = k.pid_namespaces[t].parent;
             }
-            let adding = k.pid_namespaces.get(ns.0).pid_allocated & PIDNS_ADDING != 0;
+            let adding = k.pid_namespaces[ns].pid_allocated & PIDNS_ADDING != 0;
             if let Err(e) = k.rule(
                 "!(ns->pid_allocated & PIDNS_ADDING) (its init has exited)",
                 !adding,
                 Errno::ENOMEM,
             ) {
                 for u in &numbers {
-                    k.pid_namespaces.get_mut(u.ns.0).idr.remove(u.nr);
+                    k.pid_namespaces[u.ns].idr.remove(u.nr);
                 }
                 k.reset_cursor_if_empty(ns);
                 return Err(e);
             }
             k.get_pid_ns(ns);
-            let p = PidRef(k.pids.insert(Pid {
+            let p = k.pids.insert(Pid {
                 count: 1,
                 level,
                 numbers,
                 task: None,
-            }));
+            });
             for i in 0..=level as usize {
-                let u = k.pids.get(p.0).numbers[i];
-                let n = k.pid_namespaces.get_mut(u.ns.0);
+                let u = k.pids[p].numbers[i];
+                let n = &mut k.pid_namespaces[u.ns];
                 n.idr.insert(u.nr, p);
                 n.pid_allocated += 1;
             }
@@ -106,7 +110,7 @@ impl Kernel {
     /// "On failure to allocate the first pid, reset the state": a namespace that never got
     /// a task hands out 1 again.
     fn reset_cursor_if_empty(&mut self, ns: PidNsRef) {
-        let n = self.pid_namespaces.get_mut(ns.0);
+        let n = &mut self.pid_namespaces[ns];
         if n.pid_allocated == PIDNS_ADDING {
             n.last_pid = 0;
         }
@@ -115,7 +119,7 @@ impl Kernel {
     /// `idr_alloc_cyclic(&ns->idr, NULL, pid_min, pid_max)`: the next free number after the
     /// last one handed out, wrapping to `RESERVED_PIDS`.
     fn idr_alloc_cyclic(&mut self, ns: PidNsRef) -> Option<i32> {
-        let n = self.pid_namespaces.get_mut(ns.0);
+        let n = &mut self.pid_namespaces[ns];
         // The kernel compares the idr cursor, one past the last number, with RESERVED_PIDS.
         let pid_min = if n.last_pid + 1 > RESERVED_PIDS {
             RESERVED_PIDS
@@ -134,9 +138,9 @@ impl Kernel {
     /// `free_pid`: gives back the number at every level. A namespace left with only its
     /// reaper wakes it; the failed first fork of a namespace resets it.
     pub(crate) fn free_pid(&mut self, p: PidRef) {
-        for i in 0..self.pids.get(p.0).numbers.len() {
-            let u = self.pids.get(p.0).numbers[i];
-            let n = self.pid_namespaces.get_mut(u.ns.0);
+        for i in 0..self.pids[p].numbers.len() {
+            let u = self.pids[p].numbers[i];
+            let n = &mut self.pid_namespaces[u.ns];
             n.pid_allocated -= 1;
             if n.pid_allocated == PIDNS_ADDING {
                 n.pid_allocated = 0;
@@ -152,7 +156,7 @@ impl Kernel {
     /// `put_pid`: the last reference frees the pid and puts its innermost namespace.
     pub(crate) fn put_pid(&mut self, p: PidRef) {
         let count = {
-            let pid = self.pids.get_mut(p.0);
+            let pid = &mut self.pids[p];
             pid.count -= 1;
             pid.count
         };
@@ -160,7 +164,7 @@ impl Kernel {
             self.note(|k| Step::Free {
                 object: format!("struct pid {}", k.pid_numbers_text(p)),
             });
-            let pid = self.pids.remove(p.0);
+            let pid = self.pids.remove(p);
             let ns = pid.numbers[pid.level as usize].ns;
             self.put_pid_ns(ns);
         }
@@ -168,14 +172,14 @@ impl Kernel {
 
     /// `task_active_pid_ns(tsk)`: the namespace of the task's own pid, not the nsproxy's.
     pub fn task_active_pid_ns(&self, t: TaskRef) -> PidNsRef {
-        let pid = self.pids.get(self.tasks.get(t.0).pid.0);
+        let pid = &self.pids[self.tasks[t].pid];
         pid.numbers[pid.level as usize].ns
     }
 
     /// `pid_nr_ns(pid, ns)`: the number of a pid in `ns`, 0 if it is not visible there.
     pub fn pid_nr_ns(&self, p: PidRef, ns: PidNsRef) -> i32 {
-        let pid = self.pids.get(p.0);
-        let level = self.pid_namespaces.get(ns.0).level;
+        let pid = &self.pids[p];
+        let level = self.pid_namespaces[ns].level;
         match pid.numbers.get(level as usize) {
             Some(u) if u.ns == ns => u.nr,
             _ => 0,
@@ -184,12 +188,10 @@ impl Kernel {
 
     /// `[1 -> 2 -> 1]`-style text of a pid's numbers, outermost first.
     pub(crate) fn pid_numbers_text(&self, p: PidRef) -> String {
-        let nums: Vec<String> = self
-            .pids
-            .get(p.0)
+        let nums: Vec<String> = self.pids[p]
             .numbers
             .iter()
-            .map(|u| format!("{}@L{}", u.nr, self.pid_namespaces.get(u.ns.0).level))
+            .map(|u| format!("{}@L{}", u.nr, self.pid_namespaces[u.ns].level))
             .collect();
         format!("[{}]", nums.join(" "))
     }

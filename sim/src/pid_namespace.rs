@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/pid_namespace.c (v6.18): `copy_pid_ns`, `create_pid_namespace`,
 //! `put_pid_ns`/`destroy_pid_namespace`, `zap_pid_ns_processes`, `pidns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/pid_namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 6.
 
 use crate::capability::CAP_SYS_ADMIN;
 use crate::errno::Errno;
@@ -86,14 +90,14 @@ pub struct PidNamespace {
 
 impl Kernel {
     pub(crate) fn pid_ns_name(&self, ns: PidNsRef) -> String {
-        let n = self.pid_namespaces.get(ns.0);
+        let n = &self.pid_namespaces[ns];
         format!("pid:[{}] (level {})", n.ns.inum, n.level)
     }
 
     /// `get_pid_ns`.
     pub(crate) fn get_pid_ns(&mut self, ns: PidNsRef) {
         let count = {
-            let n = self.pid_namespaces.get_mut(ns.0);
+            let n = &mut self.pid_namespaces[ns];
             n.ns.count += 1;
             n.ns.count
         };
@@ -109,7 +113,7 @@ impl Kernel {
         let mut ns = ns;
         loop {
             let count = {
-                let n = self.pid_namespaces.get_mut(ns.0);
+                let n = &mut self.pid_namespaces[ns];
                 n.ns.count -= 1;
                 n.ns.count
             };
@@ -123,7 +127,7 @@ impl Kernel {
             self.note(|k| Step::Free {
                 object: format!("{} (destroy_pid_namespace)", k.pid_ns_name(ns)),
             });
-            let n = self.pid_namespaces.remove(ns.0);
+            let n = self.pid_namespaces.remove(ns);
             self.proc_free_inum(n.ns.inum);
             if let Some((uns, uid)) = n.ucounts_key {
                 self.dec_ucount(uns, uid, NsType::Pid);
@@ -168,7 +172,7 @@ impl Kernel {
             if n == ancestor {
                 return true;
             }
-            ns = self.user_namespaces.get(n.0).parent;
+            ns = self.user_namespaces[n].parent;
         }
         false
     }
@@ -182,7 +186,7 @@ impl Kernel {
     ) -> Result<PidNsRef, Errno> {
         self.call("create_pid_namespace", FILE, |k| {
             let (parent_level, parent_owner, pid_max) = {
-                let p = k.pid_namespaces.get(parent.0);
+                let p = &k.pid_namespaces[parent];
                 (p.level, p.user_ns, p.pid_max)
             };
             let level = parent_level + 1;
@@ -197,10 +201,10 @@ impl Kernel {
                 level > MAX_PID_NS_LEVEL,
                 Errno::ENOSPC,
             )?;
-            let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+            let euid = k.current_cred(current).euid;
             k.inc_ucount(user_ns, euid, NsType::Pid)?;
             let inum = k.proc_alloc_inum();
-            let r = PidNsRef(k.pid_namespaces.insert(PidNamespace {
+            let r = k.pid_namespaces.insert(PidNamespace {
                 ns: NsCommon { inum, count: 1 },
                 idr: Idr::default(),
                 last_pid: 0,
@@ -211,7 +215,7 @@ impl Kernel {
                 parent: Some(parent),
                 user_ns,
                 ucounts_key: Some((user_ns, euid)),
-            }));
+            });
             k.note(|_| Step::Alloc {
                 object: format!("pid:[{inum}] (level {level}, PIDNS_ADDING)"),
             });
@@ -226,7 +230,7 @@ impl Kernel {
     /// waits until they are all reaped.
     pub(crate) fn zap_pid_ns_processes(&mut self, ns: PidNsRef) {
         let _ = self.call("zap_pid_ns_processes", FILE, |k| {
-            k.pid_namespaces.get_mut(ns.0).pid_allocated &= !PIDNS_ADDING;
+            k.pid_namespaces[ns].pid_allocated &= !PIDNS_ADDING;
             k.note(|k| Step::Set {
                 what: format!(
                     "disable_pid_allocation: {} loses PIDNS_ADDING",
@@ -234,20 +238,16 @@ impl Kernel {
                 ),
             });
             // In number order, as `idr_for_each_entry` walks it.
-            let victims: Vec<PidRef> = k
-                .pid_namespaces
-                .get(ns.0)
+            let victims: Vec<PidRef> = k.pid_namespaces[ns]
                 .idr
                 .iter()
                 .filter(|(nr, _)| *nr >= 2)
                 .map(|(_, p)| p)
                 .collect();
             for p in victims {
-                if !k.pids.contains(p.0) {
-                    continue;
-                }
-                if let Some(t) = k.pids.get(p.0).task {
-                    if k.tasks.contains(t.0) && k.tasks.get(t.0).state == TaskState::Running {
+                // An earlier victim's exit may have freed this pid already.
+                if let Some(t) = k.pids.get(p).and_then(|pid| pid.task) {
+                    if k.task_running(t) {
                         k.note(|k| Step::Set {
                             what: format!("SIGKILL {}", k.task_name(t)),
                         });
@@ -265,7 +265,7 @@ impl Kernel {
     pub fn set_pid_max(&mut self, task: TaskRef, pid_max: i32) -> Result<(), Errno> {
         self.call("pid_table_root_permissions", "kernel/pid.c", |k| {
             let ns = k.task_active_pid_ns(task);
-            let owner = k.pid_namespaces.get(ns.0).user_ns;
+            let owner = k.pid_namespaces[ns].user_ns;
             let capable = k.ns_capable(task, owner, CAP_SYS_ADMIN);
             k.rule(
                 "!ns_capable(pidns->user_ns, CAP_SYS_ADMIN) makes it read-only",
@@ -277,7 +277,7 @@ impl Kernel {
                 !(PID_MAX_MIN..=PID_MAX_LIMIT).contains(&pid_max),
                 Errno::EINVAL,
             )?;
-            k.pid_namespaces.get_mut(ns.0).pid_max = pid_max;
+            k.pid_namespaces[ns].pid_max = pid_max;
             Ok(())
         })
     }
@@ -292,15 +292,13 @@ impl Kernel {
         new: PidNsRef,
     ) -> Result<(), Errno> {
         self.call("pidns_install", FILE, |k| {
-            let owner = k.pid_namespaces.get(new.0).user_ns;
+            let owner = k.pid_namespaces[new].user_ns;
             k.install_capable(current, nsset, owner)?;
             let active = k.task_active_pid_ns(current);
-            let active_level = k.pid_namespaces.get(active.0).level;
+            let active_level = k.pid_namespaces[active].level;
             let mut ancestor = new;
-            while k.pid_namespaces.get(ancestor.0).level > active_level {
-                ancestor = k
-                    .pid_namespaces
-                    .get(ancestor.0)
+            while k.pid_namespaces[ancestor].level > active_level {
+                ancestor = k.pid_namespaces[ancestor]
                     .parent
                     .expect("level > 0 has a parent");
             }
@@ -310,9 +308,9 @@ impl Kernel {
                 Errno::EINVAL,
             )?;
             k.get_pid_ns(new);
-            let old = k.nsproxies.get(nsset.nsproxy.0).pid_ns_for_children;
+            let old = k.nsproxies[nsset.nsproxy()].pid_ns_for_children;
             k.put_pid_ns(old);
-            k.nsproxies.get_mut(nsset.nsproxy.0).pid_ns_for_children = new;
+            k.nsproxies[nsset.nsproxy()].pid_ns_for_children = new;
             Ok(())
         })
     }

@@ -3,6 +3,11 @@
 //! Mirrors fs/proc/namespaces.c (`proc_ns_readlink` over the ten `ns/` entries) and
 //! fs/proc/array.c (the `NSpid:`, `Uid:`, `Gid:`, `CapEff:` lines of `status`) (v6.18),
 //! plus `getppid`, `gethostname` and `getifaddrs` as the task would call them.
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/proc/namespaces.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/proc/array.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 11.
 
 use crate::kernel::{Kernel, TaskRef};
 use crate::machine::{NsEntry, TaskView};
@@ -19,29 +24,29 @@ impl Kernel {
     /// [`Kernel::observe_task`] into a view the caller keeps: every field is written in place
     /// (a view is a few hundred bytes of fixed arrays, and the judge observes at every step).
     pub fn observe_task_into(&self, t: TaskRef, v: &mut TaskView) {
-        let task = self.tasks.get(t.0);
-        let cred = self.creds.get(task.cred.0);
+        let task = &self.tasks[t];
+        let cred = &self.creds[task.cred];
         let nsp = task.nsproxy.expect("a live task has an nsproxy");
-        let p = self.nsproxies.get(nsp.0);
+        let p = &self.nsproxies[nsp];
         let active = self.task_active_pid_ns(t);
         for (slot, e) in v.ns.iter_mut().zip(NsEntry::ALL) {
             let found = self.ns_of_entry_in(task, p, active, e);
             *slot = (e, found.map(|o| self.ns_inum(o)));
         }
-        let root_level = self.pids.get(self.tasks.get(self.root_task.0).pid.0).level as usize;
-        let pid = self.pids.get(task.pid.0);
+        let root_level = self.pids[self.tasks[self.root_task].pid].level as usize;
+        let pid = &self.pids[task.pid];
         v.nspid.clear();
         for u in pid.numbers.iter().skip(root_level) {
             v.nspid.push(u.nr);
         }
         v.ppid = task
             .real_parent
-            .map(|p| self.pid_nr_ns(self.tasks.get(p.0).pid, active))
+            .map(|p| self.pid_nr_ns(self.tasks[p].pid, active))
             .unwrap_or(0);
         v.uid = self.from_kuid_munged(cred.user_ns, cred.uid);
         v.gid = self.from_kgid_munged(cred.user_ns, cred.gid);
         v.cap_eff = cred.cap_effective;
-        v.hostname = self.uts_namespaces.get(p.uts_ns.0).nodename;
+        v.hostname = self.uts_namespaces[p.uts_ns].nodename;
         self.interfaces_into(p.net_ns, &mut v.interfaces);
     }
 }

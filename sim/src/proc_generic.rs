@@ -3,6 +3,11 @@
 //! Mirrors fs/proc/generic.c (v6.18): `proc_alloc_inum` and `proc_free_inum` hand out
 //! `PROC_DYNAMIC_FIRST` plus the lowest free index of `proc_inum_ida`, so freed numbers are
 //! reused, lowest first.
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/proc/generic.c>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/include/uapi/linux/nsfs.h>.
+//! The rules with their errnos: docs/kernel-rules.md, section 11.
 
 use crate::kernel::Kernel;
 use std::collections::BTreeSet;

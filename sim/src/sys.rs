@@ -1,6 +1,10 @@
 //! The uid, gid and hostname system calls.
 //!
 //! Mirrors kernel/sys.c (v6.18): `__sys_setresuid`, `__sys_setresgid`, `sethostname`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/sys.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 9.
 
 use crate::capability::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::errno::Errno;
@@ -16,8 +20,8 @@ impl Kernel {
     /// (`EPERM`); the capability sets follow `cap_emulate_setxuid`.
     pub fn sys_setresuid(&mut self, task: TaskRef, uid: u32) -> Result<(), Errno> {
         self.call("__sys_setresuid", FILE, |k| {
-            let old = k.tasks.get(task.0).cred;
-            let user_ns = k.creds.get(old.0).user_ns;
+            let old = k.tasks[task].cred;
+            let user_ns = k.creds[old].user_ns;
             let kuid = k.make_kuid(user_ns, uid);
             k.rule(
                 "!uid_valid(make_kuid(ns, uid))",
@@ -25,7 +29,7 @@ impl Kernel {
                 Errno::EINVAL,
             )?;
             let kuid = kuid.expect("checked above");
-            let o = k.creds.get(old.0).clone();
+            let o = k.creds[old].clone();
             if o.uid == kuid && o.euid == kuid && o.suid == kuid {
                 return Ok(());
             }
@@ -38,7 +42,7 @@ impl Kernel {
             )?;
             let new = k.prepare_creds(task);
             {
-                let c = k.creds.get_mut(new.0);
+                let c = &mut k.creds[new];
                 c.uid = kuid;
                 c.euid = kuid;
                 c.suid = kuid;
@@ -56,8 +60,8 @@ impl Kernel {
     /// `setresgid(gid, gid, gid)`: like `setresuid` with `CAP_SETGID`; capabilities stay.
     pub fn sys_setresgid(&mut self, task: TaskRef, gid: u32) -> Result<(), Errno> {
         self.call("__sys_setresgid", FILE, |k| {
-            let old = k.tasks.get(task.0).cred;
-            let user_ns = k.creds.get(old.0).user_ns;
+            let old = k.tasks[task].cred;
+            let user_ns = k.creds[old].user_ns;
             let kgid = k.make_kgid(user_ns, gid);
             k.rule(
                 "!gid_valid(make_kgid(ns, gid))",
@@ -65,7 +69,7 @@ impl Kernel {
                 Errno::EINVAL,
             )?;
             let kgid = kgid.expect("checked above");
-            let o = k.creds.get(old.0).clone();
+            let o = k.creds[old].clone();
             if o.gid == kgid && o.egid == kgid && o.sgid == kgid {
                 return Ok(());
             }
@@ -78,7 +82,7 @@ impl Kernel {
             )?;
             let new = k.prepare_creds(task);
             {
-                let c = k.creds.get_mut(new.0);
+                let c = &mut k.creds[new];
                 c.gid = kgid;
                 c.egid = kgid;
                 c.sgid = kgid;
@@ -94,8 +98,8 @@ impl Kernel {
     pub fn sys_sethostname(&mut self, task: TaskRef, name: &str) -> Result<(), Errno> {
         self.call("sethostname", FILE, |k| {
             let nsp = k.task_nsproxy(task);
-            let uts = k.nsproxies.get(nsp.0).uts_ns;
-            let owner = k.uts_namespaces.get(uts.0).user_ns;
+            let uts = k.nsproxies[nsp].uts_ns;
+            let owner = k.uts_namespaces[uts].user_ns;
             let capable = k.ns_capable(task, owner, CAP_SYS_ADMIN);
             k.rule(
                 "!ns_capable(current->nsproxy->uts_ns->user_ns, CAP_SYS_ADMIN)",
@@ -107,12 +111,12 @@ impl Kernel {
                 name.len() > NEW_UTS_LEN,
                 Errno::EINVAL,
             )?;
-            k.uts_namespaces.get_mut(uts.0).nodename =
+            k.uts_namespaces[uts].nodename =
                 UtsName::from(name).expect("at most __NEW_UTS_LEN bytes, checked above");
             k.note(|k| Step::Set {
                 what: format!(
                     "uts:[{}] nodename = \"{name}\"",
-                    k.uts_namespaces.get(uts.0).ns.inum
+                    k.uts_namespaces[uts].ns.inum
                 ),
             });
             Ok(())

@@ -46,11 +46,9 @@ impl Machine for Kernel {
                 kind,
                 extents,
             } => done(self.write_id_map(task, *target, *kind, extents)),
-            Op::Sethostname(name) => done(Machine::sethostname(self, task, name)),
+            Op::Sethostname(name) => done(self.sethostname(task, name)),
             Op::LinkUp(ifname) => done(self.link_up(task, ifname)),
-            Op::SetMaxNamespaces(ty, max) => {
-                done(Machine::set_max_namespaces(self, task, *ty, *max))
-            }
+            Op::SetMaxNamespaces(ty, max) => done(self.set_max_namespaces(task, *ty, *max)),
         }
     }
 
@@ -77,7 +75,7 @@ impl Machine for Kernel {
     fn exit(&mut self, task: TaskId, code: i32) -> SysResult<()> {
         let t = self.task_of(task)?;
         // exit_group from any thread of init ends init too.
-        if self.tasks.get(t.0).group_leader == self.init_task {
+        if self.tasks[t].group_leader == self.init_task {
             return Err(SysError::Refused(
                 "the init task exiting would panic the kernel (\"Attempted to kill init!\")"
                     .to_string(),
@@ -141,7 +139,7 @@ impl Machine for Kernel {
     /// kernel/ucount.c, the `user` sysctl table.
     fn set_max_namespaces(&mut self, task: TaskId, ns: NsType, max: u32) -> SysResult<()> {
         let t = self.task_of(task)?;
-        Kernel::sys(self.set_max_namespaces(t, ns, max))
+        Kernel::sys(self.write_max_namespaces(t, ns, max))
     }
 
     fn observe(&mut self, task: TaskId) -> SysResult<TaskView> {

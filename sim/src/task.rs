@@ -2,6 +2,11 @@
 //!
 //! Mirrors include/linux/sched.h (`struct task_struct`), include/linux/sched/signal.h
 //! (`SIGNAL_UNKILLABLE`, child subreapers) and include/linux/fs_struct.h (v6.18).
+//!
+//! Sources:
+//! <https://elixir.bootlin.com/linux/v6.18/source/include/linux/sched.h>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/include/linux/sched/signal.h>,
+//! <https://elixir.bootlin.com/linux/v6.18/source/include/linux/fs_struct.h>.
 
 use crate::kernel::{CredRef, FsRef, NsproxyRef, PidRef, TaskRef, UserNsRef};
 use crate::machine::{TaskId, TaskState};

@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/time/namespace.c (v6.18): `copy_time_ns`, `clone_time_ns`,
 //! `free_time_ns`, `timens_on_fork`, `timens_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/time/namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 10.
 
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NsCommon, NsproxyRef, TaskRef, TimeNsRef, UserNsRef};
@@ -57,17 +61,17 @@ impl Kernel {
                 return Ok(old);
             }
             k.call("clone_time_ns", FILE, |k| {
-                let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+                let euid = k.current_cred(current).euid;
                 k.inc_ucount(user_ns, euid, NsType::Time)?;
                 let inum = k.proc_alloc_inum();
-                let offsets = k.time_namespaces.get(old.0).offsets;
-                let r = TimeNsRef(k.time_namespaces.insert(TimeNamespace {
+                let offsets = k.time_namespaces[old].offsets;
+                let r = k.time_namespaces.insert(TimeNamespace {
                     ns: NsCommon { inum, count: 1 },
                     user_ns,
                     offsets,
                     frozen_offsets: false,
                     ucounts_key: Some((user_ns, euid)),
-                }));
+                });
                 k.note(|_| Step::Alloc {
                     object: format!(
                         "time:[{inum}] (offsets copied: monotonic {}ns, boottime {}ns)",
@@ -84,7 +88,7 @@ impl Kernel {
     /// `time_ns_for_children`, whose offsets freeze.
     pub(crate) fn timens_on_fork(&mut self, nsproxy: NsproxyRef) {
         let (cur, for_children) = {
-            let n = self.nsproxies.get(nsproxy.0);
+            let n = &self.nsproxies[nsproxy];
             match (n.time_ns, n.time_ns_for_children) {
                 (Some(c), Some(f)) => (c, f),
                 _ => return,
@@ -96,12 +100,12 @@ impl Kernel {
         let _ = self.call("timens_on_fork", FILE, |k| {
             k.get_time_ns(for_children);
             k.put_time_ns(cur);
-            k.nsproxies.get_mut(nsproxy.0).time_ns = Some(for_children);
-            k.time_namespaces.get_mut(for_children.0).frozen_offsets = true;
+            k.nsproxies[nsproxy].time_ns = Some(for_children);
+            k.time_namespaces[for_children].frozen_offsets = true;
             k.note(|k| Step::Set {
                 what: format!(
                     "nsproxy->time_ns = time:[{}] (timens_commit)",
-                    k.time_namespaces.get(for_children.0).ns.inum
+                    k.time_namespaces[for_children].ns.inum
                 ),
             });
             Ok(())
@@ -116,15 +120,12 @@ impl Kernel {
         ns: TimeNsRef,
     ) -> Result<(), Errno> {
         self.call("timens_install", FILE, |k| {
-            let threads = k
-                .tasks
-                .get(k.tasks.get(current.0).group_leader.0)
-                .nr_threads;
+            let threads = k.tasks[k.tasks[current].group_leader].nr_threads;
             k.rule("!current_is_single_threaded()", threads > 1, Errno::EUSERS)?;
-            let owner = k.time_namespaces.get(ns.0).user_ns;
+            let owner = k.time_namespaces[ns].user_ns;
             k.install_capable(current, nsset, owner)?;
             let (old, old_children) = {
-                let n = k.nsproxies.get(nsset.nsproxy.0);
+                let n = &k.nsproxies[nsset.nsproxy()];
                 (
                     n.time_ns
                         .expect("a time namespace exists, so the nsproxy has time fields"),
@@ -135,7 +136,7 @@ impl Kernel {
             k.put_time_ns(old);
             k.get_time_ns(ns);
             k.put_time_ns(old_children);
-            let n = k.nsproxies.get_mut(nsset.nsproxy.0);
+            let n = &mut k.nsproxies[nsset.nsproxy()];
             n.time_ns = Some(ns);
             n.time_ns_for_children = Some(ns);
             Ok(())

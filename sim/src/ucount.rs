@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/ucount.c (v6.18): `inc_ucount`, `dec_ucount`, and the `user_table`
 //! sysctls with their `set_permissions` rule.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/ucount.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 5.
 
 use crate::capability::CAP_SYS_RESOURCE;
 use crate::errno::Errno;
@@ -41,7 +45,7 @@ impl Kernel {
             let idx = ucount_index(ty);
             let mut key = Some((ns, uid));
             while let Some((tns, tuid)) = key {
-                let max = k.user_namespaces.get(tns.0).ucount_max[idx];
+                let max = k.user_namespaces[tns].ucount_max[idx];
                 let cur = k
                     .ucounts
                     .get(&(tns, tuid))
@@ -53,12 +57,12 @@ impl Kernel {
                     let mut undo = Some((ns, uid));
                     while let Some((n, u)) = undo.filter(|&c| c != (tns, tuid)) {
                         k.ucount_sub(n, u, idx);
-                        undo = k.user_namespaces.get(n.0).ucounts_key;
+                        undo = k.user_namespaces[n].ucounts_key;
                     }
                     return k.rule("ucount at max_*_namespaces", true, Errno::ENOSPC);
                 }
                 k.ucounts.entry((tns, tuid)).or_default().ucount[idx] += 1;
-                key = k.user_namespaces.get(tns.0).ucounts_key;
+                key = k.user_namespaces[tns].ucounts_key;
             }
             k.note(|k| Step::Set {
                 what: format!(
@@ -95,7 +99,7 @@ impl Kernel {
         let mut key = Some((ns, uid));
         while let Some((tns, tuid)) = key {
             self.ucount_sub(tns, tuid, idx);
-            key = self.user_namespaces.get(tns.0).ucounts_key;
+            key = self.user_namespaces[tns].ucounts_key;
         }
     }
 
@@ -111,9 +115,14 @@ impl Kernel {
     /// task's user namespace, and `set_permissions` makes it writable only with
     /// `CAP_SYS_RESOURCE` there (`EACCES` otherwise); `proc_dointvec_minmax` takes 0 to
     /// INT_MAX (`EINVAL` otherwise).
-    pub fn set_max_namespaces(&mut self, task: TaskRef, ty: NsType, max: u32) -> Result<(), Errno> {
+    pub fn write_max_namespaces(
+        &mut self,
+        task: TaskRef,
+        ty: NsType,
+        max: u32,
+    ) -> Result<(), Errno> {
         self.call("proc_dointvec_minmax", FILE, |k| {
-            let ns = k.creds.get(k.tasks.get(task.0).cred.0).user_ns;
+            let ns = k.current_user_ns(task);
             let capable = k.ns_capable(task, ns, CAP_SYS_RESOURCE);
             k.rule(
                 "set_permissions: !ns_capable(user_ns, CAP_SYS_RESOURCE) makes it read-only",
@@ -121,7 +130,7 @@ impl Kernel {
                 Errno::EACCES,
             )?;
             k.rule("value above INT_MAX", max > i32::MAX as u32, Errno::EINVAL)?;
-            k.user_namespaces.get_mut(ns.0).ucount_max[ucount_index(ty)] = max;
+            k.user_namespaces[ns].ucount_max[ucount_index(ty)] = max;
             k.note(|k| Step::Set {
                 what: format!("{} {} = {max}", k.user_ns_name(ns), ty.max_sysctl()),
             });

@@ -3,6 +3,10 @@
 //! Mirrors kernel/user_namespace.c (v6.18): `create_user_ns`, `free_user_ns`, `map_write`,
 //! `new_idmap_permitted`, `verify_root_map`, `proc_setgroups_write`, `userns_install`, and
 //! the id mapping helpers of include/linux/uidgid.h.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/user_namespace.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 4.
 
 use crate::capability::{
     cap_bit, CAP_DAC_OVERRIDE, CAP_FULL_SET, CAP_SETFCAP, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN,
@@ -78,13 +82,13 @@ pub fn identity_map() -> UidGidMap {
 
 impl Kernel {
     pub(crate) fn user_ns_name(&self, ns: UserNsRef) -> String {
-        format!("user:[{}]", self.user_namespaces.get(ns.0).ns.inum)
+        format!("user:[{}]", self.user_namespaces[ns].ns.inum)
     }
 
     /// `get_user_ns`.
     pub(crate) fn get_user_ns(&mut self, ns: UserNsRef) {
         let count = {
-            let n = self.user_namespaces.get_mut(ns.0);
+            let n = &mut self.user_namespaces[ns];
             n.ns.count += 1;
             n.ns.count
         };
@@ -100,7 +104,7 @@ impl Kernel {
         let mut ns = ns;
         loop {
             let count = {
-                let n = self.user_namespaces.get_mut(ns.0);
+                let n = &mut self.user_namespaces[ns];
                 n.ns.count -= 1;
                 n.ns.count
             };
@@ -114,7 +118,7 @@ impl Kernel {
             self.note(|k| Step::Free {
                 object: format!("{} (free_user_ns)", k.user_ns_name(ns)),
             });
-            let n = self.user_namespaces.remove(ns.0);
+            let n = self.user_namespaces.remove(ns);
             self.proc_free_inum(n.ns.inum);
             if let Some((pns, owner)) = n.ucounts_key {
                 self.dec_ucount(pns, owner, NsType::User);
@@ -128,22 +132,22 @@ impl Kernel {
 
     /// `make_kuid(ns, uid)`: the kernel id of an id inside `ns`.
     pub fn make_kuid(&self, ns: UserNsRef, uid: u32) -> Option<u32> {
-        map_id_down(&self.user_namespaces.get(ns.0).uid_map, uid)
+        map_id_down(&self.user_namespaces[ns].uid_map, uid)
     }
 
     /// `make_kgid(ns, gid)`.
     pub fn make_kgid(&self, ns: UserNsRef, gid: u32) -> Option<u32> {
-        map_id_down(&self.user_namespaces.get(ns.0).gid_map, gid)
+        map_id_down(&self.user_namespaces[ns].gid_map, gid)
     }
 
     /// `from_kuid_munged(ns, kuid)`: the id as seen inside `ns`, 65534 when unmapped.
     pub fn from_kuid_munged(&self, ns: UserNsRef, kuid: u32) -> u32 {
-        map_id_up(&self.user_namespaces.get(ns.0).uid_map, kuid).unwrap_or(OVERFLOW_ID)
+        map_id_up(&self.user_namespaces[ns].uid_map, kuid).unwrap_or(OVERFLOW_ID)
     }
 
     /// `from_kgid_munged(ns, kgid)`.
     pub fn from_kgid_munged(&self, ns: UserNsRef, kgid: u32) -> u32 {
-        map_id_up(&self.user_namespaces.get(ns.0).gid_map, kgid).unwrap_or(OVERFLOW_ID)
+        map_id_up(&self.user_namespaces[ns].gid_map, kgid).unwrap_or(OVERFLOW_ID)
     }
 
     /// `create_user_ns(new)`: a child of `new->user_ns` owned by `new`'s euid/egid; the
@@ -152,18 +156,18 @@ impl Kernel {
     pub(crate) fn create_user_ns(&mut self, current: TaskRef, new: CredRef) -> Result<(), Errno> {
         self.call("create_user_ns", FILE, |k| {
             let (parent_ns, owner, group, cap_eff) = {
-                let c = k.creds.get(new.0);
+                let c = &k.creds[new];
                 (c.user_ns, c.euid, c.egid, c.cap_effective)
             };
-            let parent_level = k.user_namespaces.get(parent_ns.0).level;
+            let parent_level = k.user_namespaces[parent_ns].level;
             k.rule(
                 "parent_ns->level > 32 (nesting limit)",
                 parent_level > MAX_USER_NS_LEVEL,
                 Errno::ENOSPC,
             )?;
             k.inc_ucount(parent_ns, owner, NsType::User)?;
-            let unmapped = map_id_up(&k.user_namespaces.get(parent_ns.0).uid_map, owner).is_none()
-                || map_id_up(&k.user_namespaces.get(parent_ns.0).gid_map, group).is_none();
+            let unmapped = map_id_up(&k.user_namespaces[parent_ns].uid_map, owner).is_none()
+                || map_id_up(&k.user_namespaces[parent_ns].gid_map, group).is_none();
             if let Err(e) = k.rule(
                 "!kuid_has_mapping(parent_ns, owner) || !kgid_has_mapping(parent_ns, group)",
                 unmapped,
@@ -174,7 +178,7 @@ impl Kernel {
             }
             let _ = current;
             let inum = k.proc_alloc_inum();
-            let parent = k.user_namespaces.get(parent_ns.0);
+            let parent = &k.user_namespaces[parent_ns];
             let ns = UserNamespace {
                 ns: NsCommon { inum, count: 1 },
                 parent: Some(parent_ns),
@@ -188,7 +192,7 @@ impl Kernel {
                 ucount_max: [i32::MAX as u32; 8],
                 ucounts_key: Some((parent_ns, owner)),
             };
-            let r = UserNsRef(k.user_namespaces.insert(ns));
+            let r = k.user_namespaces.insert(ns);
             k.note(|k| Step::Alloc {
                 object: format!(
                     "{} (level {}, owner {owner})",
@@ -203,7 +207,7 @@ impl Kernel {
 
     /// `set_cred_user_ns`: credentials in a fresh namespace hold every capability in it.
     fn set_cred_user_ns(&mut self, cred: CredRef, ns: UserNsRef) {
-        let c = self.creds.get_mut(cred.0);
+        let c = &mut self.creds[cred];
         c.cap_inheritable = 0;
         c.cap_permitted = CAP_FULL_SET;
         c.cap_effective = CAP_FULL_SET;
@@ -226,18 +230,13 @@ impl Kernel {
         ns: UserNsRef,
     ) -> Result<(), Errno> {
         self.call("userns_install", FILE, |k| {
-            let cur_ns = k.creds.get(k.tasks.get(current.0).cred.0).user_ns;
+            let cur_ns = k.current_user_ns(current);
             k.rule("user_ns == current_user_ns()", ns == cur_ns, Errno::EINVAL)?;
-            let threads = k
-                .tasks
-                .get(k.tasks.get(current.0).group_leader.0)
-                .nr_threads;
+            let threads = k.tasks[k.tasks[current].group_leader].nr_threads;
             k.rule("!thread_group_empty(current)", threads > 1, Errno::EINVAL)?;
-            let fs_users = k
-                .tasks
-                .get(current.0)
+            let fs_users = k.tasks[current]
                 .fs
-                .map(|f| k.fs_structs.get(f.0).users)
+                .map(|f| k.fs_structs[f].users)
                 .unwrap_or(1);
             k.rule("current->fs->users != 1", fs_users != 1, Errno::EINVAL)?;
             let capable = k.ns_capable(current, ns, CAP_SYS_ADMIN);
@@ -247,7 +246,7 @@ impl Kernel {
                 Errno::EPERM,
             )?;
             let cred = nsset.cred_for_write(k, current);
-            let old = k.creds.get(cred.0).user_ns;
+            let old = k.creds[cred].user_ns;
             k.put_user_ns(old);
             k.get_user_ns(ns);
             k.set_cred_user_ns(cred, ns);
@@ -262,17 +261,17 @@ impl Kernel {
     /// fs/proc/base.c).
     pub fn proc_open_for_write(&mut self, writer: TaskRef, target: TaskRef) -> Result<(), Errno> {
         self.call("generic_permission", "fs/namei.c", |k| {
-            let t = k.tasks.get(target.0);
+            let t = &k.tasks[target];
             let owner = if t.dumpable {
-                k.creds.get(t.cred.0).euid
+                k.creds[t.cred].euid
             } else {
                 k.make_kuid(t.mm_user_ns, 0).unwrap_or(0)
             };
-            let w = k.creds.get(k.tasks.get(writer.0).cred.0);
+            let w = k.current_cred(writer);
             let writer_ns = w.user_ns;
             let is_owner = w.fsuid == owner;
             let dac_override = k.ns_capable(writer, writer_ns, CAP_DAC_OVERRIDE)
-                && map_id_up(&k.user_namespaces.get(writer_ns.0).uid_map, owner).is_some();
+                && map_id_up(&k.user_namespaces[writer_ns].uid_map, owner).is_some();
             k.rule(
                 "fsuid is not the file's owner (task_dump_owner) and no CAP_DAC_OVERRIDE over it",
                 !is_owner && !dac_override,
@@ -284,15 +283,15 @@ impl Kernel {
     /// `proc_setgroups_write(... "deny")`: allowed until the gid map is written.
     pub fn setgroups_deny(&mut self, target: TaskRef) -> Result<(), Errno> {
         self.call("proc_setgroups_write", FILE, |k| {
-            let ns = k.creds.get(k.tasks.get(target.0).cred.0).user_ns;
-            let written = !k.user_namespaces.get(ns.0).gid_map.is_empty();
-            let allowed = k.user_namespaces.get(ns.0).setgroups_allowed;
+            let ns = k.task_cred(target).user_ns;
+            let written = !k.user_namespaces[ns].gid_map.is_empty();
+            let allowed = k.user_namespaces[ns].setgroups_allowed;
             k.rule(
                 "deny after gid_map was written while setgroups was allowed",
                 written && allowed,
                 Errno::EPERM,
             )?;
-            k.user_namespaces.get_mut(ns.0).setgroups_allowed = false;
+            k.user_namespaces[ns].setgroups_allowed = false;
             Ok(())
         })
     }
@@ -307,9 +306,9 @@ impl Kernel {
         map: &[IdMapExtent],
     ) -> Result<(), Errno> {
         self.call("map_write", FILE, |k| {
-            let map_ns = k.creds.get(k.tasks.get(target.0).cred.0).user_ns;
-            let seq_ns = k.creds.get(k.tasks.get(writer.0).cred.0).user_ns;
-            let parent = k.user_namespaces.get(map_ns.0).parent;
+            let map_ns = k.task_cred(target).user_ns;
+            let seq_ns = k.current_user_ns(writer);
+            let parent = k.user_namespaces[map_ns].parent;
             k.rule(
                 "!ns->parent (the initial map is fixed)",
                 parent.is_none(),
@@ -322,7 +321,7 @@ impl Kernel {
                 Errno::EPERM,
             )?;
             let (cap_setid, written) = {
-                let n = k.user_namespaces.get(map_ns.0);
+                let n = &k.user_namespaces[map_ns];
                 match kind {
                     IdMapKind::Uid => (CAP_SETUID, !n.uid_map.is_empty()),
                     IdMapKind::Gid => (CAP_SETGID, !n.gid_map.is_empty()),
@@ -353,7 +352,7 @@ impl Kernel {
             let permitted = k.new_idmap_permitted(writer, map_ns, cap_setid, map);
             k.rule("!new_idmap_permitted()", !permitted, Errno::EPERM)?;
             let parent_map = {
-                let p = k.user_namespaces.get(parent.0);
+                let p = &k.user_namespaces[parent];
                 match kind {
                     IdMapKind::Uid => p.uid_map.clone(),
                     IdMapKind::Gid => p.gid_map.clone(),
@@ -378,7 +377,7 @@ impl Kernel {
                 unmapped,
                 Errno::EPERM,
             )?;
-            let n = k.user_namespaces.get_mut(map_ns.0);
+            let n = &mut k.user_namespaces[map_ns];
             match kind {
                 IdMapKind::Uid => n.uid_map = stored,
                 IdMapKind::Gid => n.gid_map = stored,
@@ -409,9 +408,9 @@ impl Kernel {
         cap_setid: u32,
         map: &[IdMapExtent],
     ) -> bool {
-        let cred_ref = self.tasks.get(writer.0).cred;
-        let cred = self.creds.get(cred_ref.0);
-        let n = self.user_namespaces.get(ns.0);
+        let cred_ref = self.tasks[writer].cred;
+        let cred = &self.creds[cred_ref];
+        let n = &self.user_namespaces[ns];
         let parent = n.parent.expect("checked by the caller");
         if cap_setid == CAP_SETUID && map.iter().any(|e| e.lower_first == 0) {
             let ok = if cred.user_ns == ns {

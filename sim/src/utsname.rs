@@ -2,6 +2,10 @@
 //!
 //! Mirrors kernel/utsname.c (v6.18): `copy_utsname`, `clone_uts_ns`, `free_uts_ns`,
 //! `utsns_install`.
+//!
+//! Source:
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/utsname.c>.
+//! The rules with their errnos: docs/kernel-rules.md, section 9.
 
 use crate::errno::Errno;
 use crate::kernel::{Kernel, NsCommon, TaskRef, UserNsRef, UtsNsRef};
@@ -54,10 +58,10 @@ impl Kernel {
                 return Ok(old);
             }
             k.call("clone_uts_ns", FILE, |k| {
-                let euid = k.creds.get(k.tasks.get(current.0).cred.0).euid;
+                let euid = k.current_cred(current).euid;
                 k.inc_ucount(user_ns, euid, NsType::Uts)?;
                 let inum = k.proc_alloc_inum();
-                let o = k.uts_namespaces.get(old.0);
+                let o = &k.uts_namespaces[old];
                 let ns = UtsNamespace {
                     ns: NsCommon { inum, count: 1 },
                     user_ns,
@@ -65,11 +69,11 @@ impl Kernel {
                     domainname: o.domainname,
                     ucounts_key: Some((user_ns, euid)),
                 };
-                let r = UtsNsRef(k.uts_namespaces.insert(ns));
+                let r = k.uts_namespaces.insert(ns);
                 k.note(|k| Step::Alloc {
                     object: format!(
                         "uts:[{inum}] (nodename \"{}\" copied)",
-                        k.uts_namespaces.get(r.0).nodename
+                        k.uts_namespaces[r].nodename
                     ),
                 });
                 k.get_user_ns(user_ns);
@@ -86,12 +90,12 @@ impl Kernel {
         ns: UtsNsRef,
     ) -> Result<(), Errno> {
         self.call("utsns_install", FILE, |k| {
-            let owner = k.uts_namespaces.get(ns.0).user_ns;
+            let owner = k.uts_namespaces[ns].user_ns;
             k.install_capable(current, nsset, owner)?;
             k.get_uts_ns(ns);
-            let old = k.nsproxies.get(nsset.nsproxy.0).uts_ns;
+            let old = k.nsproxies[nsset.nsproxy()].uts_ns;
             k.put_uts_ns(old);
-            k.nsproxies.get_mut(nsset.nsproxy.0).uts_ns = ns;
+            k.nsproxies[nsset.nsproxy()].uts_ns = ns;
             Ok(())
         })
     }

@@ -1,5 +1,5 @@
-//! kernel/cgroup/namespace.c: `copy_cgroup_ns` and `cgroupns_install` (kernel-facts.md
-//! section 7).
+//! kernel/cgroup/namespace.c: `copy_cgroup_ns` and `cgroupns_install` (docs/kernel-rules.md
+//! section 10; <https://elixir.bootlin.com/linux/v6.18/source/kernel/cgroup/namespace.c>).
 
 mod common;
 
@@ -17,8 +17,8 @@ fn copy_cgroup_ns_creates_or_shares() {
     let root_cg = inum(&mut k, root, NsEntry::Cgroup);
     assert_ne!(inum(&mut k, c, NsEntry::Cgroup), root_cg);
     assert_eq!(inum(&mut k, d, NsEntry::Cgroup), root_cg);
-    let cg = k.nsproxies.get(nsproxy_of(&k, c).0).cgroup_ns;
-    assert_eq!(k.cgroup_namespaces.get(cg.0).root_cgroup, "/");
+    let cg = k.nsproxies[nsproxy_of(&k, c)].cgroup_ns;
+    assert_eq!(k.cgroup_namespaces[cg].root_cgroup, "/");
 }
 
 // copy_cgroup_ns (kernel/cgroup/namespace.c), section 7: without CAP_SYS_ADMIN, EPERM; in

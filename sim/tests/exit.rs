@@ -1,5 +1,5 @@
-//! kernel/exit.c: `do_group_exit`, reparenting, and the init task (kernel-facts.md
-//! section 4).
+//! kernel/exit.c: `do_group_exit`, reparenting, and the init task (docs/kernel-rules.md
+//! sections 6 and 7; <https://elixir.bootlin.com/linux/v6.18/source/kernel/exit.c>).
 
 mod common;
 

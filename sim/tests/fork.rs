@@ -1,5 +1,6 @@
 //! kernel/fork.c: the flag checks of `copy_process`, the decoding of legacy `clone` and
-//! `clone3`, and `ksys_unshare` with `check_unshare_flags` (kernel-facts.md sections 1 and 3).
+//! `clone3`, and `ksys_unshare` with `check_unshare_flags` (docs/kernel-rules.md section 1;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/fork.c>).
 
 mod common;
 
@@ -270,8 +271,8 @@ fn unshare_newuser_implies_fs_and_works_with_shared_fs() {
     let b = fork(&mut k, a, CLONE_FS);
     unshare(&mut k, b, CLONE_NEWUSER);
     assert_eq!(user_ns_level(&k, b), 1);
-    let fs_a = k.tasks.get(task_ref(&k, a).0).fs;
-    let fs_b = k.tasks.get(task_ref(&k, b).0).fs;
+    let fs_a = k.tasks[task_ref(&k, a)].fs;
+    let fs_b = k.tasks[task_ref(&k, b)].fs;
     assert_ne!(fs_a, fs_b, "the fs_struct was unshared too");
 }
 

@@ -1,5 +1,6 @@
-//! init/main.c and init/init_task.c: the booted machine (kernel-facts.md sections 2, 5, 8
-//! and 9), and `Kernel::boot_at`.
+//! init/main.c and init/init_task.c: the booted machine (docs/kernel-rules.md sections 2, 5,
+//! 8 and 11; <https://elixir.bootlin.com/linux/v6.18/source/init/init_task.c>), and
+//! `Kernel::boot_at`.
 
 mod common;
 
@@ -47,9 +48,9 @@ fn init_nsproxy_holds_the_initial_namespaces() {
     let (mut k, root) = boot();
     let n = nsproxy_of(&k, root);
     assert_eq!(n, k.init_nsproxy);
-    assert_eq!(k.nsproxies.get(n.0).count, 2);
-    assert_eq!(k.nsproxies.get(n.0).net_ns, k.init_net);
-    assert_eq!(k.nsproxies.get(n.0).pid_ns_for_children, k.init_pid_ns);
+    assert_eq!(k.nsproxies[n].count, 2);
+    assert_eq!(k.nsproxies[n].net_ns, k.init_net);
+    assert_eq!(k.nsproxies[n].pid_ns_for_children, k.init_pid_ns);
     assert_eq!(user_ns_of(&k, root), k.init_user_ns);
     let v = view(&mut k, root);
     assert_eq!(v.nspid[..], [1]);
@@ -92,10 +93,7 @@ fn pernet_list_order() {
 #[test]
 fn initial_limits() {
     let (k, _) = boot();
-    assert_eq!(
-        k.user_namespaces.get(k.init_user_ns.0).ucount_max,
-        [96365; 8]
-    );
+    assert_eq!(k.user_namespaces[k.init_user_ns].ucount_max, [96365; 8]);
 }
 
 // Kernel::boot_at: the root is placed at the requested pid and user namespace depths, with

@@ -1,4 +1,5 @@
-//! ipc/namespace.c: `copy_ipcs` and `ipcns_install` (kernel-facts.md section 7).
+//! ipc/namespace.c: `copy_ipcs` and `ipcns_install` (docs/kernel-rules.md section 10;
+//! <https://elixir.bootlin.com/linux/v6.18/source/ipc/namespace.c>).
 
 mod common;
 
@@ -15,8 +16,8 @@ fn copy_ipcs_creates_an_empty_namespace() {
         inum(&mut k, c, NsEntry::Ipc),
         inum(&mut k, root, NsEntry::Ipc)
     );
-    let ipc = k.nsproxies.get(nsproxy_of(&k, c).0).ipc_ns;
-    let ns = k.ipc_namespaces.get(ipc.0);
+    let ipc = k.nsproxies[nsproxy_of(&k, c)].ipc_ns;
+    let ns = &k.ipc_namespaces[ipc];
     assert!(ns.sysv_keys.is_empty());
     assert!(ns.mqueues.is_empty());
     assert_eq!(ns.user_ns, user_ns_of(&k, c));

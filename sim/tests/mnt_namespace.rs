@@ -1,4 +1,5 @@
-//! fs/namespace.c: `copy_mnt_ns` and `mntns_install` (kernel-facts.md section 7).
+//! fs/namespace.c: `copy_mnt_ns` and `mntns_install` (docs/kernel-rules.md section 10;
+//! <https://elixir.bootlin.com/linux/v6.18/source/fs/namespace.c>).
 
 mod common;
 
@@ -9,8 +10,8 @@ use nslab_sim::sched::*;
 use nslab_sim::*;
 
 fn mounts(k: &Kernel, t: TaskId) -> Vec<nslab_sim::mnt_namespace::Mount> {
-    let m = k.nsproxies.get(nsproxy_of(k, t).0).mnt_ns;
-    k.mnt_namespaces.get(m.0).mounts.clone()
+    let m = k.nsproxies[nsproxy_of(k, t)].mnt_ns;
+    k.mnt_namespaces[m].mounts.clone()
 }
 
 // copy_mnt_ns (fs/namespace.c), section 7: a new mount namespace is a copy of the tree; with

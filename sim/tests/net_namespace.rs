@@ -1,5 +1,6 @@
 //! net/core/net_namespace.c, net/core/dev.c and drivers/net/loopback.c: `copy_net_ns`,
-//! `setup_net` and the pernet operations, the loopback device (kernel-facts.md section 5).
+//! `setup_net` and the pernet operations, the loopback device (docs/kernel-rules.md section
+//! 8; <https://elixir.bootlin.com/linux/v6.18/source/net/core/net_namespace.c>).
 
 mod common;
 
@@ -68,11 +69,8 @@ fn link_up_brings_lo_up_in_one_namespace() {
     k.link_up(c, "lo").expect("link up");
     assert_eq!(view(&mut k, c).interfaces, lo(true));
     assert_eq!(view(&mut k, root).interfaces, lo(false));
-    let net = k.nsproxies.get(nsproxy_of(&k, c).0).net_ns;
-    assert_eq!(
-        k.nets.get(net.0).dev_base[0].addrs,
-        ["127.0.0.1/8", "::1/128"]
-    );
+    let net = k.nsproxies[nsproxy_of(&k, c)].net_ns;
+    assert_eq!(k.nets[net].dev_base[0].addrs, ["127.0.0.1/8", "::1/128"]);
     assert_eq!(errno(k.link_up(c, "eth0")), Errno::ENODEV);
     // Without CAP_NET_ADMIN over the namespace's owner: EPERM.
     let a = fork(&mut k, root, 0);
@@ -148,7 +146,7 @@ fn registering_an_op_runs_its_init_in_every_namespace() {
         .count();
     assert_eq!(n, 3);
     for net in k.net_namespace_list.clone() {
-        assert_eq!(k.nets.get(net.0).generic.len(), 1);
+        assert_eq!(k.nets[net].generic.len(), 1);
     }
     assert_consistent(&k);
 }

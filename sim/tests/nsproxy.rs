@@ -1,6 +1,6 @@
 //! kernel/nsproxy.c: `copy_namespaces` (fast path, capability, NEWIPC|SYSVSEM),
 //! `create_new_namespaces` (order, unwinding), `unshare_nsproxy_namespaces` and `setns`
-//! (kernel-facts.md section 2).
+//! (docs/kernel-rules.md section 2; <https://elixir.bootlin.com/linux/v6.18/source/kernel/nsproxy.c>).
 
 mod common;
 
@@ -16,15 +16,15 @@ use nslab_sim::*;
 fn copy_namespaces_fast_path_shares_the_nsproxy() {
     let (mut k, root) = boot();
     let n = nsproxy_of(&k, root);
-    let count = k.nsproxies.get(n.0).count;
+    let count = k.nsproxies[n].count;
     let nsproxies = k.object_counts().nsproxies;
     let c = fork(&mut k, root, 0);
     assert_eq!(nsproxy_of(&k, c), n);
-    assert_eq!(k.nsproxies.get(n.0).count, count + 1);
+    assert_eq!(k.nsproxies[n].count, count + 1);
     assert_eq!(k.object_counts().nsproxies, nsproxies);
     let c2 = fork(&mut k, c, CLONE_VM);
     assert_eq!(nsproxy_of(&k, c2), n);
-    assert_eq!(k.nsproxies.get(n.0).count, count + 2);
+    assert_eq!(k.nsproxies[n].count, count + 2);
 }
 
 // copy_namespaces (kernel/nsproxy.c), section 2: a namespace flag gives the child a new
@@ -33,11 +33,11 @@ fn copy_namespaces_fast_path_shares_the_nsproxy() {
 fn copy_namespaces_with_a_flag_copies_the_nsproxy() {
     let (mut k, root) = boot();
     let n = nsproxy_of(&k, root);
-    let count = k.nsproxies.get(n.0).count;
+    let count = k.nsproxies[n].count;
     let c = fork(&mut k, root, CLONE_NEWUTS);
     assert_ne!(nsproxy_of(&k, c), n);
-    assert_eq!(k.nsproxies.get(n.0).count, count);
-    assert_eq!(k.nsproxies.get(nsproxy_of(&k, c).0).count, 1);
+    assert_eq!(k.nsproxies[n].count, count);
+    assert_eq!(k.nsproxies[nsproxy_of(&k, c)].count, 1);
 }
 
 // copy_namespaces (kernel/nsproxy.c), section 2: without CLONE_VM and with

@@ -1,5 +1,6 @@
 //! kernel/pid_namespace.c and kernel/pid.c: numbering, nesting, the death of a namespace's
-//! init, reparenting, and `pidns_install` (kernel-facts.md sections 1, 3 and 4).
+//! init, reparenting, and `pidns_install` (docs/kernel-rules.md sections 6 and 7;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/pid_namespace.c>).
 
 mod common;
 
@@ -154,7 +155,7 @@ fn orphans_reparent_to_the_namespace_init() {
     k.exit(mid, 0).expect("exit");
     assert_eq!(view(&mut k, orphan).ppid, 1);
     assert_eq!(
-        k.tasks.get(task_ref(&k, orphan).0).real_parent,
+        k.tasks[task_ref(&k, orphan)].real_parent,
         Some(task_ref(&k, init))
     );
     assert_consistent(&k);
@@ -196,8 +197,8 @@ fn create_pid_namespace_owner_and_level() {
     let (mut k, root) = boot();
     let c = fork(&mut k, root, CLONE_NEWUSER | CLONE_NEWPID);
     let ns = k.task_active_pid_ns(task_ref(&k, c));
-    assert_eq!(k.pid_namespaces.get(ns.0).user_ns, user_ns_of(&k, c));
-    assert_eq!(k.pid_namespaces.get(ns.0).level, 1);
+    assert_eq!(k.pid_namespaces[ns].user_ns, user_ns_of(&k, c));
+    assert_eq!(k.pid_namespaces[ns].level, 1);
 }
 
 // alloc_pid (kernel/pid.c), section 1: when every number below pid_max is in use, EAGAIN,

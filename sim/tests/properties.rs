@@ -1,5 +1,5 @@
 //! Properties of the whole model over random sequences of system calls made by several
-//! tasks (kernel-facts.md sections 1 to 9):
+//! tasks (docs/kernel-rules.md sections 1 to 11):
 //!
 //! - the bookkeeping is whole after every step (`check_invariants` is empty);
 //! - a call that fails changes nothing (object counts and every task's view);

@@ -1,5 +1,6 @@
 //! kernel/time/namespace.c: `copy_time_ns`, `timens_on_fork`, `timens_install`
-//! (kernel-facts.md sections 2, 3 and 7).
+//! (docs/kernel-rules.md sections 1, 2 and 10;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/time/namespace.c>).
 
 mod common;
 
@@ -41,12 +42,10 @@ fn the_next_fork_enters_time_for_children() {
     assert_eq!(inum(&mut k, c, NsEntry::TimeForChildren), tfc);
     assert_eq!(inum(&mut k, a, NsEntry::Time), time0);
     // Its offsets are frozen once a task is inside.
-    let t = k
-        .nsproxies
-        .get(nsproxy_of(&k, c).0)
+    let t = k.nsproxies[nsproxy_of(&k, c)]
         .time_ns
         .expect("6.18 has time");
-    assert!(k.time_namespaces.get(t.0).frozen_offsets);
+    assert!(k.time_namespaces[t].frozen_offsets);
 }
 
 // copy_namespaces (kernel/nsproxy.c), section 2: a CLONE_VM child (here a thread) takes the
@@ -92,22 +91,18 @@ fn timens_install_multithreaded_is_eusers() {
 fn copy_time_ns_copies_offsets() {
     let (mut k, root) = boot();
     let a = fork3(&mut k, root, CLONE_NEWTIME);
-    let t = k
-        .nsproxies
-        .get(nsproxy_of(&k, a).0)
+    let t = k.nsproxies[nsproxy_of(&k, a)]
         .time_ns
         .expect("6.18 has time");
-    k.time_namespaces.get_mut(t.0).offsets.monotonic = 5_000;
+    k.time_namespaces[t].offsets.monotonic = 5_000;
     // a moves its children into a time namespace copied from its own.
     let b = fork(&mut k, a, 0);
     unshare(&mut k, b, CLONE_NEWTIME);
-    let tfc = k
-        .nsproxies
-        .get(nsproxy_of(&k, b).0)
+    let tfc = k.nsproxies[nsproxy_of(&k, b)]
         .time_ns_for_children
         .expect("6.18 has time");
     assert_ne!(tfc, t);
-    assert_eq!(k.time_namespaces.get(tfc.0).offsets.monotonic, 5_000);
+    assert_eq!(k.time_namespaces[tfc].offsets.monotonic, 5_000);
 }
 
 // copy_namespaces (kernel/nsproxy.c), sections 2 and 7: unshare(CLONE_NEWTIME) without

@@ -1,5 +1,5 @@
 //! The step recorder (sim/src/trace.rs): the path a clone takes through the kernel
-//! functions (kernel-facts.md sections 1, 2 and 5), and that recording changes nothing.
+//! functions (docs/kernel-rules.md sections 1, 2 and 8), and that recording changes nothing.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! kernel/ucount.c: the per-user namespace counters and `/proc/sys/user/max_*_namespaces`
-//! (kernel-facts.md section 9).
+//! (docs/kernel-rules.md section 5; <https://elixir.bootlin.com/linux/v6.18/source/kernel/ucount.c>).
 
 mod common;
 
@@ -44,10 +44,7 @@ fn charged_at_every_ancestor_level() {
 
     // The initial namespace's limit, not the child's, now refuses.
     Machine::set_max_namespaces(&mut k, root, NsType::Uts, 1).expect("limit");
-    assert_eq!(
-        k.user_namespaces.get(child_ns.0).ucount_max[2],
-        i32::MAX as u32
-    );
+    assert_eq!(k.user_namespaces[child_ns].ucount_max[2], i32::MAX as u32);
     assert_eq!(clone_err(&mut k, c, CLONE_NEWUTS), Errno::ENOSPC);
     assert_eq!(
         k.ucount(child_ns, 0, NsType::Uts),
@@ -64,16 +61,13 @@ fn limits_default_and_are_per_user_namespace() {
     let (mut k, root) = boot();
     let init_ns = user_ns_of(&k, root);
     assert_eq!(
-        k.user_namespaces.get(init_ns.0).ucount_max,
+        k.user_namespaces[init_ns].ucount_max,
         [DEFAULT_UCOUNT_MAX; 8]
     );
     let c = fork(&mut k, root, CLONE_NEWUSER);
     map_identity(&mut k, root, c);
     let child_ns = user_ns_of(&k, c);
-    assert_eq!(
-        k.user_namespaces.get(child_ns.0).ucount_max,
-        [i32::MAX as u32; 8]
-    );
+    assert_eq!(k.user_namespaces[child_ns].ucount_max, [i32::MAX as u32; 8]);
     Machine::set_max_namespaces(&mut k, c, NsType::Net, 0)
         .expect("the owner has CAP_SYS_RESOURCE in its namespace");
     assert_eq!(clone_err(&mut k, c, CLONE_NEWNET), Errno::ENOSPC);
@@ -100,7 +94,7 @@ fn writing_a_limit_without_cap_sys_resource_is_eacces() {
     // Nothing changed: the limit is still the default.
     let init_ns = user_ns_of(&k, root);
     assert_eq!(
-        k.user_namespaces.get(init_ns.0).ucount_max,
+        k.user_namespaces[init_ns].ucount_max,
         [DEFAULT_UCOUNT_MAX; 8]
     );
 }

@@ -1,5 +1,5 @@
-//! kernel/user_namespace.c: `create_user_ns`, id maps, `userns_install` (kernel-facts.md
-//! section 6).
+//! kernel/user_namespace.c: `create_user_ns`, id maps, `userns_install` (docs/kernel-rules.md
+//! section 4; <https://elixir.bootlin.com/linux/v6.18/source/kernel/user_namespace.c>).
 
 mod common;
 
@@ -133,7 +133,7 @@ fn owner_is_the_creators_euid() {
     k.setresgid(a, 2000).expect("setresgid");
     k.setresuid(a, 1000).expect("setresuid");
     let c = fork(&mut k, a, CLONE_NEWUSER);
-    let ns = k.user_namespaces.get(user_ns_of(&k, c).0);
+    let ns = &k.user_namespaces[user_ns_of(&k, c)];
     assert_eq!((ns.owner, ns.group), (1000, 2000));
 }
 

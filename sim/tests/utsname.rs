@@ -1,4 +1,5 @@
-//! kernel/utsname.c and `sethostname` in kernel/sys.c (kernel-facts.md section 7).
+//! kernel/utsname.c and `sethostname` in kernel/sys.c (docs/kernel-rules.md section 9;
+//! <https://elixir.bootlin.com/linux/v6.18/source/kernel/utsname.c>).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The 4.19 profile (kernel-facts.md section 10): the teaching text's kernel, with
+//! The 4.19 profile (docs/kernel-rules.md section 12): the teaching text's kernel, with
 //! `_do_fork`, no time namespaces, no `clone3`, no pidfds, and dynamic inode numbers for the
 //! initial mount and network namespaces.
 

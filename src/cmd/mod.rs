@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod graph;
+pub mod lsns;
+pub mod netns;
 pub mod run;
 pub mod trace;
 

@@ -339,12 +339,12 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
     let task = subject.map(|(id, role)| {
         let view = k.observe(id).expect("the subject is alive");
         let t = k.task_of(id).expect("the subject is alive");
-        let nsp = k.tasks.get(t.0).nsproxy;
+        let nsp = k.tasks[t].nsproxy;
         TaskSummary {
             role,
             nspid: view.nspid.to_vec(),
-            nsproxy: nsp.map(|n| format!("nsproxy#{}", n.0)),
-            nsproxy_count: nsp.map(|n| k.nsproxies.get(n.0).count),
+            nsproxy: nsp.map(|n| format!("nsproxy#{}", n.index())),
+            nsproxy_count: nsp.map(|n| k.nsproxies[n].count),
             ns: view
                 .ns
                 .iter()

@@ -171,7 +171,8 @@ fn invalid_flag_combinations_are_einval() -> Outcome {
 fn clone_vm_gets_the_kernels_answer_and_no_task() -> Outcome {
     let mut m = start_lab!();
     let root = m.root();
-    // The kernel refuses these before making anything (copy_process, kernel-facts section 1);
+    // The kernel refuses these before making anything (copy_process, docs/kernel-rules.md
+    // section 1);
     // nslab passes them through a probe clone on a fresh stack.
     let thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
     assert_eq!(

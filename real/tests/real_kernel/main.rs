@@ -1,5 +1,5 @@
-//! The real-kernel tests of nslab-real: each operation checked against the facts of
-//! `kernel-facts.md`, the faults, the bad input, the privilege paths, and host safety.
+//! The real-kernel tests of nslab-real: each operation checked against the kernel's rules
+//! (`docs/kernel-rules.md`), the faults, the bad input, the privilege paths, and host safety.
 //!
 //! A `harness = false` binary run by libtest-mimic: libtest's arguments (a filter,
 //! `--test-threads`, `--list`, ...) and output; a test that cannot run here is an `ignored`

@@ -1,4 +1,5 @@
-//! One test per operation, each checking an observation against kernel-facts.md.
+//! One test per operation, each checking an observation against the kernel's rule for it
+//! (docs/kernel-rules.md, which links the kernel source of each).
 
 use crate::harness::{need_real_root, own_pid, start_lab, tests, Outcome};
 use nslab_machine::capability::{cap_bit, CAP_FULL_SET, CAP_SYS_ADMIN};

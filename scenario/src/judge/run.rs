@@ -124,6 +124,15 @@ impl<'m> Run<'m> {
         &self.origin
     }
 
+    /// Every task the run created (and the root), with its display name, in creation
+    /// order: for a caller that draws the machine after some steps (`nslab graph`).
+    pub fn task_names(&self) -> Vec<(TaskId, String)> {
+        self.tasks
+            .iter()
+            .map(|(id, n)| (*id, n.to_string()))
+            .collect()
+    }
+
     /// Whether a fault stopped the run.
     pub fn aborted(&self) -> Option<&str> {
         self.aborted.as_deref()

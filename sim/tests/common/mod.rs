@@ -135,26 +135,25 @@ pub fn task_ref(k: &Kernel, t: TaskId) -> TaskRef {
 
 /// The nsproxy of a task.
 pub fn nsproxy_of(k: &Kernel, t: TaskId) -> NsproxyRef {
-    k.tasks
-        .get(task_ref(k, t).0)
+    k.tasks[task_ref(k, t)]
         .nsproxy
         .expect("a live task has an nsproxy")
 }
 
 /// The user namespace of a task's credentials.
 pub fn user_ns_of(k: &Kernel, t: TaskId) -> UserNsRef {
-    k.creds.get(k.tasks.get(task_ref(k, t).0).cred.0).user_ns
+    k.task_cred(task_ref(k, t)).user_ns
 }
 
 /// The level of the task's active pid namespace.
 pub fn pid_ns_level(k: &Kernel, t: TaskId) -> u32 {
     let ns = k.task_active_pid_ns(task_ref(k, t));
-    k.pid_namespaces.get(ns.0).level
+    k.pid_namespaces[ns].level
 }
 
 /// The level of the task's user namespace.
 pub fn user_ns_level(k: &Kernel, t: TaskId) -> u32 {
-    k.user_namespaces.get(user_ns_of(k, t).0).level
+    k.user_namespaces[user_ns_of(k, t)].level
 }
 
 /// Whether the task holds `CAP_SYS_ADMIN` in its own user namespace.
