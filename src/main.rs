@@ -52,8 +52,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // The reader of standard output has gone (`nslab run ... | head`): stop quietly, as
+        // other Unix tools do; the machines have been dropped (helpers torn down) on the way.
+        Err(e) if cmd::out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nslab: {e:#}");
+            eprintln!("nslab: {}", nslab_scenario::printable(&format!("{e:#}")));
             // Bad input exits 2, like clap's own usage errors; a failure while running, 1.
             if e.downcast_ref::<cmd::UsageError>().is_some() {
                 ExitCode::from(2)

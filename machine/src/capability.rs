@@ -41,6 +41,15 @@ pub const CAP_NAMES: [(&str, u32); 7] = [
     ("CAP_SYS_RESOURCE", CAP_SYS_RESOURCE),
 ];
 
+/// What [`parse_cap`] accepts, for the message that refuses anything else.
+pub fn valid_caps() -> String {
+    let names: Vec<&str> = CAP_NAMES.iter().map(|(n, _)| *n).collect();
+    format!(
+        "{} (with or without CAP_, in any case), a number from 0 to {CAP_LAST_CAP}, or all",
+        names.join(", ")
+    )
+}
+
 /// Parses `CAP_SYS_ADMIN` or `sys_admin` (any case), `all`, or a number.
 pub fn parse_cap(s: &str) -> Option<u64> {
     let up = s.trim().to_ascii_uppercase();

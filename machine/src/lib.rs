@@ -15,6 +15,7 @@ pub mod errno;
 pub mod machine;
 pub mod op;
 pub mod sched;
+pub mod text;
 
 pub use errno::Errno;
 pub use machine::*;

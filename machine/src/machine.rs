@@ -450,6 +450,13 @@ pub struct Origin {
     pub gid: u32,
     /// The root task's effective (and permitted) capability set.
     pub cap_eff: u64,
+    /// The root task's user namespace maps only id 0 (one uid, one gid) and denies
+    /// setgroups, as an unprivileged start makes it (`unshare -r`: the caller's ids mapped
+    /// to 0): then `setresuid(1000)` is EINVAL there, and a child namespace can map only 0.
+    /// Otherwise every user namespace above the root maps all ids, as a container runtime
+    /// does. Only meaningful with `user_ns_level` above 0.
+    #[serde(default)]
+    pub single_id_map: bool,
 }
 
 impl Default for Origin {
@@ -461,6 +468,7 @@ impl Default for Origin {
             uid: 0,
             gid: 0,
             cap_eff: crate::capability::CAP_FULL_SET,
+            single_id_map: false,
         }
     }
 }

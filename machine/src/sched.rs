@@ -136,6 +136,15 @@ pub const FLAG_NAMES: [(&str, u64); 27] = [
     ("CLONE_INTO_CGROUP", CLONE_INTO_CGROUP),
 ];
 
+/// Whether `clone3` refuses these flags in `clone3_args_valid` (kernel/fork.c), before any
+/// task is made: a bit outside `CLONE_LEGACY_FLAGS | CLONE_CLEAR_SIGHAND |
+/// CLONE_INTO_CGROUP`, or `CLONE_DETACHED` or an exit-signal bit (which clone3 takes
+/// elsewhere). The real backend hands such flags to the kernel even where it would not
+/// make the clone (`CLONE_VM`), since the kernel answers EINVAL without making anything.
+pub const fn clone3_flags_invalid(flags: u64) -> bool {
+    flags & !CLONE3_VALID != 0 || flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0
+}
+
 /// Why a flag list could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlagParseError {
@@ -145,7 +154,15 @@ pub struct FlagParseError {
 
 impl std::fmt::Display for FlagParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown clone flag '{}'; valid flags: ", self.word)?;
+        if self.word.trim().is_empty() {
+            f.write_str("an empty clone flag (write 0 for no flags); valid flags: ")?;
+        } else {
+            write!(
+                f,
+                "unknown clone flag {}; valid flags: ",
+                crate::text::quoted(&self.word)
+            )?;
+        }
         let mut first = true;
         for (name, _) in FLAG_NAMES.iter().copied() {
             if !first {
@@ -162,9 +179,15 @@ impl std::error::Error for FlagParseError {}
 
 /// Parses `CLONE_NEWPID|CLONE_NEWNET`, `NEWPID,newnet`, `0`, or a number (`0x20000000`).
 /// Words are joined by `|` or `,`; each is a kernel name with or without `CLONE_`, in any case.
+/// An empty word (`''`, `'|||'`, `'newpid|'`) is an error: `0` is the way to say no flags.
 pub fn parse_flags(s: &str) -> Result<u64, FlagParseError> {
     let mut flags = 0;
-    for word in s.split(['|', ',']).map(str::trim).filter(|w| !w.is_empty()) {
+    for word in s.split(['|', ',']).map(str::trim) {
+        if word.is_empty() {
+            return Err(FlagParseError {
+                word: String::new(),
+            });
+        }
         if let Some(n) = parse_number(word) {
             flags |= n;
             continue;
@@ -239,6 +262,23 @@ pub fn flags_to_string(flags: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_word_is_an_error_and_zero_is_no_flags() {
+        for bad in ["", "   ", "|||", "newpid|", ",newnet", "newpid||newnet"] {
+            let e = parse_flags(bad).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("an empty clone flag (write 0 for no flags)"),
+                "{bad:?}: {e}"
+            );
+        }
+        assert_eq!(parse_flags("0"), Ok(0));
+        assert_eq!(
+            parse_flags(" newpid | newnet "),
+            Ok(CLONE_NEWPID | CLONE_NEWNET)
+        );
+    }
 
     #[test]
     fn parses_every_spelling() {

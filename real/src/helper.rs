@@ -22,7 +22,7 @@ use nix::sys::prctl;
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::{getegid, geteuid, getgid, getppid, getuid};
-use nslab_machine::sched::{CLONE_FILES, CLONE_VFORK, CLONE_VM};
+use nslab_machine::sched::{clone3_flags_invalid, CLONE_FILES, CLONE_VFORK, CLONE_VM};
 use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
 use smallvec::SmallVec;
 use std::io::Write;
@@ -199,6 +199,9 @@ fn origin() -> (Origin, String) {
         uid,
         gid,
         cap_eff: observe::parse_cap_eff(&status),
+        // Filled in by the controller, which knows whether this helper made its user
+        // namespace (see machine.rs).
+        single_id_map: false,
     };
     (origin, method.to_string())
 }
@@ -276,12 +279,19 @@ impl Helper {
         }
     }
 
-    /// Reaps every exited child (and reparented orphan) and forgets its pidfd.
+    /// Reaps every exited child (and reparented orphan) and forgets its pidfd. A pidfd that
+    /// still reads as exited afterwards is of a task that is not this helper's child (a
+    /// `CLONE_PARENT` child is its parent's sibling, reaped by their parent): it is
+    /// forgotten too, since it would stay readable and wake every poll at once (a busy
+    /// loop). An own child that exits just after the `waitpid` loop loses nothing by this:
+    /// its `SIGCHLD` wakes the signalfd, and `waitpid` takes any child.
     fn reap_all(&mut self) {
         sys::drain(&self.sigchld);
         while let Some(pid) = sys::reap_one() {
             self.children.retain(|(p, _)| *p != pid);
         }
+        self.children
+            .retain(|(_, fd)| !sys::pidfd_exited(fd.as_fd(), 0));
     }
 
     fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Next {
@@ -366,6 +376,17 @@ impl Helper {
             // A helper cannot continue as a child that shares its memory or suspends it, but
             // the kernel's answer to the flags is still worth having: it refuses most such
             // combinations before making anything.
+            if via == CloneVia::Clone3 && clone3_flags_invalid(flags) {
+                // The kernel refuses these flags in clone3_args_valid (kernel/fork.c), before
+                // it makes anything: its EINVAL is the answer.
+                return match sys::clone3(flags) {
+                    Err(e) => Next::Reply(Reply::Errno(e.as_raw())),
+                    // SAFETY: cannot happen (the kernel refuses these flags); were it to, the
+                    // child leaves at once without touching memory it may share.
+                    Ok(Forked::Child) => unsafe { libc::_exit(0) },
+                    Ok(Forked::Parent { .. }) => failed("clone3 accepted flags it must refuse"),
+                };
+            }
             if via == CloneVia::Clone3 {
                 return refused(
                     "CLONE_VM and CLONE_VFORK are run only through legacy clone: a helper cannot continue in a shared address space or with its parent suspended",

@@ -24,7 +24,7 @@ pub mod start;
 mod sys;
 
 pub use helper::enter_helper_if_requested;
-pub use machine::{RealMachine, StartOptions, DEFAULT_TIMEOUT};
+pub use machine::{RealMachine, StartOptions, DEFAULT_TIMEOUT, MAX_HELPERS};
 pub use start::StartError;
 
 /// The argv\[1\] that starts a binary as a helper (for callers that build their own command).

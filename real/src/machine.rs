@@ -34,13 +34,23 @@ pub struct StartOptions {
     pub run_as: Option<(u32, u32)>,
     /// The timeout of every request.
     pub timeout: Duration,
+    /// The most helpers (tasks) running at once; a clone past it is refused
+    /// ([`SysError::Refused`]) before the helper is asked.
+    pub max_helpers: usize,
 }
+
+/// The default of [`StartOptions::max_helpers`]: a scenario makes at most 512 clones
+/// (`nslab_scenario::limits::MAX_TASKS`), a random sequence a few dozen; this bounds a
+/// machine driven directly too, far below any host's pid limit (`kernel.pid_max` is at
+/// least 32768 on 64-bit kernels) and its memory (a helper is a few hundred KiB).
+pub const MAX_HELPERS: usize = 1024;
 
 impl Default for StartOptions {
     fn default() -> Self {
         StartOptions {
             run_as: None,
             timeout: DEFAULT_TIMEOUT,
+            max_helpers: MAX_HELPERS,
         }
     }
 }
@@ -56,9 +66,14 @@ struct Task {
     /// Its pid in the controller's pid namespace (for pidfd_open).
     pid: i32,
     state: TaskState,
-    /// The controller itself is the parent (a `CLONE_PARENT` child of the root helper), so
-    /// the controller must reap it.
+    /// The controller itself is the parent, so the controller must reap it: a
+    /// `CLONE_PARENT` child of a task whose parent is the controller (of the root helper,
+    /// or of such a child, at any depth: `copy_process` in kernel/fork.c gives the child
+    /// the caller's `real_parent`).
     controller_reaps: bool,
+    /// The controller is this task's parent: the root helper (started with `Command`, and
+    /// reaped through its `Child`), and every task `controller_reaps`.
+    parent_is_controller: bool,
 }
 
 /// The real kernel behind the [`Machine`] trait: each task is a helper process.
@@ -74,6 +89,8 @@ pub struct RealMachine {
     /// How the levels of `origin` were found.
     pid_level_method: String,
     timeout: Duration,
+    /// [`StartOptions::max_helpers`].
+    max_helpers: usize,
     /// Why the machine was torn down, once it has been.
     torn_down: Option<String>,
     /// The index in an `NSpid` line of this /proc of the controller's pid namespace.
@@ -174,6 +191,8 @@ impl RealMachine {
         let mut origin = info.origin;
         let (user_level, user_method) = user_ns_level(child.id() as i32);
         origin.user_ns_level = user_level;
+        // A root helper that made its user namespace mapped only the caller's ids, to 0.
+        origin.single_id_map = info.own_user_ns;
         let pid_level_method = format!("pid: {}; user: {user_method}", info.pid_level_method);
         Ok(RealMachine {
             tasks: vec![Task {
@@ -183,12 +202,14 @@ impl RealMachine {
                 pid: child.id() as i32,
                 state: TaskState::Running,
                 controller_reaps: false,
+                parent_is_controller: true,
             }],
             root_child: Some(child),
             origin,
             own_user_ns: info.own_user_ns,
             pid_level_method,
             timeout: opts.timeout,
+            max_helpers: opts.max_helpers,
             torn_down: None,
             controller_level,
             root_level,
@@ -457,6 +478,20 @@ impl Machine for RealMachine {
     }
 
     fn clone_task(&mut self, task: TaskId, args: CloneArgs) -> SysResult<TaskId> {
+        let running = self
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Running)
+            .count();
+        if running >= self.max_helpers {
+            return Err(SysError::Refused(format!(
+                "{running} helpers are running, the most one machine keeps (max_helpers {}): \
+                 every task is a process of the host",
+                self.max_helpers
+            )));
+        }
+        let parent_is_controller =
+            args.flags & CLONE_PARENT != 0 && self.task(task)?.parent_is_controller;
         let req = Request::Call(Op::Clone(args));
         let describe = req.describe();
         let (reply, fds) = self.request(task, req, None)?;
@@ -497,7 +532,8 @@ impl Machine for RealMachine {
             proc_pid,
             pid,
             state: TaskState::Running,
-            controller_reaps: task == TaskId(0) && args.flags & CLONE_PARENT != 0,
+            controller_reaps: parent_is_controller,
+            parent_is_controller,
         });
         Ok(TaskId(self.tasks.len() as u32 - 1))
     }

@@ -10,16 +10,17 @@ use nslab_machine::capability::CapSet;
 use nslab_machine::machine::{Interfaces, NsEntry, NsPids, NsType, TaskState, TaskView, UtsName};
 use nslab_machine::Errno;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
 
 /// Renames one backend's inode numbers to labels, per namespace type, in order of first
 /// appearance.
 #[derive(Clone, Debug, Default)]
 pub struct Canonicalizer {
-    /// Every labelled inode with its label: a few dozen at most, so a list searched in order
-    /// (one allocation per run, where a map allocated per node and hashing showed in
-    /// profiles).
-    labels: Vec<((NsType, u64), u32)>,
+    /// Every labelled inode with its label. A hash map: a scenario of the set labels a few
+    /// dozen, but one of hundreds of clones labels thousands, and a list searched in order
+    /// made such a run quadratic (`last` below keeps most lookups off the map).
+    labels: HashMap<(NsType, u64), u32>,
     next: [u32; 8],
     /// The last inode looked up per type and its label: consecutive views mostly show the
     /// same namespaces, and this skips the map (it showed in profiles of the benchmark).
@@ -53,15 +54,11 @@ impl Canonicalizer {
                 return n;
             }
         }
-        let n = match self.labels.iter().find(|(k, _)| *k == (ty, inum)) {
-            Some((_, n)) => *n,
-            None => {
-                let n = self.next[t];
-                self.next[t] += 1;
-                self.labels.push(((ty, inum), n));
-                n
-            }
-        };
+        let next = &mut self.next[t];
+        let n = *self.labels.entry((ty, inum)).or_insert_with(|| {
+            *next += 1;
+            *next - 1
+        });
         self.last[t] = Some((inum, n));
         n
     }
@@ -73,7 +70,7 @@ impl Canonicalizer {
     /// `held` is sorted (a few dozen entries at most: a sorted list beats a hash set here).
     pub fn retain(&mut self, held: &[(NsType, u64)]) {
         let before = self.labels.len();
-        self.labels.retain(|(k, _)| held.binary_search(k).is_ok());
+        self.labels.retain(|k, _| held.binary_search(k).is_ok());
         if self.labels.len() != before {
             self.epoch += 1;
         }

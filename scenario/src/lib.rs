@@ -14,6 +14,7 @@
 pub mod ast;
 pub mod canon;
 pub mod judge;
+pub mod limits;
 pub mod parse;
 pub mod print;
 pub mod random;
@@ -22,4 +23,5 @@ pub use ast::*;
 pub use canon::{CanonView, Canonicalizer};
 pub use judge::{agree, check, Disagreement, Outcome, Report, Run, StepRecord, Verdict};
 pub use nslab_machine::machine::Machine;
-pub use parse::{parse, parse_file, ParseError};
+pub use nslab_machine::text::{printable, quoted};
+pub use parse::{parse, parse_bytes, parse_file, LoadError, ParseError};

@@ -5,9 +5,11 @@
 //! quoted string. The grammar is in `scenarios/README.md`.
 
 use crate::ast::*;
+use crate::limits::*;
 use nslab_machine::capability::{parse_cap, CAP_FULL_SET};
 use nslab_machine::machine::{CloneArgs, CloneVia, IdMapExtent, IdMapKind, NsEntry, NsType};
 use nslab_machine::sched::parse_flags;
+use nslab_machine::text::{printable, quoted};
 use nslab_machine::Errno;
 use std::fmt;
 use std::path::Path;
@@ -25,7 +27,7 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = self.file.as_deref().unwrap_or("<input>");
+        let file = printable(self.file.as_deref().unwrap_or("<input>"));
         write!(
             f,
             "{file}:{}:{}: expected {}, found {}",
@@ -39,14 +41,30 @@ impl std::error::Error for ParseError {}
 /// Why a scenario file could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
-    Io { file: String, error: std::io::Error },
+    Io {
+        file: String,
+        error: std::io::Error,
+    },
+    /// A FIFO, a device, a directory, a socket: never read (a FIFO would block, `/dev/zero`
+    /// never ends).
+    NotRegular {
+        file: String,
+        kind: &'static str,
+    },
     Parse(ParseError),
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoadError::Io { file, error } => write!(f, "{file}: cannot read: {error}"),
+            LoadError::Io { file, error } => {
+                write!(f, "{}: cannot read: {error}", printable(file))
+            }
+            LoadError::NotRegular { file, kind } => write!(
+                f,
+                "{}: cannot read: {kind}, not a regular file (a scenario is a file)",
+                printable(file)
+            ),
             LoadError::Parse(e) => write!(f, "{e}"),
         }
     }
@@ -54,27 +72,118 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Reads and parses one scenario file; errors name the file.
+/// What kind of file this is, for the refusal of one that is not regular.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+/// Reads and parses one scenario file; errors name the file. The file is opened without
+/// blocking (`O_NONBLOCK`: opening a FIFO for reading would wait for a writer) and its type
+/// read from the open file (`fstat`), so only a regular file is ever read, and at most one
+/// byte more than [`MAX_FILE_BYTES`] of it.
 pub fn parse_file(path: &Path) -> Result<Scenario, LoadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Io {
+    let io = |error| LoadError::Io {
         file: file.clone(),
         error,
-    })?;
-    parse(&text).map_err(|mut e| {
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(LoadError::NotRegular {
+            file,
+            kind: file_kind(meta.file_type()),
+        });
+    }
+    let mut bytes = Vec::with_capacity((meta.len() as usize).min(MAX_FILE_BYTES) + 1);
+    f.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    parse_bytes(&bytes).map_err(|mut e| {
         e.file = Some(file);
         LoadError::Parse(e)
     })
 }
 
-/// Parses the text of one scenario.
+/// Parses the bytes of one scenario: refused, with a line and column, when they are more
+/// than [`MAX_FILE_BYTES`] or not UTF-8.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Scenario, ParseError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_large(bytes));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count();
+            let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            // The part of the line before the bad byte is valid UTF-8: count its characters.
+            let column = std::str::from_utf8(&good[start..]).map_or(0, |s| s.chars().count());
+            let bad = &bytes[e.valid_up_to()..];
+            let n = e.error_len().unwrap_or(bad.len()).min(4);
+            let shown: Vec<String> = bad[..n].iter().map(|b| format!("\\x{b:02x}")).collect();
+            Err(err(
+                line,
+                column as u32 + 1,
+                "UTF-8 text",
+                format!("the bytes '{}' (not UTF-8)", shown.join("")),
+            ))
+        }
+    }
+}
+
+/// The refusal of a text longer than [`MAX_FILE_BYTES`], at the line and column where the
+/// limit is crossed.
+fn too_large(bytes: &[u8]) -> ParseError {
+    let head = &bytes[..MAX_FILE_BYTES];
+    let line = head.iter().filter(|b| **b == b'\n').count();
+    let start = head.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&head[start..]).chars().count();
+    err(
+        line,
+        column as u32 + 1,
+        &format!(
+            "a file of at most {} bytes (the file size limit)",
+            MAX_FILE_BYTES
+        ),
+        "more".into(),
+    )
+}
+
+/// Parses the text of one scenario, within the [limits](crate::limits). A UTF-8 byte order
+/// mark at the start is skipped (some editors write one); anywhere else it is an error that
+/// shows it escaped.
 pub fn parse(text: &str) -> Result<Scenario, ParseError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(too_large(text.as_bytes()));
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines().enumerate().peekable();
     let mut name = None;
     let mut explanation: Vec<String> = Vec::new();
 
     // The header: blank lines, then `# NAME`, then the comment lines under it.
     while let Some((i, raw)) = lines.peek().copied() {
+        check_line_length(raw, i)?;
         let t = raw.trim();
         if t.is_empty() && name.is_none() {
             lines.next();
@@ -108,12 +217,18 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
         return Err(err(i, 1, "a '# scenario-name' header line", found));
     };
 
-    // A stack of open `repeat` blocks; the bottom is the scenario body.
-    let mut stack: Vec<(Span, Count, Vec<Stmt>)> =
-        vec![(Span::default(), Count::Fixed(1), Vec::new())];
+    // A stack of open `repeat` blocks; the bottom is the scenario body. Each counts the
+    // statements and clones of its body once expanded, for the limits.
+    let mut stack: Vec<Block> = vec![Block {
+        span: Span::default(),
+        count: Count::Fixed(1),
+        body: Vec::new(),
+        size: Size::default(),
+    }];
     let mut last_line = 0;
     for (i, raw) in lines {
         last_line = i;
+        check_line_length(raw, i)?;
         let toks = lex(raw, i)?;
         if toks.is_empty() {
             continue;
@@ -125,8 +240,33 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
             end_col: col_of(raw, raw.len()) + 1,
         };
         match p.statement()? {
-            Parsed::Stmt(s) => push(&mut stack, s),
-            Parsed::RepeatStart(span, count) => stack.push((span, count, Vec::new())),
+            Parsed::Stmt(s) => {
+                let size = Size {
+                    steps: 1,
+                    clones: u64::from(
+                        matches!(&s, Stmt::Call(c) if matches!(c.call, Call::Clone(_))),
+                    ),
+                };
+                push(&mut stack, s, size)?;
+            }
+            Parsed::RepeatStart(span, count) => {
+                if stack.len() > MAX_DEPTH {
+                    return Err(err(
+                        i,
+                        span.column,
+                        &format!(
+                            "'repeat' blocks nested at most {MAX_DEPTH} deep (the nesting limit)"
+                        ),
+                        format!("a 'repeat' nested {} deep", stack.len()),
+                    ));
+                }
+                stack.push(Block {
+                    span,
+                    count,
+                    body: Vec::new(),
+                    size: Size::default(),
+                })
+            }
             Parsed::End(span) => {
                 if stack.len() < 2 {
                     return Err(err(
@@ -136,14 +276,30 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                         "'end'".into(),
                     ));
                 }
-                if let Some((span, count, body)) = stack.pop() {
-                    push(&mut stack, Stmt::Repeat { span, count, body });
+                if let Some(b) = stack.pop() {
+                    let n = u64::from(match b.count {
+                        Count::Fixed(n) => n,
+                        Count::PidLevelsLeft | Count::UserLevelsLeft => MAX_LEVELS_LEFT,
+                    })
+                    .max(1);
+                    // An iteration counts as a statement at least: the run loops over an
+                    // empty body too (found by the fuzz target: nested empty blocks).
+                    let size = Size {
+                        steps: b.size.steps.max(1).saturating_mul(n),
+                        clones: b.size.clones.saturating_mul(n),
+                    };
+                    let stmt = Stmt::Repeat {
+                        span: b.span,
+                        count: b.count,
+                        body: b.body,
+                    };
+                    push(&mut stack, stmt, size)?;
                 }
             }
         }
     }
     if stack.len() > 1 {
-        let open = stack.last().map(|s| s.0).unwrap_or_default();
+        let open = stack.last().map(|s| s.span).unwrap_or_default();
         return Err(ParseError {
             file: None,
             line: last_line as u32 + 2,
@@ -152,7 +308,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
             found: "end of input".into(),
         });
     }
-    let body = stack.pop().map(|s| s.2).unwrap_or_default();
+    let body = stack.pop().map(|s| s.body).unwrap_or_default();
     Ok(Scenario {
         name,
         explanation: explanation.join("\n"),
@@ -160,10 +316,81 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
     })
 }
 
-fn push(stack: &mut [(Span, Count, Vec<Stmt>)], s: Stmt) {
-    if let Some(top) = stack.last_mut() {
-        top.2.push(s);
+/// An open `repeat` block (or the file's body, at the bottom of the stack).
+struct Block {
+    span: Span,
+    count: Count,
+    body: Vec<Stmt>,
+    /// The body's size once expanded.
+    size: Size,
+}
+
+/// How many statements and clones a statement makes once `repeat` blocks are expanded.
+#[derive(Clone, Copy, Default)]
+struct Size {
+    steps: u64,
+    clones: u64,
+}
+
+/// Adds a statement to the innermost open block, refusing it if that block then crosses
+/// [`MAX_STEPS`] or [`MAX_TASKS`]: every enclosing block repeats its body at least once,
+/// so the whole file would too.
+fn push(stack: &mut [Block], s: Stmt, size: Size) -> Result<(), ParseError> {
+    let span = s.span();
+    let what = match &s {
+        Stmt::Repeat { .. } => "this 'repeat' block",
+        _ => "this statement",
+    };
+    let Some(top) = stack.last_mut() else {
+        return Ok(());
+    };
+    top.size.steps = top.size.steps.saturating_add(size.steps);
+    top.size.clones = top.size.clones.saturating_add(size.clones);
+    let (total, limit, name, unit) = if top.size.steps > MAX_STEPS {
+        (
+            top.size.steps,
+            MAX_STEPS,
+            "the statement limit",
+            "statements",
+        )
+    } else if top.size.clones > MAX_TASKS {
+        (top.size.clones, MAX_TASKS, "the task limit", "clones")
+    } else {
+        top.body.push(s);
+        return Ok(());
+    };
+    Err(ParseError {
+        file: None,
+        line: span.line,
+        column: span.column,
+        expected: format!("at most {limit} {unit} once 'repeat' blocks are expanded ({name})"),
+        found: format!("{what}, which makes {}", count_text(total, unit)),
+    })
+}
+
+fn count_text(n: u64, unit: &str) -> String {
+    if n == u64::MAX {
+        format!("more than {} {unit}", u64::MAX)
+    } else {
+        format!("{n} {unit}")
     }
+}
+
+/// Refuses a line longer than [`MAX_LINE_BYTES`], at the column where it crosses the limit.
+fn check_line_length(raw: &str, i: usize) -> Result<(), ParseError> {
+    if raw.len() <= MAX_LINE_BYTES {
+        return Ok(());
+    }
+    let mut cut = MAX_LINE_BYTES;
+    while !raw.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Err(err(
+        i,
+        col_of(raw, cut) + 1,
+        &format!("a line of at most {MAX_LINE_BYTES} bytes (the line length limit)"),
+        format!("a line of {} bytes", raw.len()),
+    ))
 }
 
 fn err(line_index: usize, column: u32, expected: &str, found: String) -> ParseError {
@@ -180,7 +407,7 @@ fn quote(s: &str) -> String {
     if s.is_empty() {
         "end of line".to_string()
     } else {
-        format!("'{s}'")
+        quoted(s)
     }
 }
 
@@ -206,8 +433,8 @@ enum Tok {
 impl Tok {
     fn describe(&self) -> String {
         match self {
-            Tok::Word(w) => format!("'{w}'"),
-            Tok::Str(s) => format!("\"{s}\""),
+            Tok::Word(w) => quoted(w),
+            Tok::Str(s) => format!("the string {}", quoted(s)),
             Tok::Arrow => "'->'".into(),
             Tok::EqEq => "'=='".into(),
             Tok::NotEq => "'!='".into(),
@@ -250,12 +477,15 @@ fn lex(raw: &str, line: usize) -> Result<Vec<Spanned>, ParseError> {
                     Some('\\') => {
                         match chars.get(i + 1) {
                             Some(&e @ ('"' | '\\')) => s.push(e),
+                            Some('0') => s.push('\0'),
                             other => {
                                 return Err(err(
                                     line,
                                     i as u32 + 1,
-                                    "'\\\"' or '\\\\' inside a string",
-                                    other.map_or("end of line".into(), |c| format!("'\\{c}'")),
+                                    "'\\\"', '\\\\' or '\\0' inside a string",
+                                    other.map_or("end of line".into(), |c| {
+                                        quoted(&format!("\\{c}"))
+                                    }),
                                 ));
                             }
                         }
@@ -307,7 +537,7 @@ fn lex(raw: &str, line: usize) -> Result<Vec<Spanned>, ParseError> {
                 line,
                 col,
                 "a word, a number, a string or one of = == != -> : . | ,",
-                format!("'{c}'"),
+                quoted(c.encode_utf8(&mut [0; 4])),
             ));
         }
     }
@@ -428,7 +658,7 @@ impl LineParser<'_> {
                     Some("pid_levels_left") => Count::PidLevelsLeft,
                     Some("user_levels_left") => Count::UserLevelsLeft,
                     Some(w) => match w.parse::<u32>() {
-                        Ok(n) if n <= 10_000 => Count::Fixed(n),
+                        Ok(n) if n <= MAX_REPEAT => Count::Fixed(n),
                         _ => return self.fail(what),
                     },
                     None => return self.fail(what),
@@ -532,7 +762,7 @@ impl LineParser<'_> {
                 self.line,
                 col,
                 "clone flags such as 'CLONE_NEWPID|CLONE_NEWNET' or '0'",
-                format!("'{}'", e.word),
+                quoted(&e.word),
             )
         })
     }
@@ -606,7 +836,7 @@ impl LineParser<'_> {
                                 self.line,
                                 col,
                                 "a capability such as 'CAP_SYS_ADMIN' or 'all'",
-                                format!("'{w}'"),
+                                quoted(&w),
                             ))
                         }
                     }
@@ -716,7 +946,7 @@ impl LineParser<'_> {
                                 self.line,
                                 col,
                                 "an errno name such as 'ENOENT'",
-                                format!("'{w}'"),
+                                quoted(&w),
                             ))
                         }
                     }
@@ -747,7 +977,7 @@ impl LineParser<'_> {
                                 self.line,
                                 col,
                                 "a capability such as 'CAP_SYS_ADMIN'",
-                                format!("'{w}'"),
+                                quoted(&w),
                             ))
                         }
                     }
@@ -856,7 +1086,7 @@ impl LineParser<'_> {
                                         self.line,
                                         col,
                                         "pid, level, ppid, uid or gid",
-                                        format!("'{f}'"),
+                                        quoted(&f),
                                     ))
                                 }
                             }

@@ -121,7 +121,12 @@ fn word_or_string(s: &str) -> String {
     if bare {
         s.to_string()
     } else {
-        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\0', "\\0")
+        )
     }
 }
 

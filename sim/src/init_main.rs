@@ -335,6 +335,8 @@ fn boot_into(k: &mut Kernel, origin: Option<&Origin>) {
 /// Replays what a container runtime did to put a process where `origin` says: nested user
 /// and pid namespaces (with full identity id maps written by each parent), and, when the
 /// root is in a user namespace of its own, new namespaces of every other type owned by it.
+/// With `single_id_map` the last user namespace is the one an unprivileged start makes:
+/// only id 0 mapped, setgroups denied, and no namespace of another type of its own.
 /// The root is then a plain child of the last of these tasks, a child subreaper, with the
 /// origin's ids and capabilities.
 fn place_root(k: &mut Kernel, o: &Origin) {
@@ -348,21 +350,37 @@ fn place_root(k: &mut Kernel, o: &Origin) {
         if i < o.pid_ns_level {
             flags |= CLONE_NEWPID;
         }
-        if i + 1 == o.user_ns_level {
+        // The container's level has namespaces of every other type, owned by it. An
+        // unprivileged start (`single_id_map`) adds a user namespace of its own and nothing
+        // else below that level: the other namespaces stay those of the level above.
+        let own_level = if o.single_id_map {
+            o.user_ns_level.checked_sub(2)
+        } else {
+            o.user_ns_level.checked_sub(1)
+        };
+        if own_level == Some(i) {
             flags |= CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
         }
         let child = k
             .sys_clone(prev, CloneArgs::new(flags))
             .expect("placing the root: a container level");
         if flags & CLONE_NEWUSER != 0 {
-            let full = [IdMapExtent {
+            // The root's own level maps only id 0 after an unprivileged start (as the real
+            // root helper writes its maps: setgroups "deny", then "0 <uid> 1" and
+            // "0 <gid> 1"); id 0 of the level above stands for the caller's ids there.
+            let single = o.single_id_map && i + 1 == o.user_ns_level;
+            let map = [IdMapExtent {
                 first: 0,
                 lower_first: 0,
-                count: u32::MAX,
+                count: if single { 1 } else { u32::MAX },
             }];
-            k.map_write(prev, child, IdMapKind::Uid, &full)
+            if single {
+                k.setgroups_deny(child)
+                    .expect("placing the root: setgroups deny");
+            }
+            k.map_write(prev, child, IdMapKind::Uid, &map)
                 .expect("placing the root: uid_map");
-            k.map_write(prev, child, IdMapKind::Gid, &full)
+            k.map_write(prev, child, IdMapKind::Gid, &map)
                 .expect("placing the root: gid_map");
         }
         prev = child;

@@ -46,7 +46,13 @@ impl Kernel {
         v.uid = self.from_kuid_munged(cred.user_ns, cred.uid);
         v.gid = self.from_kgid_munged(cred.user_ns, cred.gid);
         v.cap_eff = cred.cap_effective;
-        v.hostname = self.uts_namespaces[p.uts_ns].nodename;
+        // gethostname (kernel/sys.c) copies the name up to its first NUL (`strlen(u->nodename)
+        // + 1` bytes), while sethostname stored all `len` bytes it was given: a name set
+        // with a NUL inside reads as the part before it.
+        let nodename = &self.uts_namespaces[p.uts_ns].nodename;
+        v.hostname.clear();
+        let name = nodename.split('\0').next().unwrap_or_default();
+        v.hostname.push_str(name);
         self.interfaces_into(p.net_ns, &mut v.interfaces);
     }
 }

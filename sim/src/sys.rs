@@ -94,7 +94,8 @@ impl Kernel {
     }
 
     /// `sethostname(name, len)`: `CAP_SYS_ADMIN` over the uts namespace's owner, then at most
-    /// 64 bytes.
+    /// 64 bytes. All `len` bytes are copied, a NUL among them too, and the rest of the array
+    /// zeroed; `gethostname` reads up to the first NUL (see `proc.rs`).
     pub fn sys_sethostname(&mut self, task: TaskRef, name: &str) -> Result<(), Errno> {
         self.call("sethostname", FILE, |k| {
             let nsp = k.task_nsproxy(task);

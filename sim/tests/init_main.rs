@@ -106,6 +106,7 @@ fn boot_at_places_the_root() {
         uid: 1000,
         gid: 1000,
         cap_eff: 0,
+        single_id_map: false,
     };
     let mut k = Kernel::boot_at(&origin);
     assert_consistent(&k);
@@ -121,6 +122,47 @@ fn boot_at_places_the_root() {
     fork(&mut k, root, CLONE_PARENT);
     // Unprivileged, in a user namespace owned by its ancestor: EPERM for a new net.
     assert_eq!(clone_err(&mut k, root, CLONE_NEWNET), Errno::EPERM);
+}
+
+// Kernel::boot_at with a single id map: the position of an unprivileged real root helper
+// (`unshare -r`): its own user namespace maps only id 0 and denies setgroups, and every
+// other namespace is still the initial one (owned by the initial user namespace).
+#[test]
+fn boot_at_single_id_map_is_an_unprivileged_start() {
+    let origin = Origin {
+        user_ns_level: 1,
+        single_id_map: true,
+        ..Origin::default()
+    };
+    let mut k = Kernel::boot_at(&origin);
+    assert_consistent(&k);
+    let root = k.root();
+    assert_eq!(k.origin(), origin);
+    let v = view(&mut k, root);
+    assert_eq!((v.uid, v.gid, v.cap_eff), (0, 0, CAP_FULL_SET));
+    assert_eq!(user_ns_level(&k, root), 1);
+    assert_eq!(
+        v.ns(NsEntry::Uts),
+        Ok(4026531838),
+        "the initial uts namespace"
+    );
+    assert_eq!(
+        v.ns(NsEntry::Net),
+        Ok(4026531833),
+        "the initial net namespace"
+    );
+    // Only 0 is mapped: no other id to change to.
+    assert_eq!(k.setresuid(root, 1000), Err(SysError::Errno(Errno::EINVAL)));
+    assert_eq!(k.setresgid(root, 1000), Err(SysError::Errno(Errno::EINVAL)));
+    // Root of a user namespace that owns no uts namespace cannot rename it.
+    assert_eq!(k.sethostname(root, "x"), Err(SysError::Errno(Errno::EPERM)));
+    // A full map, as a container runtime writes, allows the change.
+    let mut k = Kernel::boot_at(&Origin {
+        single_id_map: false,
+        ..origin
+    });
+    let root = k.root();
+    k.setresuid(root, 1000).unwrap();
 }
 
 // Kernel::boot_at with the default origin: root with every capability in the initial
@@ -150,6 +192,7 @@ fn reboot_in_place_is_a_fresh_boot() {
         uid: 1000,
         gid: 1000,
         cap_eff: 0,
+        single_id_map: false,
     };
     let root_no_resource = Origin {
         cap_eff: CAP_FULL_SET & !(1 << nslab_sim::capability::CAP_SYS_RESOURCE),

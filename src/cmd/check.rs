@@ -1,6 +1,7 @@
 //! `nslab check`: random operation sequences run on two backends and compared after every
 //! step; a disagreement is shrunk to a minimal sequence and printed as a scenario file.
 
+use crate::cmd::out::outln;
 use crate::cmd::run::{helper_exe, real_start_error, start_real, Backend};
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -107,20 +108,26 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     }
     match result {
         Ok(()) => {
-            println!(
+            outln!(
                 "no disagreement in {} cases (seed {}, up to {} steps each)",
-                args.cases, args.seed, args.max_steps
+                args.cases,
+                args.seed,
+                args.max_steps
             );
             Ok(0)
         }
         Err(TestError::Fail(reason, minimal)) => {
             let r = run_case(&minimal, args.backend)?;
-            eprintln!("disagreement (seed {}): {reason}", args.seed);
+            eprintln!(
+                "disagreement (seed {}): {}",
+                args.seed,
+                nslab_scenario::printable(&reason.to_string())
+            );
             eprintln!(
                 "minimal sequence of {} operations; save this as a scenario:",
                 minimal.len()
             );
-            print!("{}", r.scenario);
+            crate::cmd::out::text(&r.scenario.to_string())?;
             Ok(1)
         }
         Err(TestError::Abort(why)) => bail!("check aborted: {why}"),

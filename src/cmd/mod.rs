@@ -4,6 +4,7 @@ pub mod check;
 pub mod graph;
 pub mod lsns;
 pub mod netns;
+pub mod out;
 pub mod run;
 pub mod trace;
 

@@ -1,12 +1,14 @@
 //! `nslab run`: run scenario files on the model, the running kernel or both, print what each
 //! backend did at every step, and judge expectations and agreement.
 
+use crate::cmd::out::outln;
 use anyhow::{bail, Context};
-use nslab::both::check_both;
+use nslab::both::{check_both, unprivileged_skip};
 use nslab_scenario::judge::{Report, StepRecord, Verdict};
 use nslab_scenario::{check, parse_file, Disagreement, Scenario};
 use nslab_sim::machine::Origin;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Which machine runs the scenarios.
@@ -22,6 +24,7 @@ pub enum Backend {
 
 /// Arguments of `nslab run`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = limits_help())]
 pub struct RunArgs {
     /// Scenario files (`scenarios/*.scn`).
     #[arg(required = true)]
@@ -37,6 +40,15 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// The limits on a scenario file, for `--help` (scenarios/README.md explains them).
+fn limits_help() -> String {
+    format!(
+        "Limits: a scenario file is read only if it is a regular file, and refused, with its \
+         line and column, before anything runs when it exceeds {}.",
+        nslab_scenario::limits::describe()
+    )
+}
+
 /// The result of one file on the chosen backends.
 #[derive(Serialize, Debug)]
 pub struct FileResult {
@@ -45,6 +57,9 @@ pub struct FileResult {
     pub reports: Vec<Report>,
     pub disagreements: Vec<Disagreement>,
     pub passed: bool,
+    /// Why the file was skipped, not judged: the unprivileged mode
+    /// ([`nslab::both::unprivileged_skip`]).
+    pub skipped: Option<String>,
 }
 
 /// This binary, which the real backend starts again as its helper.
@@ -71,18 +86,26 @@ pub fn run_file(
     backend: Backend,
     sim: &mut nslab_sim::Kernel,
 ) -> anyhow::Result<FileResult> {
-    let (reports, disagreements) = match backend {
+    let (reports, disagreements, skipped) = match backend {
         Backend::Sim => {
             sim.reboot_at(&Origin::default());
-            (vec![check(scenario, sim)], Vec::new())
+            (vec![check(scenario, sim)], Vec::new(), None)
         }
         Backend::Real => {
             let mut real = start_real()?;
-            (vec![check(scenario, &mut real)], Vec::new())
+            let report = check(scenario, &mut real);
+            let origin = nslab_scenario::Machine::origin(&real);
+            drop(real);
+            // The model in the same position only decides whether a failure is the mode's.
+            sim.reboot_at(&origin);
+            let model = check(scenario, sim);
+            let d = nslab_scenario::agree(&model, &report);
+            let skip = unprivileged_skip(scenario, &origin, &model, &report, &d, sim);
+            (vec![report], Vec::new(), skip)
         }
         Backend::Both => {
             let both = check_both(scenario, &helper_exe()?, sim).map_err(real_start_error)?;
-            (vec![both.sim, both.real], both.disagreements)
+            (vec![both.sim, both.real], both.disagreements, both.skip)
         }
     };
     let passed = disagreements.is_empty() && reports.iter().all(Report::passed);
@@ -92,6 +115,7 @@ pub fn run_file(
         reports,
         disagreements,
         passed,
+        skipped,
     })
 }
 
@@ -109,25 +133,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         let scenario = match parse_file(f) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("nslab: {e}");
+                eprintln!("nslab: {}", nslab_scenario::printable(&e.to_string()));
                 unreadable += 1;
                 continue;
             }
         };
         let r = run_file(f, &scenario, args.backend, &mut sim)?;
         if !args.json {
-            print_result(&r, args.quiet);
+            print_result(&r, args.quiet)?;
         }
         results.push(r);
     }
-    let failed = results.iter().filter(|r| !r.passed).count();
-    let passed = results.len() - failed;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    } else if unreadable == 0 {
-        println!("{passed} passed, {failed} failed");
+    let skipped = results
+        .iter()
+        .filter(|r| !r.passed && r.skipped.is_some())
+        .count();
+    let failed = results
+        .iter()
+        .filter(|r| !r.passed && r.skipped.is_none())
+        .count();
+    let passed = results.len() - failed - skipped;
+    let skipped_text = if skipped > 0 {
+        format!(", {skipped} skipped (unprivileged: run as root to judge them)")
     } else {
-        println!("{passed} passed, {failed} failed, {unreadable} could not be loaded");
+        String::new()
+    };
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&results)?);
+    } else if unreadable == 0 {
+        outln!("{passed} passed, {failed} failed{skipped_text}");
+    } else {
+        outln!("{passed} passed, {failed} failed{skipped_text}, {unreadable} could not be loaded");
     }
     if results.is_empty() && unreadable == 0 {
         bail!("no scenario ran");
@@ -149,9 +185,21 @@ fn verdict_text(r: &StepRecord) -> String {
 }
 
 /// Prints one file's steps: the statement, then each backend's result and verdict.
-pub fn print_result(r: &FileResult, quiet: bool) {
-    let status = if r.passed { "ok" } else { "FAILED" };
-    println!("== {} ({}): {status}", r.scenario, r.file);
+pub fn print_result(r: &FileResult, quiet: bool) -> anyhow::Result<()> {
+    let status = match (&r.skipped, r.passed) {
+        (_, true) => "ok",
+        (Some(_), false) => "SKIPPED",
+        (None, false) => "FAILED",
+    };
+    outln!("== {} ({}): {status}", r.scenario, r.file);
+    if let (Some(why), false) = (&r.skipped, r.passed) {
+        outln!("        SKIPPED: {why}");
+    }
+    // The disagreements by line, looked up once per step (not a scan of all of them).
+    let mut by_line: HashMap<u32, Vec<&Disagreement>> = HashMap::new();
+    for d in &r.disagreements {
+        by_line.entry(d.line).or_default().push(d);
+    }
     let steps = r.reports.iter().map(|x| x.records.len()).max().unwrap_or(0);
     for i in 0..steps {
         let Some(first) = r.reports.iter().find_map(|x| x.records.get(i)) else {
@@ -164,41 +212,48 @@ pub fn print_result(r: &FileResult, quiet: bool) {
             .reports
             .iter()
             .any(|x| x.records.get(i).is_some_and(StepRecord::failed));
-        let disagreement: Vec<&Disagreement> = r
-            .disagreements
-            .iter()
-            .filter(|d| d.line == first.line && *d.text == *first.text)
-            .collect();
+        let disagreement: Vec<&Disagreement> = by_line
+            .get(&first.line)
+            .map(|ds| {
+                ds.iter()
+                    .filter(|d| *d.text == *first.text)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
         if quiet && !any_failed && disagreement.is_empty() {
             continue;
         }
-        println!("{:>4}  {}", first.line, first.text);
+        outln!("{:>4}  {}", first.line, first.text);
         for rep in &r.reports {
             if let Some(rec) = rep.records.get(i) {
-                println!("        {:<5} {}", rep.backend, verdict_text(rec));
+                outln!("        {:<5} {}", rep.backend, verdict_text(rec));
             }
         }
         if r.reports.len() == 2 {
             if disagreement.is_empty() {
                 if !quiet {
-                    println!("        agree");
+                    outln!("        agree");
                 }
             } else {
                 for d in disagreement {
-                    println!("        DISAGREE on {}: {} | {}", d.what, d.left, d.right);
+                    outln!("        DISAGREE on {}: {} | {}", d.what, d.left, d.right);
                 }
             }
         }
     }
     for d in r.disagreements.iter().filter(|d| d.line == 0) {
-        println!(
+        outln!(
             "   end  DISAGREE on {}:\n          {}\n          {}",
-            d.what, d.left, d.right
+            d.what,
+            d.left,
+            d.right
         );
     }
     for rep in &r.reports {
         if let Some(a) = &rep.aborted {
-            println!("        {}: aborted: {a}", rep.backend);
+            outln!("        {}: aborted: {a}", rep.backend);
         }
     }
+    Ok(())
 }

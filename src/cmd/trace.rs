@@ -2,9 +2,11 @@
 //! recorder on, and print the kernel path as an indented call tree with a summary of what
 //! changed.
 
+use super::out::outln;
 use super::UsageError;
 use anyhow::bail;
-use nslab_sim::capability::parse_cap;
+use nslab_scenario::quoted;
+use nslab_sim::capability::{parse_cap, valid_caps};
 use nslab_sim::inventory::NsInfo;
 use nslab_sim::kernel::KernelVersion;
 use nslab_sim::net_namespace::{PernetFn, PernetKind, PernetOperations};
@@ -211,9 +213,39 @@ struct NsLine {
     new: bool,
 }
 
+/// What `--json` prints when the trace could not be made (bad input, a set-up step the
+/// model refused): tools reading standard output get a JSON document either way.
+#[derive(Serialize)]
+struct ErrorReport {
+    error: String,
+    /// `usage` (bad input, exit 2) or `setup` (exit 1).
+    kind: &'static str,
+}
+
 /// Runs `nslab trace`; returns the exit code: 0 when the traced call succeeded, 1 when the
-/// kernel refused it.
+/// kernel refused it. With `--json`, an error is also printed on standard output as a JSON
+/// object (`{"error": ..., "kind": ...}`); the message goes to standard error as always.
 pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
+    let json = args.json;
+    let result = trace(args);
+    if let Err(e) = &result {
+        if json && !super::out::is_broken_pipe(e) {
+            let kind = if e.downcast_ref::<UsageError>().is_some() {
+                "usage"
+            } else {
+                "setup"
+            };
+            let report = ErrorReport {
+                error: format!("{e:#}"),
+                kind,
+            };
+            outln!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    result
+}
+
+fn trace(args: TraceArgs) -> anyhow::Result<u8> {
     let call = Traced::parse(&args)?;
     let mut k = Kernel::boot_version(args.kernel);
     let init = k.root();
@@ -225,8 +257,13 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
             .map_err(|e| anyhow::anyhow!("setting up uid {uid}: {e}"))?;
     }
     for cap in &args.drop_caps {
-        let bits =
-            parse_cap(cap).ok_or_else(|| UsageError(format!("unknown capability '{cap}'")))?;
+        let bits = parse_cap(cap).ok_or_else(|| {
+            UsageError(format!(
+                "unknown capability {}; valid capabilities: {}",
+                quoted(cap),
+                valid_caps()
+            ))
+        })?;
         k.drop_caps(init, bits)
             .map_err(|e| anyhow::anyhow!("dropping {cap}: {e}"))?;
     }
@@ -372,9 +409,9 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
         summary,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render_text(&report));
+        super::out::text(&render_text(&report))?;
     }
     Ok(match report.result {
         CallResult::Ok => 0,

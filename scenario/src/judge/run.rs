@@ -9,6 +9,7 @@ use crate::print::{push_stmt_line, stmt_line};
 use arrayvec::ArrayVec;
 use nslab_machine::machine::TaskView;
 use nslab_machine::machine::{Machine, NsType, Origin, SysError, TaskId, TaskState};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -43,14 +44,20 @@ pub struct Run<'m> {
     pub(super) env: Env,
     /// Every task the run created, in creation order, with its display name.
     pub(super) tasks: Vec<(TaskId, Rc<str>)>,
+    /// The display name of every task in `tasks`.
+    pub(super) names: HashMap<TaskId, Rc<str>>,
     /// How many children each clone label has named so far (`A`, `A~2`, ...).
-    pub(super) name_uses: Vec<(String, u32)>,
+    pub(super) name_uses: HashMap<String, u32>,
     pub(super) canon: Canonicalizer,
     /// The printed texts of statements, by address: those of a scenario [`check`] runs, and
     /// those of the `repeat` bodies being run (a body runs up to 33 times, and its statements
     /// print the same each time). Only statements borrowed for as long as they are here are
-    /// pinned, so an address cannot be reused while it is here.
-    pub(super) texts: Vec<(usize, Rc<str>)>,
+    /// pinned, so an address cannot be reused while it is here. Hash maps and lists searched
+    /// in order are kept apart by size: every map here grows with the file (a run of 80,000
+    /// statements searched a list of their texts at every step, a quadratic run).
+    pub(super) texts: HashMap<usize, Rc<str>>,
+    /// The addresses `Run::step` pinned for the `repeat` bodies being run, to unpin after.
+    pub(super) pinned: Vec<usize>,
     pub(super) records: Vec<StepRecord>,
     pub(super) aborted: Option<String>,
     /// The last observation of each task, with its canonical form once computed. Those made
@@ -60,6 +67,8 @@ pub struct Run<'m> {
     /// final snapshot share one observation. Each task keeps its entry for the whole run, and
     /// the next observation is written into it.
     pub(super) seen: Vec<Seen>,
+    /// The index in `seen` of each task's entry.
+    pub(super) seen_index: HashMap<TaskId, usize>,
     /// The namespaces running tasks hold, gathered by [`Run::collect_garbage`]; kept between
     /// calls so that its storage is reused.
     pub(super) held: Vec<(NsType, u64)>,
@@ -69,7 +78,6 @@ pub struct Run<'m> {
 
 /// A task's last observation (see `Run::seen`).
 pub(super) struct Seen {
-    pub(super) id: TaskId,
     /// Inline (no allocation): a view is a few hundred bytes of fixed arrays.
     pub(super) view: TaskView,
     /// Made since the last call (and of a running task).
@@ -88,18 +96,24 @@ impl<'m> Run<'m> {
         // copied as they grow (an observation is a few hundred bytes).
         const TASKS: usize = 8;
         let mut tasks = Vec::with_capacity(TASKS);
-        tasks.push((root, Rc::from("init")));
+        let init: Rc<str> = Rc::from("init");
+        tasks.push((root, init.clone()));
+        let mut names = HashMap::with_capacity(TASKS);
+        names.insert(root, init);
         let mut run = Run {
             machine,
             origin,
-            env: Env(Vec::with_capacity(TASKS)),
+            env: Env(HashMap::with_capacity(TASKS)),
             tasks,
-            name_uses: Vec::with_capacity(TASKS),
+            names,
+            name_uses: HashMap::with_capacity(TASKS),
             canon: Canonicalizer::default(),
-            texts: Vec::with_capacity(2 * TASKS),
+            texts: HashMap::with_capacity(2 * TASKS),
+            pinned: Vec::new(),
             records: Vec::new(),
             aborted: None,
             seen: Vec::with_capacity(TASKS),
+            seen_index: HashMap::with_capacity(TASKS),
             held: Vec::with_capacity(2 * TASKS),
             scratch: String::with_capacity(64),
         };
@@ -193,12 +207,19 @@ impl<'m> Run<'m> {
             }
             Stmt::Repeat { count, body, .. } => {
                 let n = repeat_count(*count, &self.origin);
-                let pinned = self.texts.len();
-                self.pin_texts(body);
+                // A body [`check`] pinned with the whole file is pinned already; one run
+                // step by step is pinned here, once, and unpinned after.
+                let pinned = self.pinned.len();
+                let first = body.first().map(|s| s as *const Stmt as usize);
+                if first.is_some_and(|a| !self.texts.contains_key(&a)) {
+                    self.pin_texts(body);
+                }
                 for _ in 0..n {
                     self.exec(body);
                 }
-                self.texts.truncate(pinned);
+                for a in self.pinned.drain(pinned..) {
+                    self.texts.remove(&a);
+                }
             }
         }
         self.records.len() - before
@@ -207,25 +228,32 @@ impl<'m> Run<'m> {
     /// The statement printed back, for its record.
     fn text(&self, stmt: &Stmt) -> Rc<str> {
         let addr = stmt as *const Stmt as usize;
-        match self.texts.iter().rev().find(|(a, _)| *a == addr) {
-            Some((_, t)) => t.clone(),
+        match self.texts.get(&addr) {
+            Some(t) => t.clone(),
             None => Rc::from(stmt_line(stmt)),
         }
     }
 
     /// Prints these statements (and those of their `repeat` bodies) once, for [`Run::text`].
-    /// The caller keeps them borrowed until it truncates `texts` back.
+    /// The caller keeps them borrowed until it unpins what this added to `pinned`. The
+    /// walk is a loop over an explicit stack: no recursion whose depth the file sets.
     fn pin_texts(&mut self, stmts: &[Stmt]) {
-        for st in stmts {
+        let mut todo: Vec<std::slice::Iter<'_, Stmt>> = vec![stmts.iter()];
+        while let Some(top) = todo.last_mut() {
+            let Some(st) = top.next() else {
+                todo.pop();
+                continue;
+            };
             let addr = st as *const Stmt as usize;
-            if !self.texts.iter().any(|(a, _)| *a == addr) {
+            if let std::collections::hash_map::Entry::Vacant(v) = self.texts.entry(addr) {
                 // Printed into the kept buffer, then copied once into the shared string.
                 self.scratch.clear();
                 push_stmt_line(&mut self.scratch, st);
-                self.texts.push((addr, Rc::from(self.scratch.as_str())));
+                v.insert(Rc::from(self.scratch.as_str()));
+                self.pinned.push(addr);
             }
             if let Stmt::Repeat { body, .. } = st {
-                self.pin_texts(body);
+                todo.push(body.iter());
             }
         }
     }
@@ -288,12 +316,12 @@ impl<'m> Run<'m> {
     /// index in `seen`. Entries are never removed during a run, so an index stays valid: the
     /// observation is written in place into the task's entry (the model copies nothing).
     fn look_raw(&mut self, id: TaskId) -> Result<usize, SysError> {
-        let i = match self.seen.iter().position(|s| s.id == id) {
+        let i = match self.seen_index.get(&id).copied() {
             Some(i) if self.seen[i].fresh => return Ok(i),
             Some(i) => i,
             None => {
+                self.seen_index.insert(id, self.seen.len());
                 self.seen.push(Seen {
-                    id,
                     view: TaskView::empty(),
                     fresh: false,
                     canon: None,
@@ -367,10 +395,9 @@ impl<'m> Run<'m> {
     }
 
     fn task_name(&self, id: TaskId) -> Rc<str> {
-        self.tasks
-            .iter()
-            .find(|(t, _)| *t == id)
-            .map(|(_, n)| n.clone())
+        self.names
+            .get(&id)
+            .cloned()
             .unwrap_or_else(|| Rc::from(id.to_string()))
     }
 
@@ -411,13 +438,13 @@ impl<'m> Run<'m> {
             Ok(child) => {
                 if let Some(child) = child {
                     let label = c.bind.as_deref().unwrap_or("_");
-                    let uses = match self.name_uses.iter_mut().find(|(l, _)| l == label) {
-                        Some((_, n)) => {
+                    let uses = match self.name_uses.get_mut(label) {
+                        Some(n) => {
                             *n += 1;
                             *n
                         }
                         None => {
-                            self.name_uses.push((label.to_string(), 1));
+                            self.name_uses.insert(label.to_string(), 1);
                             1
                         }
                     };
@@ -430,6 +457,7 @@ impl<'m> Run<'m> {
                         let _ = write!(self.scratch, "{label}~{uses}");
                         Rc::from(self.scratch.as_str())
                     };
+                    self.names.insert(child, name.clone());
                     self.tasks.push((child, name));
                     touched.push(child);
                     if let Some(b) = &c.bind {
@@ -498,25 +526,28 @@ impl<'m> Run<'m> {
     }
 }
 
-/// The labels of a run and the tasks they name: a handful per scenario, so a list searched
-/// in order (no hashing, and rebinding a label in a loop allocates nothing).
+/// The labels of a run and the tasks they name: a handful in a scenario of the set, but as
+/// many as a file has lines in a hostile one, so a map (rebinding a label in a loop
+/// allocates nothing).
 #[derive(Default)]
-pub(super) struct Env(Vec<(String, TaskId)>);
+pub(super) struct Env(HashMap<String, TaskId>);
 
 impl Env {
     pub(super) fn get(&self, label: &str) -> Option<TaskId> {
-        self.0.iter().find(|(l, _)| l == label).map(|(_, t)| *t)
+        self.0.get(label).copied()
     }
 
     fn insert(&mut self, label: &str, id: TaskId) {
-        match self.0.iter_mut().find(|(l, _)| l == label) {
-            Some((_, t)) => *t = id,
-            None => self.0.push((label.to_string(), id)),
+        match self.0.get_mut(label) {
+            Some(t) => *t = id,
+            None => {
+                self.0.insert(label.to_string(), id);
+            }
         }
     }
 
     fn remove(&mut self, label: &str) {
-        self.0.retain(|(l, _)| l != label);
+        self.0.remove(label);
     }
 }
 
