@@ -51,7 +51,11 @@ fn run_all(backend: &str) {
     );
     let rel: Vec<PathBuf> = files
         .iter()
-        .map(|f| f.strip_prefix(root()).expect("under the root").to_path_buf())
+        .map(|f| {
+            f.strip_prefix(root())
+                .expect("under the root")
+                .to_path_buf()
+        })
         .collect();
     let out = Command::new(env!("CARGO_BIN_EXE_nslab"))
         .current_dir(root())
@@ -67,7 +71,11 @@ fn run_all(backend: &str) {
     );
     for f in &rel {
         let judged = format!("== {} ({}): ok", stem(f), f.display());
-        assert!(stdout.contains(&judged), "{} was not judged ok\n{show}", f.display());
+        assert!(
+            stdout.contains(&judged),
+            "{} was not judged ok\n{show}",
+            f.display()
+        );
     }
     let summary = format!("{} passed, 0 failed", rel.len());
     assert!(
