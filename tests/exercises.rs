@@ -3,15 +3,49 @@
 //! model always and on both backends where the real one can start, and check that the chapter
 //! and the folder list the same exercises.
 //!
-//! A plain libtest file: the real-backend run is a test of its own, and where it cannot run it
-//! writes `SKIPPED: <test>: <reason>` straight to stderr (past libtest's capture), so the skip
-//! is seen in every `cargo test` output even though libtest can only count it as passed.
+//! A `harness = false` binary run by libtest-mimic, like the other top-level tests: the
+//! real-backend run is a trial of its own, and where it cannot run it says
+//! `SKIPPED: <test>: <reason>` and is counted as ignored, never as passed.
 
+use libtest_mimic::{Arguments, Completion, Trial};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::sync::Mutex;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    // A test body that panics is a failed trial (libtest-mimic catches the panic).
+    let plain = |name: &str, f: fn()| {
+        Trial::test(name, move || {
+            f();
+            Ok(())
+        })
+    };
+    let trials = vec![
+        plain(
+            "every_exercise_passes_on_the_model",
+            every_exercise_passes_on_the_model,
+        ),
+        Trial::ignorable_test(
+            "every_exercise_passes_on_both_backends_and_they_agree",
+            || Ok(every_exercise_passes_on_both_backends_and_they_agree()),
+        ),
+        plain(
+            "chapter_13_and_the_exercise_files_list_the_same_exercises",
+            chapter_13_and_the_exercise_files_list_the_same_exercises,
+        ),
+        plain(
+            "each_exercise_file_is_named_by_its_header",
+            each_exercise_file_is_named_by_its_header,
+        ),
+        plain(
+            "the_include_finder_finds_what_it_should",
+            the_include_finder_finds_what_it_should,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit_code()
+}
 
 /// The model run and the real run each start a child `nslab`; the real run compares the host
 /// (including this process's children and fds) before and after, so the two never overlap.
@@ -85,7 +119,6 @@ fn run_all(backend: &str) {
     assert!(out.status.success(), "{show}");
 }
 
-#[test]
 fn every_exercise_passes_on_the_model() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     run_all("sim");
@@ -119,22 +152,18 @@ fn real_backend_unavailable() -> Option<String> {
     }
 }
 
-#[test]
-fn every_exercise_passes_on_both_backends_and_they_agree() {
+fn every_exercise_passes_on_both_backends_and_they_agree() -> Completion {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = real_backend_unavailable() {
-        // Past libtest's capture, so that the skip is never silent.
-        // A leading newline keeps it off libtest's own half-written line.
-        let _ = write!(
-            std::io::stderr(),
-            "\nSKIPPED: every_exercise_passes_on_both_backends_and_they_agree: {why}\n"
-        );
-        return;
+        let line = format!("SKIPPED: every_exercise_passes_on_both_backends_and_they_agree: {why}");
+        eprintln!("\n{line}");
+        return Completion::ignored_with(line);
     }
     let before = nslab_real::host::HostSnapshot::take();
     run_all("both");
     let after = nslab_real::host::HostSnapshot::take();
     assert_eq!(before, after, "the exercises changed the host");
+    Completion::Completed
 }
 
 /// One `## Exercise N: ...` section of chapter 13.
@@ -179,7 +208,6 @@ fn included_exercises(text: &str) -> Vec<String> {
     names
 }
 
-#[test]
 fn chapter_13_and_the_exercise_files_list_the_same_exercises() {
     let sections = chapter_sections();
     assert!(!sections.is_empty(), "no `## Exercise` section in ch13");
@@ -218,7 +246,6 @@ fn chapter_13_and_the_exercise_files_list_the_same_exercises() {
     );
 }
 
-#[test]
 fn each_exercise_file_is_named_by_its_header() {
     for f in exercise_files() {
         let text = std::fs::read_to_string(&f).expect("readable");
@@ -232,7 +259,6 @@ fn each_exercise_file_is_named_by_its_header() {
     }
 }
 
-#[test]
 fn the_include_finder_finds_what_it_should() {
     let text = "a\n{{#include ../exercises/ex01-a.scn}}\nb {{#include ../exercises/ex02-b.scn}}";
     assert_eq!(included_exercises(text), ["ex01-a", "ex02-b"]);
