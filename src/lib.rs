@@ -4,3 +4,5 @@
 //! judging their agreement is written here, once ([`both`]).
 
 pub mod both;
+pub mod quiz;
+pub mod session;

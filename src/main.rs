@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Run one system call from the init task of a fresh model and print the kernel path.
     Trace(cmd::trace::TraceArgs),
+    /// Step through one call's kernel path with gdb-like commands, forward and back.
+    Step(cmd::step::StepArgs),
+    /// An OSTEP-style problem from a seed: predict the results; -c answers, --check grades.
+    Quiz(cmd::quiz::QuizArgs),
     /// Run scenario files on the model, the kernel or both, and judge them.
     Run(cmd::run::RunArgs),
     /// Run random operation sequences on the model and the kernel and compare every step.
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(args) => cmd::trace::run(args),
+        Command::Step(args) => cmd::step::run(args),
+        Command::Quiz(args) => cmd::quiz::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Lsns(args) => cmd::lsns::run(args),

@@ -13,6 +13,7 @@
 
 pub mod ast;
 pub mod canon;
+pub mod holes;
 pub mod judge;
 pub mod limits;
 pub mod parse;

@@ -17,6 +17,7 @@ pub mod graph;
 pub mod invariants;
 pub mod inventory;
 pub mod kernel;
+pub mod stepper;
 pub mod syscalls;
 pub mod trace;
 

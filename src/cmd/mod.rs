@@ -2,10 +2,13 @@
 
 pub mod check;
 pub mod graph;
+pub mod html;
 pub mod lsns;
 pub mod netns;
 pub mod out;
+pub mod quiz;
 pub mod run;
+pub mod step;
 pub mod trace;
 
 /// Input the user must fix (a bad flag name, an unknown call): the binary exits with 2.

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Print only failures, disagreements and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Show the file's `# hint:` lines (for exercises with `?` holes).
+    #[arg(long)]
+    pub hints: bool,
 }
 
 /// The limits on a scenario file, for `--help` (scenarios/README.md explains them).
@@ -141,6 +144,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         let r = run_file(f, &scenario, args.backend, &mut sim)?;
         if !args.json {
             print_result(&r, args.quiet)?;
+            // Prediction holes are not judged: they are reported as unanswered.
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            if args.hints {
+                for h in nslab_scenario::holes::hints(&text) {
+                    outln!("  hint: {h}");
+                }
+            }
+            for h in nslab_scenario::holes::strip(&text).1 {
+                outln!(
+                    "{:>4}  {}\n        unanswered: {} (a prediction hole)",
+                    h.line,
+                    h.text.trim(),
+                    h.question()
+                );
+            }
         }
         results.push(r);
     }

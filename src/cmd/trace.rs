@@ -70,13 +70,23 @@ pub struct TraceArgs {
     pub pidfd: bool,
 
     /// The call: `clone FLAGS`, `clone3 FLAGS`, `unshare FLAGS`, `setns TYPE`,
-    /// `setns --pidfd FLAGS`, or `exit FLAGS` (the child of `clone(FLAGS)` exits).
+    /// `setns --pidfd FLAGS`, or `exit FLAGS` (the child of `clone(FLAGS)` exits); or a
+    /// scenario file with `--at LINE`.
     #[arg(value_name = "CALL")]
     pub call: String,
 
     /// The flags (or, for `setns` without `--pidfd`, the namespace type).
     #[arg(value_name = "FLAGS")]
-    pub flags: String,
+    pub flags: Option<String>,
+
+    /// With a scenario file as CALL (`FILE.scn --at LINE`): the statements before LINE run
+    /// first, untraced, then the statement on LINE is traced.
+    #[arg(long, value_name = "LINE")]
+    pub at: Option<u32>,
+
+    /// Write the trace as one self-contained HTML page (call tree, slider, objects).
+    #[arg(long)]
+    pub html: bool,
 }
 
 /// Parses `--kernel`.
@@ -96,7 +106,13 @@ struct Traced {
 
 impl Traced {
     fn parse(args: &TraceArgs) -> Result<Traced, UsageError> {
-        let flags = || parse_flags(&args.flags).map_err(|e| UsageError(e.to_string()));
+        let Some(flag_text) = args.flags.as_deref() else {
+            return Err(UsageError(format!(
+                "{} needs FLAGS (for example {} newpid,newnet)",
+                args.call, args.call
+            )));
+        };
+        let flags = || parse_flags(flag_text).map_err(|e| UsageError(e.to_string()));
         let (op, child_flags) = match args.call.as_str() {
             "clone" => (Op::Clone(CloneArgs::new(flags()?)), None),
             "clone3" => {
@@ -114,10 +130,9 @@ impl Traced {
             }
             "exit" => (Op::Exit(0), Some(flags()?)),
             "setns" => {
-                let ty = NsType::from_name(&args.flags).ok_or_else(|| {
+                let ty = NsType::from_name(flag_text).ok_or_else(|| {
                     UsageError(format!(
-                        "unknown namespace type '{}'; valid types: mnt, uts, ipc, pid, net, user, cgroup, time",
-                        args.flags
+                        "unknown namespace type '{flag_text}'; valid types: mnt, uts, ipc, pid, net, user, cgroup, time"
                     ))
                 })?;
                 let entry = match ty {
@@ -213,6 +228,8 @@ struct NsLine {
     new: bool,
 }
 
+pub use nslab_sim::stepper::Recorded;
+
 /// What `--json` prints when the trace could not be made (bad input, a set-up step the
 /// model refused): tools reading standard output get a JSON document either way.
 #[derive(Serialize)]
@@ -246,7 +263,143 @@ pub fn run(args: TraceArgs) -> anyhow::Result<u8> {
 }
 
 fn trace(args: TraceArgs) -> anyhow::Result<u8> {
-    let call = Traced::parse(&args)?;
+    if args.call.ends_with(".scn") || args.at.is_some() {
+        let rec = record_scenario(&args)?;
+        if args.html {
+            super::out::text(&super::html::page(&rec))?;
+        } else if args.json {
+            let report = serde_json::json!({
+                "kernel": rec.kernel,
+                "description": rec.description,
+                "result": rec.errno.map_or("0".to_string(), |e| format!("-{}", e.name())),
+                "records": rec.records,
+            });
+            outln!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            outln!("{} (model of Linux {})\n", rec.description, rec.kernel);
+            super::out::text(&render_tree(&rec.records))?;
+            match rec.errno {
+                None => outln!("\nresult: 0 (success)"),
+                Some(e) => outln!("\nresult: -{} ({})", e.name(), e.description()),
+            }
+        }
+        return Ok(u8::from(rec.errno.is_some()));
+    }
+    if args.html {
+        let rec = record(&args)?;
+        super::out::text(&super::html::page(&rec))?;
+        return Ok(u8::from(rec.errno.is_some()));
+    }
+    trace_text(args)
+}
+
+/// Records the call of `args` (a call, or a scenario statement with `--at`).
+pub fn record(args: &TraceArgs) -> anyhow::Result<Recorded> {
+    if args.call.ends_with(".scn") || args.at.is_some() {
+        return record_scenario(args);
+    }
+    let (mut k, call, init, target, caller) = prepare(args)?;
+    let before = nslab_sim::graph::build(&k, &[], None);
+    let baseline = nslab_sim::graph::Baseline::of(&k);
+    k.set_recording(true);
+    let op = call.op.map(|()| target.expect("set up above"));
+    let outcome = op.apply(&mut k, caller);
+    let records = k.take_records();
+    k.set_recording(false);
+    let _ = init;
+    let after = nslab_sim::graph::build(&k, &[], Some(&baseline));
+    let errno = match outcome {
+        Ok(_) => None,
+        Err(SysError::Errno(e)) => Some(e),
+        Err(SysError::Refused(f)) => bail!("the model refused the call: {f}"),
+        Err(SysError::Fault(f)) => bail!("the model failed: {f}"),
+    };
+    Ok(Recorded {
+        description: call.describe(),
+        kernel: args.kernel.tag(),
+        records,
+        before,
+        after,
+        errno,
+    })
+}
+
+/// `FILE.scn --at LINE`: the statements before LINE run untraced, the one on LINE is
+/// recorded. The model is deterministic and recording changes nothing, so the records of
+/// the statement are those of a run of the first N statements after those of the first N-1.
+fn record_scenario(args: &TraceArgs) -> anyhow::Result<Recorded> {
+    use nslab_sim::machine::Origin;
+    let (Some(line), true) = (args.at, args.call.ends_with(".scn")) else {
+        return Err(
+            UsageError("a scenario file goes with --at LINE (FILE.scn --at LINE)".into()).into(),
+        );
+    };
+    if args.flags.is_some() {
+        return Err(UsageError(format!("unexpected argument after {}", args.call)).into());
+    }
+    let path = std::path::Path::new(&args.call);
+    let scenario = nslab_scenario::parse_file(path).map_err(|e| UsageError(e.to_string()))?;
+    let Some(index) = scenario.body.iter().position(|s| s.span().line == line) else {
+        let lines: Vec<String> = scenario
+            .body
+            .iter()
+            .map(|s| s.span().line.to_string())
+            .collect();
+        return Err(UsageError(format!(
+            "no statement on line {line} of {}; statements are on lines {}",
+            path.display(),
+            lines.join(", ")
+        ))
+        .into());
+    };
+    let run_first = |count: usize| -> anyhow::Result<(Kernel, Vec<Record>)> {
+        let mut k = Kernel::boot_at(&Origin::default());
+        k.set_recording(true);
+        {
+            let mut run = nslab_scenario::Run::new(&mut k);
+            run.exec(&scenario.body[..count]);
+            if let Some(reason) = run.aborted() {
+                return Err(anyhow::anyhow!("the scenario stopped: {reason}"));
+            }
+        }
+        let records = k.take_records();
+        k.set_recording(false);
+        Ok((k, records))
+    };
+    let (k0, r0) = run_first(index)?;
+    let (k1, mut r1) = run_first(index + 1)?;
+    let records = r1.split_off(r0.len());
+    let baseline = nslab_sim::graph::Baseline::of(&k0);
+    let errno = records.iter().rev().find_map(|r| match (&r.step, r.depth) {
+        (Step::Leave { errno }, 0) => Some(*errno),
+        _ => None,
+    });
+    Ok(Recorded {
+        description: format!(
+            "{}:{line}: {}",
+            path.display(),
+            nslab_scenario::print::stmt_line(&scenario.body[index])
+        ),
+        kernel: k1.version.tag(),
+        records,
+        before: nslab_sim::graph::build(&k0, &[], None),
+        after: nslab_sim::graph::build(&k1, &[], Some(&baseline)),
+        errno: errno.flatten(),
+    })
+}
+
+/// The set-up of a traced call that is not traced: the kernel, the call, init, the child it
+/// names and the task making it.
+type Prepared = (
+    Kernel,
+    Traced,
+    nslab_sim::TaskId,
+    Option<nslab_sim::TaskId>,
+    nslab_sim::TaskId,
+);
+
+fn prepare(args: &TraceArgs) -> anyhow::Result<Prepared> {
+    let call = Traced::parse(args)?;
     let mut k = Kernel::boot_version(args.kernel);
     let init = k.root();
 
@@ -318,12 +471,17 @@ fn trace(args: TraceArgs) -> anyhow::Result<u8> {
         None => None,
     };
 
-    let before = k.namespaces();
     // The task making the call: init, or the child that exits.
     let caller = match (&call.op, target) {
         (Op::Exit(_), Some(child)) => child,
         _ => init,
     };
+    Ok((k, call, init, target, caller))
+}
+
+fn trace_text(args: TraceArgs) -> anyhow::Result<u8> {
+    let (mut k, call, init, target, caller) = prepare(&args)?;
+    let before = k.namespaces();
     let caller_view = k.observe(caller).map_err(|e| anyhow::anyhow!("{e}"))?;
     k.set_recording(true);
     let op = call.op.map(|()| target.expect("set up above"));
