@@ -1,7 +1,8 @@
 /*
  * clone_demo.c: start a program in new mount, pid and network namespaces with clone(2).
  *
- * The parent reports the child's pid as it sees it and waits; the child reports that it runs
+ * The parent reports the child's pid as it sees it and waits; the child waits until the parent
+ * has spoken (a pipe, so that the output always comes in the same order), reports that it runs
  * and executes the program (bash when none is given). Inside, `echo $$` prints 1 and the only
  * network device is `lo`, DOWN. `nslab clone 'NEWNS|NEWPID|NEWNET'` does the same, and can
  * also show the model's account of the call beside the kernel's answer.
@@ -26,11 +27,19 @@
 
 static char *default_argv[] = { "/bin/bash", NULL };
 
+/* The child reads this pipe until the parent closes its end, after its first line. */
+static int go[2];
+
 /* ANCHOR: child */
 static int child_main(void *arg)
 {
 	char **argv = arg;
+	char byte;
 
+	close(go[1]);
+	while (read(go[0], &byte, 1) > 0)
+		;
+	close(go[0]);
 	printf("In child process.\n");
 	fflush(stdout);
 	execvp(argv[0], argv);
@@ -52,6 +61,11 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
+	if (pipe(go) == -1) {
+		perror("clone_demo: pipe");
+		return 1;
+	}
+
 	/* ANCHOR: clone */
 	pid_t pid = clone(child_main, stack + STACK_BYTES, DEMO_FLAGS | SIGCHLD, child_argv);
 	if (pid == -1) {
@@ -60,6 +74,8 @@ int main(int argc, char *argv[])
 	}
 	printf("clone() returned %d\n", (int)pid);
 	fflush(stdout);
+	close(go[0]);
+	close(go[1]); /* now the child may go on */
 
 	if (waitpid(pid, &status, 0) == -1) {
 		perror("clone_demo: waitpid");
