@@ -13,10 +13,14 @@
 //! - `transcript: model/<file>`: trycmd runs the page's commands and compares their output.
 //! - `transcript: live/<file>`: the same, only as root on a machine where the real backend
 //!   starts; elsewhere `SKIPPED: <file>: <reason>`, counted as ignored.
+//! - `picture: <file>`: each picture in `book/src/pictures/` is what `nslab graph` draws today
+//!   (see [`PICTURES`]); `pictures: every picture is listed and shown` checks the folder, the
+//!   list and the pages agree.
 //! - `host_safety`, run after all the others: the host is as it was before.
 //!
 //! `TRYCMD=overwrite cargo test --test book` rewrites the transcripts with the output of today's
-//! commands (trycmd keeps the `[..]` and `...` redactions it can).
+//! commands (trycmd keeps the `[..]` and `...` redactions it can), and
+//! `NSLAB_PICTURES=overwrite cargo test --test book` redraws the pictures.
 
 mod common;
 
@@ -70,6 +74,15 @@ fn main() -> ExitCode {
         "includes: every transcript and listing is shown",
         check_transcripts_included,
     ));
+    trials.push(Trial::test(
+        "pictures: every picture is listed and shown",
+        check_pictures_listed,
+    ));
+    for &(file, args) in PICTURES {
+        trials.push(Trial::test(format!("picture: {file}"), move || {
+            check_picture(file, args)
+        }));
+    }
     for file in transcripts("model") {
         let name = format!("model/{}", file_name(&file));
         trials.push(Trial::test(format!("transcript: {name}"), move || {
@@ -319,6 +332,99 @@ fn check_transcripts_included() -> Result<(), Failed> {
                 "{} is checked but shown on no page: include it (or a part of it) or remove it",
                 rel(&file)
             ));
+        }
+    }
+    fail_if_any(errors)
+}
+
+// ---- pictures ----
+
+/// The book's pictures, each drawn by `nslab graph` from the model: the file under
+/// `book/src/pictures/` and the arguments that draw it. They are committed so that the book
+/// builds without nslab, and redrawn by the test: a picture that is not what today's nslab
+/// draws fails (as cargo's man pages fail CI when stale), and `NSLAB_PICTURES=overwrite`
+/// writes the new one.
+const PICTURES: &[(&str, &[&str])] = &[
+    (
+        "clone-no-flags.svg",
+        &["graph", "clone", "0", "--format", "svg"],
+    ),
+    (
+        "clone-newns-newpid-newnet.svg",
+        &[
+            "graph",
+            "clone",
+            "CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET",
+            "--format",
+            "svg",
+        ],
+    ),
+    (
+        "unshare-newpid.svg",
+        &["graph", "unshare", "CLONE_NEWPID", "--format", "svg"],
+    ),
+];
+
+fn check_picture(file: &str, args: &[&str]) -> Result<(), Failed> {
+    let out = Command::new(env!("CARGO_BIN_EXE_nslab"))
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run nslab: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "nslab {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let path = src().join("pictures").join(file);
+    if std::env::var_os("NSLAB_PICTURES").is_some_and(|v| v == "overwrite") {
+        std::fs::write(&path, &out.stdout)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        return Ok(());
+    }
+    let committed =
+        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if committed != out.stdout {
+        return Err(format!(
+            "pictures/{file} is stale: `nslab {}` draws something else today; \
+             `NSLAB_PICTURES=overwrite cargo test --test book` redraws it",
+            args.join(" ")
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Every file in `pictures/` is in [`PICTURES`], every entry has its file, and every picture
+/// is shown on some page (an image link `pictures/<file>`).
+fn check_pictures_listed() -> Result<(), Failed> {
+    let mut errors = Vec::new();
+    let listed: BTreeSet<&str> = PICTURES.iter().map(|(f, _)| *f).collect();
+    let on_disk: BTreeSet<String> = std::fs::read_dir(src().join("pictures"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for f in &on_disk {
+        if !listed.contains(f.as_str()) {
+            errors.push(format!(
+                "pictures/{f} is not in PICTURES: nothing redraws it"
+            ));
+        }
+    }
+    let mut shown = String::new();
+    for page in pages() {
+        shown.push_str(&read(&page)?);
+    }
+    for f in &listed {
+        if !on_disk.contains(*f) {
+            errors.push(format!("pictures/{f} is listed but missing"));
+        }
+        if !shown.contains(&format!("(pictures/{f})")) {
+            errors.push(format!("pictures/{f} is shown on no page"));
         }
     }
     fail_if_any(errors)
