@@ -5,7 +5,7 @@
 //! prints it as a scenario file.
 //!
 //! The example exits 0 when it finds and prints that expected counterexample (which must also
-//! be the file saved at `book/exercises/wrong-rule.scn`), and 1 if it does not, so that
+//! be the file saved at `examples/wrong-rule.scn`), and 1 if it does not, so that
 //! `cargo test` runs it. `cargo run --example wrong_rule`.
 
 use nslab_machine::sched::CLONE_NEWUTS;
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         eprintln!("wrong_rule: not the expected counterexample (two operations, EPERM last)");
         return ExitCode::FAILURE;
     }
-    let saved = concat!(env!("CARGO_MANIFEST_DIR"), "/book/exercises/wrong-rule.scn");
+    let saved = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/wrong-rule.scn");
     let printed = failure.scenario.to_string();
     match std::fs::read_to_string(saved) {
         Ok(text) if text == printed => {}
