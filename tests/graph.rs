@@ -131,7 +131,7 @@ fn graph_matches_the_model() {
     assert_eq!(g.namespaces.len(), inv.len());
     for n in &inv {
         let i = g
-            .find(nslab_sim::graph::kind_of(n.ty), n.inum)
+            .find(nslab_graph::NsKind::from(n.ty), n.inum)
             .expect("every namespace is drawn");
         assert_eq!(g.namespaces[i].count, Some(n.count));
         assert_eq!(

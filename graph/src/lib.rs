@@ -34,6 +34,23 @@ pub enum NsKind {
     Time,
 }
 
+impl From<nslab_machine::NsType> for NsKind {
+    /// The graph's name for a namespace type of the contract (the model's and the kernel's).
+    fn from(ty: nslab_machine::NsType) -> Self {
+        use nslab_machine::NsType;
+        match ty {
+            NsType::Mnt => NsKind::Mnt,
+            NsType::Uts => NsKind::Uts,
+            NsType::Ipc => NsKind::Ipc,
+            NsType::Pid => NsKind::Pid,
+            NsType::Net => NsKind::Net,
+            NsType::User => NsKind::User,
+            NsType::Cgroup => NsKind::Cgroup,
+            NsType::Time => NsKind::Time,
+        }
+    }
+}
+
 impl NsKind {
     /// All eight.
     pub const ALL: [NsKind; 8] = [

@@ -7,23 +7,9 @@
 //! marks what the step made.
 
 use crate::kernel::{Kernel, NsproxyRef, TaskRef};
-use crate::machine::{NsType, TaskId};
+use crate::machine::TaskId;
 use nslab_graph::{Graph, Namespace, NsKind, Nsproxy, Source, Task};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The graph's name for a model type.
-pub fn kind_of(ty: NsType) -> NsKind {
-    match ty {
-        NsType::Mnt => NsKind::Mnt,
-        NsType::Uts => NsKind::Uts,
-        NsType::Ipc => NsKind::Ipc,
-        NsType::Pid => NsKind::Pid,
-        NsType::Net => NsKind::Net,
-        NsType::User => NsKind::User,
-        NsType::Cgroup => NsKind::Cgroup,
-        NsType::Time => NsKind::Time,
-    }
-}
 
 /// What existed before a step: namespaces by inode, tasks by global pid, nsproxies by slot
 /// and contents (a slot is reused after a free, so the contents are part of the identity).
@@ -75,7 +61,7 @@ pub fn build(k: &Kernel, names: &[(TaskId, String)], baseline: Option<&Baseline>
     let mut g = Graph::new(Source::Model, title);
     let mut index: BTreeMap<(NsKind, u64), usize> = BTreeMap::new();
     for info in k.namespaces() {
-        let kind = kind_of(info.ty);
+        let kind = NsKind::from(info.ty);
         index.insert((kind, info.inum), g.namespaces.len());
         g.namespaces.push(Namespace {
             kind,
@@ -91,7 +77,7 @@ pub fn build(k: &Kernel, names: &[(TaskId, String)], baseline: Option<&Baseline>
     }
     let user = |inum: u64| index.get(&(NsKind::User, inum)).copied();
     for info in k.namespaces() {
-        let i = index[&(kind_of(info.ty), info.inum)];
+        let i = index[&(NsKind::from(info.ty), info.inum)];
         g.namespaces[i].owner = info.owner.and_then(user);
     }
     for (_, p) in k.pid_namespaces.iter() {

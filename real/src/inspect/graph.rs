@@ -11,19 +11,6 @@ use nslab_graph::{Graph, Namespace, NsKind, Nsproxy, Source, Task};
 use nslab_machine::{NsEntry, NsType};
 use std::collections::{BTreeMap, BTreeSet};
 
-fn kind_of(ty: NsType) -> NsKind {
-    match ty {
-        NsType::Mnt => NsKind::Mnt,
-        NsType::Uts => NsKind::Uts,
-        NsType::Ipc => NsKind::Ipc,
-        NsType::Pid => NsKind::Pid,
-        NsType::Net => NsKind::Net,
-        NsType::User => NsKind::User,
-        NsType::Cgroup => NsKind::Cgroup,
-        NsType::Time => NsKind::Time,
-    }
-}
-
 /// The nsproxy entries with the `/proc/<pid>/ns/` link that shows each.
 const PROXY_LINKS: [(&str, NsEntry); 8] = [
     ("uts_ns", NsEntry::Uts),
@@ -107,7 +94,7 @@ pub fn from_scan(s: &Scan, pids: &[i32]) -> Result<Graph, String> {
         }
         held_by.dedup();
         g.namespaces.push(Namespace {
-            kind: kind_of(n.ty),
+            kind: NsKind::from(n.ty),
             inum: id.ino,
             dev: Some(id.dev),
             count: None,
