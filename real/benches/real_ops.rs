@@ -137,6 +137,9 @@ fn flag_name(f: u64) -> String {
 /// Bare mode: serves one operation per line (its index in `Bench::ALL`) on stdin, made in
 /// this single-threaded process, and answers the nanoseconds it took.
 fn bare_main() {
+    // Its own uts namespace first, as the nslab side's task has: `sethostname` must never
+    // reach the host's (it did once, when sethostname came before the uts unshare in ALL).
+    bare_unshare(CLONE_NEWUTS);
     // SAFETY: pidfd_open of ourselves.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id(), 0) } as i32;
     let stdin = std::io::stdin();
@@ -237,6 +240,7 @@ fn main() {
         println!("SKIPPED: real_ops: not root: the bare syscalls need root to compare with");
         return;
     }
+    let host = nslab_real::host::HostSnapshot::take();
     let mut bare = Bare::start(&exe);
     let mut m = RealMachine::start(Path::new(&exe)).unwrap();
     let root = m.root();
@@ -290,8 +294,15 @@ fn main() {
         );
     }
     m.exit(t, 0).unwrap();
-    drop(bare.to);
-    bare.child.wait().unwrap();
+    // Closing its stdin ends the bare side; both pipe ends go, so the fd count is as before.
+    let Bare {
+        mut child,
+        to,
+        from,
+    } = bare;
+    drop(to);
+    drop(from);
+    child.wait().unwrap();
 
     // A 10-operation scenario on a running machine, and the same with start and teardown.
     let scenario = |m: &mut RealMachine| {
@@ -322,4 +333,11 @@ fn main() {
         "the same with start and teardown, median of 50: {} µs",
         us(with_start)
     );
+    let after = nslab_real::host::HostSnapshot::take();
+    if after == host {
+        println!("host unchanged");
+    } else {
+        println!("HOST CHANGED:\n  before: {host:?}\n  after:  {after:?}");
+        std::process::exit(1);
+    }
 }
