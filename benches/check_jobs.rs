@@ -54,6 +54,7 @@ fn main() {
         println!("SKIPPED: check_jobs: {why}");
         return;
     }
+    let host = common::host_before();
     let before = loadavg();
     let (mut n1, mut n2) = (0usize, 0usize);
     let (mut t1, mut t2) = (Duration::ZERO, Duration::ZERO);
@@ -100,4 +101,8 @@ fn main() {
         r2 / r1,
         loadavg()
     );
+    // Every helper tree of both runs is gone, and the host is as it was.
+    if !common::report_host_safety(&host) {
+        std::process::exit(1);
+    }
 }

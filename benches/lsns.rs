@@ -12,6 +12,9 @@
 //! used. util-linux 2.38 reads only its own mountinfo and so does not count them; nslab
 //! reads every mount namespace's and does. Both see the extra processes.
 
+#[path = "../tests/common.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -206,6 +209,7 @@ fn main() {
         } else if Command::new("lsns").arg("--version").output().is_err() {
             println!("SKIPPED: lsns bench: util-linux lsns is not installed");
         } else {
+            let host = common::host_before();
             let base = pairs("this machine");
             let half = {
                 let _load = Load::new(500, 250);
@@ -229,6 +233,10 @@ fn main() {
             );
             // Let the kernel free the namespaces (a work queue) before the model is timed.
             std::thread::sleep(Duration::from_millis(500));
+            // The extra namespaces, their bind mounts and processes are gone.
+            if !common::report_host_safety(&host) {
+                std::process::exit(1);
+            }
         }
     }
     graph_bench();
