@@ -175,6 +175,51 @@ enum Flavour {
     Layout,
 }
 
+/// One arrow of the graph, named as DOT and Mermaid name nodes (`t0`, `p1`, `n2`): a task's
+/// credentials, active pid namespace and nsproxy, an nsproxy's entries, then each namespace's
+/// owner and parent (dashed). One list, so the two text formats draw the same arrows.
+struct Edge {
+    from: String,
+    to: String,
+    label: String,
+    dashed: bool,
+}
+
+fn edges(g: &Graph) -> Vec<Edge> {
+    let edge = |from: String, to: String, label: &str, dashed: bool| Edge {
+        from,
+        to,
+        label: label.to_string(),
+        dashed,
+    };
+    let mut out = Vec::new();
+    for (i, t) in g.tasks.iter().enumerate() {
+        if let Some(u) = t.user_ns {
+            out.push(edge(format!("t{i}"), format!("n{u}"), "cred", false));
+        }
+        if let Some(p) = t.pid_ns {
+            out.push(edge(format!("t{i}"), format!("n{p}"), "pid", false));
+        }
+        if let Some(p) = t.nsproxy {
+            out.push(edge(format!("t{i}"), format!("p{p}"), "nsproxy", false));
+        }
+    }
+    for (i, p) in g.nsproxies.iter().enumerate() {
+        for (entry, n) in &p.entries {
+            out.push(edge(format!("p{i}"), format!("n{n}"), entry, false));
+        }
+    }
+    for (i, n) in g.namespaces.iter().enumerate() {
+        if let Some(o) = n.owner {
+            out.push(edge(format!("n{i}"), format!("n{o}"), "owner", true));
+        }
+        if let Some(p) = n.parent {
+            out.push(edge(format!("n{i}"), format!("n{p}"), "parent", true));
+        }
+    }
+    out
+}
+
 /// Graphviz DOT.
 pub fn render_dot(g: &Graph) -> String {
     dot(g, Flavour::Graphviz)
@@ -244,29 +289,13 @@ fn dot(g: &Graph, fl: Flavour) -> String {
             new_attr(n.new)
         );
     }
-    for (i, t) in g.tasks.iter().enumerate() {
-        if let Some(u) = t.user_ns {
-            let _ = writeln!(out, "  t{i} -> n{u} [label=\"cred\"];");
-        }
-        if let Some(p) = t.pid_ns {
-            let _ = writeln!(out, "  t{i} -> n{p} [label=\"pid\"];");
-        }
-        if let Some(p) = t.nsproxy {
-            let _ = writeln!(out, "  t{i} -> p{p} [label=\"nsproxy\"];");
-        }
-    }
-    for (i, p) in g.nsproxies.iter().enumerate() {
-        for (entry, n) in &p.entries {
-            let _ = writeln!(out, "  p{i} -> n{n} [label=\"{entry}\"];");
-        }
-    }
-    for (i, n) in g.namespaces.iter().enumerate() {
-        if let Some(o) = n.owner {
-            let _ = writeln!(out, "  n{i} -> n{o} [label=\"owner\", style=dashed];");
-        }
-        if let Some(p) = n.parent {
-            let _ = writeln!(out, "  n{i} -> n{p} [label=\"parent\", style=dashed];");
-        }
+    for e in edges(g) {
+        let style = if e.dashed { ", style=dashed" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label=\"{}\"{style}];",
+            e.from, e.to, e.label
+        );
     }
     let _ = writeln!(out, "}}");
     out
@@ -312,29 +341,9 @@ pub fn render_mermaid(g: &Graph) -> String {
         }
         let _ = writeln!(out, "  n{i}[\"{label}\"]");
     }
-    for (i, t) in g.tasks.iter().enumerate() {
-        if let Some(u) = t.user_ns {
-            let _ = writeln!(out, "  t{i} -->|cred| n{u}");
-        }
-        if let Some(p) = t.pid_ns {
-            let _ = writeln!(out, "  t{i} -->|pid| n{p}");
-        }
-        if let Some(p) = t.nsproxy {
-            let _ = writeln!(out, "  t{i} -->|nsproxy| p{p}");
-        }
-    }
-    for (i, p) in g.nsproxies.iter().enumerate() {
-        for (entry, n) in &p.entries {
-            let _ = writeln!(out, "  p{i} -->|{entry}| n{n}");
-        }
-    }
-    for (i, n) in g.namespaces.iter().enumerate() {
-        if let Some(o) = n.owner {
-            let _ = writeln!(out, "  n{i} -.->|owner| n{o}");
-        }
-        if let Some(p) = n.parent {
-            let _ = writeln!(out, "  n{i} -.->|parent| n{p}");
-        }
+    for e in edges(g) {
+        let arrow = if e.dashed { "-.->" } else { "-->" };
+        let _ = writeln!(out, "  {} {arrow}|{}| {}", e.from, e.label, e.to);
     }
     for kind in NsKind::ALL {
         let members: Vec<String> = g
