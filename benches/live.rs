@@ -10,6 +10,9 @@
 //!
 //! `cargo bench --bench live [-- --rounds N]`
 
+#[path = "../tests/common.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -115,7 +118,7 @@ fn main() {
             return;
         }
     }
-    let host = nslab_real::host::HostSnapshot::take();
+    let host = common::host_before();
     let dir = std::env::temp_dir().join(format!("nslab-live-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let demo = build_clone_demo(&dir).expect("cc builds clone_demo.c");
@@ -236,11 +239,7 @@ fn main() {
     while Path::new(&format!("/proc/{tpid}")).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let after = nslab_real::host::HostSnapshot::take();
-    if after == host {
-        println!("host unchanged");
-    } else {
-        println!("HOST CHANGED:\n  before: {host:?}\n  after:  {after:?}");
+    if !common::report_host_safety(&host) {
         std::process::exit(1);
     }
 }
