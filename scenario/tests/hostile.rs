@@ -8,17 +8,28 @@ use nslab_scenario::limits::*;
 use nslab_scenario::{check, parse, parse_bytes, parse_file, LoadError, Scenario};
 use nslab_sim::Kernel;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::cell::Cell;
 use std::time::Instant;
 
-/// The system allocator, counting the bytes live now and their peak since the last reset.
+/// The system allocator, counting the bytes this thread has live now and their peak since the
+/// last reset. Per thread: the test harness runs other tests on other threads at the same
+/// time, and their allocations must not count against the one being measured (they did once,
+/// when the counters were the process's).
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Tests that measure run one at a time (the counters are the process's).
-static MEASURE: Mutex<()> = Mutex::new(());
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the thread's counters may be gone while it is being torn down.
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
 
 // SAFETY: every call is forwarded to the system allocator unchanged; only counters are kept.
 unsafe impl GlobalAlloc for Counting {
@@ -26,23 +37,20 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: the caller's contract is passed on.
         let p = unsafe { System.alloc(l) };
         if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            count(l.size() as isize);
         }
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         // SAFETY: the caller's contract is passed on.
         unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        count(-(l.size() as isize));
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: the caller's contract is passed on.
         let q = unsafe { System.realloc(p, l, new) };
         if !q.is_null() {
-            LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-            let now = LIVE.fetch_add(new, Ordering::Relaxed) + new;
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            count(new as isize - l.size() as isize);
         }
         q
     }
@@ -51,15 +59,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-/// Runs `f`, returning what it gave, the peak of bytes allocated above what was live before,
-/// and the seconds it took.
+/// Runs `f` on this thread, returning what it gave, the peak of bytes this thread allocated
+/// above what it had live before, and the seconds it took.
 fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, f64) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
     let t = Instant::now();
     let out = f();
     let secs = t.elapsed().as_secs_f64();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base), secs)
+    let peak = PEAK.with(Cell::get) - base;
+    (out, peak.max(0) as usize, secs)
 }
 
 const MIB: usize = 1 << 20;
@@ -84,7 +93,6 @@ fn nested(depth: usize, inner: &str) -> String {
 
 #[test]
 fn deep_nesting_is_refused_at_the_limit_without_recursion() {
-    let _g = MEASURE.lock();
     // 100,000 levels overflowed the stack; 10,000 ran past 60 s.
     for depth in [10_000, 100_000] {
         let text = nested(depth, "A = init");
@@ -107,7 +115,6 @@ fn deep_nesting_is_refused_at_the_limit_without_recursion() {
 
 #[test]
 fn nested_counts_multiply_into_the_statement_limit() {
-    let _g = MEASURE.lock();
     // Three nested `repeat 10000` reached 8 GB before an allocation abort.
     let text = "# three\nrepeat 10000\nrepeat 10000\nrepeat 10000\nexpect init.uid == 0\n\
                 end\nend\nend\n";
@@ -160,7 +167,6 @@ fn clones_are_bounded_for_the_real_backend() {
 
 #[test]
 fn long_files_run_in_linear_time_and_memory() {
-    let _g = MEASURE.lock();
     // 80,000 expect lines took 8 s (10,000: 0.19 s): quadratic. Linear now: eight times the
     // lines may take at most 24 times as long (quadratic would be 64), and memory grows
     // likewise.
@@ -221,7 +227,6 @@ fn long_files_run_in_linear_time_and_memory() {
 
 #[test]
 fn lines_and_files_are_bounded() {
-    let _g = MEASURE.lock();
     let long = format!(
         "# long\nA = init\nexpect A.hostname == {}\n",
         "x".repeat(100_000)
@@ -271,7 +276,6 @@ impl Drop for TempDir {
 
 #[test]
 fn only_regular_files_are_read_and_at_most_the_limit_of_them() {
-    let _g = MEASURE.lock();
     // /dev/zero was read until 10 GB; a FIFO blocked forever.
     let (e, peak, _) = measure(|| parse_file("/dev/zero".as_ref()).unwrap_err());
     assert!(matches!(e, LoadError::NotRegular { .. }));
