@@ -599,6 +599,12 @@ fn check_links(page: &Path) -> Result<(), Failed> {
             ));
         } else if url.contains("://") || url.starts_with("mailto:") {
             // Other sites are not fetched by the tests.
+        } else if url == "zh-CN/index.html" {
+            // The Chinese edition, built beside this one from book/po/zh-CN.po
+            // (tests/book_zh.rs checks the catalogue).
+            if !root().join("book/po/zh-CN.po").is_file() {
+                errors.push(format!("{at}: {url}: there is no book/po/zh-CN.po"));
+            }
         } else {
             let (file, fragment) = match url.split_once('#') {
                 Some((f, frag)) => (f, Some(frag)),
