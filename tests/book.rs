@@ -8,8 +8,9 @@
 //!   live in `transcripts/`, where they are run); every transcript and listing is included by
 //!   some page.
 //! - `links: <page>`: every internal link names a file (and a heading of it) that exists, and
-//!   every kernel source link is pinned to v6.18 or v4.19 and names a file that the model
-//!   mirrors (see [`code_map`]).
+//!   every kernel link is pinned to v6.18 or v4.19 and names a file that the model mirrors
+//!   (see [`code_map`]) or, for a function, its identifier, which the model must name (see
+//!   [`check_kernel_link`]).
 //! - `transcript: model/<file>`: trycmd runs the page's commands and compares their output.
 //! - `transcript: live/<file>`: the same, only as root on a machine where the real backend
 //!   starts; elsewhere `SKIPPED: <file>: <reason>`, counted as ignored.
@@ -474,17 +475,76 @@ fn code_map() -> &'static BTreeSet<String> {
 
 const KERNEL_SITE: &str = "https://elixir.bootlin.com/linux/";
 
-/// Checks a kernel source link: pinned version, a file of the code map, `#L<digits>` if any.
-fn check_kernel_link(url: &str) -> Result<(), String> {
+/// The model's source text (`sim/src`, `machine/src`), for the identifiers it mirrors.
+fn model_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = String::new();
+        for dir in MODEL_DIRS.iter().map(|d| root().join(d)) {
+            for entry in std::fs::read_dir(dir).expect("cannot read the model") {
+                let path = entry.expect("cannot read the model").path();
+                if path.extension().is_some_and(|e| e == "rs") {
+                    text += &std::fs::read_to_string(&path).expect("cannot read a model module");
+                    text.push('\n');
+                }
+            }
+        }
+        text
+    })
+}
+
+/// Whether `name` occurs in the model's source as a whole identifier.
+fn model_names(name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    model_text().match_indices(name).any(|(at, _)| {
+        let text = model_text();
+        let before = text[..at].chars().next_back().is_none_or(|c| !ident(c));
+        let after = text[at + name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !ident(c));
+        before && after
+    })
+}
+
+/// Checks a kernel link. Two forms, both pinned to v6.18 (or v4.19 for the lesson's kernel):
+/// a file, `.../<version>/source/<file>[#L<line>]`, which must be a file of the code map; and
+/// a kernel identifier, `.../<version>/C/ident/<name>` (Elixir's cross-reference at that
+/// version, which opens with the definition at its line), whose label must be the
+/// identifier in code and which the model must mirror (name it in its source).
+fn check_kernel_link(url: &str, label: &str) -> Result<(), String> {
     let rest = &url[KERNEL_SITE.len()..];
-    let (version, path) = rest
-        .split_once("/source/")
-        .ok_or_else(|| format!("{url}: not a source link (/linux/<version>/source/<file>)"))?;
-    if version != "v6.18" && version != "v4.19" {
-        return Err(format!(
+    let pinned = |version: &str| match version {
+        "v6.18" | "v4.19" => Ok(()),
+        _ => Err(format!(
             "{url}: pin the version to v6.18 (or v4.19 for the lesson's kernel), not {version}"
-        ));
+        )),
+    };
+    if let Some((version, name)) = rest.split_once("/C/ident/") {
+        pinned(version)?;
+        let ident = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            return Err(format!("{url}: {name} is not a C identifier"));
+        }
+        if label != format!("`{name}`") {
+            return Err(format!(
+                "{url}: a link to {name} is labelled `{name}` in code, not {label}"
+            ));
+        }
+        if !model_names(name) {
+            return Err(format!(
+                "{url}: the model does not mirror {name} (no identifier {name} in {})",
+                MODEL_DIRS.map(|d| format!("{d}/*.rs")).join(", ")
+            ));
+        }
+        return Ok(());
     }
+    let (version, path) = rest.split_once("/source/").ok_or_else(|| {
+        format!("{url}: not a source link (/linux/<version>/source/<file>) or an identifier link (/linux/<version>/C/ident/<name>)")
+    })?;
+    pinned(version)?;
     let (file, line) = match path.split_once('#') {
         Some((f, l)) => (f, Some(l)),
         None => (path, None),
@@ -505,10 +565,23 @@ fn check_kernel_link(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A link of a page, with the line it is on.
+/// A link of a page, with the line it is on and its label as written (`` `copy_process` ``).
 struct Link {
     line: usize,
     url: String,
+    label: String,
+}
+
+/// The label of a link written `[label](target)` (or `![label](target)`).
+fn label_of(source: &str) -> String {
+    let inner = source
+        .trim_start_matches('!')
+        .strip_prefix('[')
+        .unwrap_or(source);
+    match inner.rfind("](") {
+        Some(end) => inner[..end].to_string(),
+        None => inner.to_string(),
+    }
 }
 
 fn parser_options() -> Options {
@@ -527,6 +600,7 @@ fn links(text: &str) -> Vec<Link> {
             | Event::Start(Tag::Image { dest_url, .. }) => Some(Link {
                 line: line_of(range.start),
                 url: dest_url.to_string(),
+                label: label_of(&text[range]),
             }),
             _ => None,
         })
@@ -590,7 +664,7 @@ fn check_links(page: &Path) -> Result<(), Failed> {
         let url = link.url.as_str();
         let at = format!("{name}:{}", link.line);
         if url.starts_with(KERNEL_SITE) {
-            if let Err(e) = check_kernel_link(url) {
+            if let Err(e) = check_kernel_link(url, &link.label) {
                 errors.push(format!("{at}: {e}"));
             }
         } else if url.contains("elixir.bootlin.com") {

@@ -115,7 +115,7 @@ impl Kernel {
 
     /// `release_task`: the parent reaped it. The pid is freed, the task leaves its parent's
     /// children and its thread group, and its credentials are put (`put_task_struct` ->
-    /// `exit_creds`).
+    /// `__put_task_struct` -> `exit_creds`).
     fn release_task(&mut self, t: TaskRef) {
         let _ = self.call("release_task", FILE, |k| {
             let (pid, parent, leader, handle, state) = {
