@@ -15,7 +15,7 @@
 //! It is plumbing between the workspace's crates rather than a user's API: the model's
 //! builder (`nslab_sim::graph`), the live one (`nslab_real::inspect::graph`) and the
 //! binary's `nslab graph`, `nslab step` and `nslab trace --html` share these types. A user
-//! meets a [`Graph`] as what `nslab_sim::graph::graph` returns, and draws it with
+//! meets a [`Graph`] as what `nslab_sim::graph::build` returns, and draws it with
 //! [`Format::render`].
 
 #![warn(missing_docs)]
