@@ -31,11 +31,6 @@ impl BothReports {
     pub fn passed(&self) -> bool {
         self.disagreements.is_empty() && self.sim.passed() && self.real.passed()
     }
-
-    /// Whether the run says nothing wrong: it passed, or it is a skip.
-    pub fn passed_or_skipped(&self) -> bool {
-        self.passed() || self.skip.is_some()
-    }
 }
 
 /// Runs the scenario on a fresh real machine (`helper` is the program its helpers run, a

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// How many shrinking steps the first failing case gets.
-pub const MAX_SHRINK_ITERS: u32 = 2048;
+pub(crate) const MAX_SHRINK_ITERS: u32 = 2048;
 
 /// Part `k` (1-based) of `n` of the case space: the cases whose index is `k - 1` modulo `n`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl Shard {
     pub const ALL: Shard = Shard { k: 1, n: 1 };
 
     /// Whether case `index` belongs to this part.
-    pub fn holds(self, index: u32) -> bool {
+    pub(crate) fn holds(self, index: u32) -> bool {
         index % self.n == self.k - 1
     }
 }

@@ -13,7 +13,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::fmt::Write as _;
 
-pub const TOPICS: &[&str] = &[
+pub(crate) const TOPICS: &[&str] = &[
     "pid", "net", "user", "uts", "ipc", "mnt", "cgroup", "time", "setns", "limits",
 ];
 

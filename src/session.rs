@@ -76,7 +76,7 @@ impl Session {
     }
 
     /// The state now: the recording folded up to `pos`.
-    pub fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         fold(&self.initial, &self.rec.records, self.pos)
     }
 

@@ -7,10 +7,18 @@
 //! shape, so that the two can be drawn side by side.
 //!
 //! This crate is pure (no I/O, no `unsafe`) and depends on neither backend. It renders a
-//! graph as a terminal tree ([`render_tree`]), Graphviz DOT ([`render_dot`]), Mermaid
-//! ([`render_mermaid`]) and SVG laid out in-process by the `layout-rs` crate
-//! ([`render_svg`]). Every renderer is deterministic: the same graph gives the same bytes.
+//! graph ([`Format::render`]) as a terminal tree ([`Format::Tree`]), Graphviz DOT
+//! ([`Format::Dot`]), Mermaid ([`Format::Mermaid`]) and SVG laid out in-process by the
+//! `layout-rs` crate ([`Format::Svg`]). Every renderer is deterministic: the same graph gives
+//! the same bytes.
+//!
+//! It is plumbing between the workspace's crates rather than a user's API: the model's
+//! builder (`nslab_sim::graph`), the live one (`nslab_real::inspect::graph`) and the
+//! binary's `nslab graph`, `nslab step` and `nslab trace --html` share these types. A user
+//! meets a [`Graph`] as what `nslab_sim::graph::build` returns, and draws it with
+//! [`Format::render`].
 
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use serde::Serialize;
@@ -18,19 +26,27 @@ use std::fmt::Write as _;
 
 mod render;
 
-pub use render::{render_dot, render_mermaid, render_svg, render_tree};
+use render::{render_dot, render_mermaid, render_svg, render_tree};
 
 /// The eight namespace types, named as `/proc/<pid>/ns/` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NsKind {
+    /// `mnt`
     Mnt,
+    /// `uts`
     Uts,
+    /// `ipc`
     Ipc,
+    /// `pid`
     Pid,
+    /// `net`
     Net,
+    /// `user`
     User,
+    /// `cgroup`
     Cgroup,
+    /// `time`
     Time,
 }
 
@@ -78,14 +94,9 @@ impl NsKind {
         }
     }
 
-    /// The type named `name` (as [`NsKind::name`] gives it).
-    pub fn from_name(name: &str) -> Option<NsKind> {
-        NsKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
     /// The fill colour of this type in DOT, Mermaid and SVG (a qualitative palette, one
     /// colour per type, readable with black text).
-    pub const fn colour(self) -> &'static str {
+    pub(crate) const fn colour(self) -> &'static str {
         match self {
             NsKind::Mnt => "#8dd3c7",
             NsKind::Uts => "#ffffb3",
@@ -102,6 +113,7 @@ impl NsKind {
 /// One namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Namespace {
+    /// Its type (`type` in JSON).
     #[serde(rename = "type")]
     pub kind: NsKind,
     /// The inode number readlink shows.
@@ -131,18 +143,6 @@ impl Namespace {
     }
 }
 
-/// The entries of an nsproxy, in `struct nsproxy`'s order (include/linux/nsproxy.h).
-pub const NSPROXY_ENTRIES: [&str; 8] = [
-    "uts_ns",
-    "ipc_ns",
-    "mnt_ns",
-    "pid_ns_for_children",
-    "net_ns",
-    "time_ns",
-    "time_ns_for_children",
-    "cgroup_ns",
-];
-
 /// One nsproxy: the set of namespaces that its tasks use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Nsproxy {
@@ -151,7 +151,9 @@ pub struct Nsproxy {
     pub name: String,
     /// Its reference count, where known.
     pub count: Option<u64>,
-    /// `(entry, index in Graph::namespaces)`, entries as [`NSPROXY_ENTRIES`] names them;
+    /// `(entry, index in Graph::namespaces)`, entries named as `struct nsproxy`'s fields
+    /// (include/linux/nsproxy.h), in its order: `uts_ns`, `ipc_ns`, `mnt_ns`,
+    /// `pid_ns_for_children`, `net_ns`, `time_ns`, `time_ns_for_children`, `cgroup_ns`;
     /// an entry that is absent (no time namespaces in 4.19, or not readable) is left out.
     pub entries: Vec<(&'static str, usize)>,
     /// Inferred from the tasks' `/proc/<pid>/ns/*` links (live), not read from the kernel.
@@ -204,11 +206,15 @@ pub enum Source {
 /// Tasks, nsproxies and namespaces, with indices between them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Graph {
+    /// The model or the running kernel.
     pub source: Source,
     /// One line saying what is drawn (`model of Linux v6.18 after clone(...)`).
     pub title: String,
+    /// The tasks; [`Task::nsproxy`] indexes [`Graph::nsproxies`].
     pub tasks: Vec<Task>,
+    /// The nsproxies; their entries index [`Graph::namespaces`].
     pub nsproxies: Vec<Nsproxy>,
+    /// The namespaces; owners and parents index this list.
     pub namespaces: Vec<Namespace>,
 }
 
@@ -292,9 +298,13 @@ impl Graph {
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// A terminal tree: tasks, their nsproxies, the namespaces, owners and parents.
     Tree,
+    /// Graphviz DOT.
     Dot,
+    /// A Mermaid flowchart.
     Mermaid,
+    /// SVG, laid out in-process by `layout-rs` (no Graphviz binary needed).
     Svg,
 }
 

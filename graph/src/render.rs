@@ -32,7 +32,7 @@ fn ns_details(n: &Namespace, g: &Graph) -> String {
 
 /// The terminal tree: the tasks with their nsproxy and namespaces, then the namespaces
 /// nested under the user namespace that owns them.
-pub fn render_tree(g: &Graph) -> String {
+pub(crate) fn render_tree(g: &Graph) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", g.title);
     out.push('\n');
@@ -221,7 +221,7 @@ fn edges(g: &Graph) -> Vec<Edge> {
 }
 
 /// Graphviz DOT.
-pub fn render_dot(g: &Graph) -> String {
+pub(crate) fn render_dot(g: &Graph) -> String {
     dot(g, Flavour::Graphviz)
 }
 
@@ -307,7 +307,7 @@ fn mermaid_str(s: &str) -> String {
 }
 
 /// Mermaid flowchart source, for the book.
-pub fn render_mermaid(g: &Graph) -> String {
+pub(crate) fn render_mermaid(g: &Graph) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "---");
     let _ = writeln!(out, "title: \"{}\"", mermaid_str(&g.title));
@@ -395,7 +395,7 @@ pub fn render_mermaid(g: &Graph) -> String {
 
 /// SVG, laid out in-process by layout-rs from the graph's DOT (no Graphviz binary needed).
 /// A title and a legend of the type colours are added as SVG text.
-pub fn render_svg(g: &Graph) -> String {
+pub(crate) fn render_svg(g: &Graph) -> String {
     if g.tasks.len() + g.nsproxies.len() + g.namespaces.len() > LAYOUT_MAX_NODES {
         return columns_svg(g);
     }

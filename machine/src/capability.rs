@@ -31,7 +31,7 @@ pub const fn cap_bit(cap: u32) -> u64 {
 }
 
 /// The capability names of the ones the model checks, for traces and parsers.
-pub const CAP_NAMES: [(&str, u32); 7] = [
+pub(crate) const CAP_NAMES: [(&str, u32); 7] = [
     ("CAP_SETGID", CAP_SETGID),
     ("CAP_SETUID", CAP_SETUID),
     ("CAP_NET_ADMIN", CAP_NET_ADMIN),

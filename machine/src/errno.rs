@@ -53,7 +53,7 @@ pub enum Errno {
 
 impl Errno {
     /// Every named errno, for parsers and listings.
-    pub const NAMED: [Errno; 18] = [
+    pub(crate) const NAMED: [Errno; 18] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::ESRCH,
@@ -109,7 +109,7 @@ impl Errno {
     }
 
     /// The C name (`"EINVAL"`) of a named errno.
-    pub const fn c_name(self) -> Option<&'static str> {
+    pub(crate) const fn c_name(self) -> Option<&'static str> {
         Some(match self {
             Errno::EPERM => "EPERM",
             Errno::ENOENT => "ENOENT",

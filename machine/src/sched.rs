@@ -106,7 +106,7 @@ pub const CLONE_NEW_ALL: u64 = NSPROXY_FLAGS | CLONE_NEWUSER;
 
 /// Flag names in the kernel's spelling, lowest bit first (exit-signal bits excluded but
 /// `CLONE_NEWTIME`, which shares them).
-pub const FLAG_NAMES: [(&str, u64); 27] = [
+pub(crate) const FLAG_NAMES: [(&str, u64); 27] = [
     ("CLONE_NEWTIME", CLONE_NEWTIME),
     ("CLONE_VM", CLONE_VM),
     ("CLONE_FS", CLONE_FS),

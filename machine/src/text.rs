@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 /// ...), not DEL, and not one of the invisible formatting characters that reorder or hide
 /// text (bidirectional overrides and isolates, zero-width characters, the byte order mark).
 /// Newline and tab are left to the caller: [`printable`] keeps them, [`quoted`] does not.
-pub fn is_printable(c: char) -> bool {
+pub(crate) fn is_printable(c: char) -> bool {
     !(c.is_control()
         || matches!(c,
             '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'

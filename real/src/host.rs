@@ -79,7 +79,7 @@ impl HostSnapshot {
 }
 
 /// Processes (running or zombie) whose parent is this process, as `pid state comm`.
-pub fn own_children() -> Vec<String> {
+pub(crate) fn own_children() -> Vec<String> {
     let me = std::process::id().to_string();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

@@ -7,7 +7,9 @@
 //!
 //! [`inspect`] is apart from the backend: it reads the whole running system (`nslab lsns`,
 //! `nslab graph --live`) and keeps persistent network namespaces in iproute2's convention
-//! (`nslab netns`, the only code in nslab that mounts).
+//! (`nslab netns`, the only code in nslab that mounts). It is there for the `nslab` binary
+//! and the workspace's tests, not as an API for users: its items are public because the
+//! binary is another crate, and may change with the commands.
 //!
 //! Invariants of the backend, written as absences: it never mounts anything; it never changes
 //! the host's hostname, interfaces or namespace limits (those calls are refused with
@@ -16,7 +18,12 @@
 //!
 //! [`live`] is the other user of the kernel: the `nslab unshare`, `nsenter` and `clone`
 //! commands, which run in the (single-threaded) `nslab` process itself and mount only what
-//! their user asks for, in namespaces they made (see its documentation).
+//! their user asks for, in namespaces they made (see its documentation). It too is the
+//! binary's plumbing (the commands' argument parsing is in the binary, the system calls
+//! here), not an API for users.
+//!
+//! [`host`] is for tests, the workspace's and a user's: a [`host::HostSnapshot`] taken before
+//! and after real-backend work shows that the host was left as it was.
 //!
 //! # Guide
 //!

@@ -47,7 +47,7 @@ fn type_index(t: NsType) -> usize {
 
 impl Canonicalizer {
     /// The label number of an inode of this type: 0, 1, ... in order of first appearance.
-    pub fn label(&mut self, ty: NsType, inum: u64) -> u32 {
+    pub(crate) fn label(&mut self, ty: NsType, inum: u64) -> u32 {
         let t = type_index(ty);
         if let Some((i, n)) = self.last[t] {
             if i == inum {
@@ -68,7 +68,7 @@ impl Canonicalizer {
     /// queue, pid namespaces after RCU) while the model frees it at once: a reused inode must
     /// get a fresh label on both sides. Labels are never handed out twice.
     /// `held` is sorted (a few dozen entries at most: a sorted list beats a hash set here).
-    pub fn retain(&mut self, held: &[(NsType, u64)]) {
+    pub(crate) fn retain(&mut self, held: &[(NsType, u64)]) {
         let before = self.labels.len();
         self.labels.retain(|k, _| held.binary_search(k).is_ok());
         if self.labels.len() != before {
@@ -79,7 +79,7 @@ impl Canonicalizer {
 
     /// The current epoch (see the field): labels are only ever added within one, so every
     /// inode labelled in it keeps its label until it ends.
-    pub fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }
 
@@ -131,10 +131,10 @@ impl Canonicalizer {
 }
 
 /// How many entries `/proc/<pid>/ns/` has.
-pub const NS_ENTRIES: usize = NsEntry::ALL.len();
+pub(crate) const NS_ENTRIES: usize = NsEntry::ALL.len();
 
 /// The position of an entry in `/proc/<pid>/ns/` order ([`NsEntry::ALL`]).
-pub const fn entry_index(e: NsEntry) -> usize {
+pub(crate) const fn entry_index(e: NsEntry) -> usize {
     match e {
         NsEntry::Net => 0,
         NsEntry::Uts => 1,
@@ -213,7 +213,7 @@ pub struct CanonView {
 
 impl CanonView {
     /// The view of a task that does not run (or could not be observed, with `note`).
-    pub fn gone(state: TaskState) -> CanonView {
+    pub(crate) fn gone(state: TaskState) -> CanonView {
         CanonView {
             state,
             ns: [None; NS_ENTRIES],
@@ -229,7 +229,7 @@ impl CanonView {
     }
 
     /// The view of a task that `state` or `observe` refused with this errno.
-    pub fn unobservable(e: Errno) -> CanonView {
+    pub(crate) fn unobservable(e: Errno) -> CanonView {
         CanonView {
             observe_error: Some(e),
             ..CanonView::gone(TaskState::Running)
@@ -280,7 +280,7 @@ impl fmt::Display for CanonView {
 }
 
 /// A task's state as text: `running`, `exited 0`, `killed 9`.
-pub fn state_text(s: TaskState) -> impl fmt::Display {
+pub(crate) fn state_text(s: TaskState) -> impl fmt::Display {
     StateText(s)
 }
 

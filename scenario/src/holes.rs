@@ -14,7 +14,7 @@ use crate::parse::{parse, ParseError};
 
 /// What a hole asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HoleKind {
+pub(crate) enum HoleKind {
     /// The outcome of the call on this line.
     Outcome,
     /// `TASK.FIELD == ?` with a numeric field.
@@ -39,7 +39,7 @@ pub struct Hole {
     /// The line, from 1.
     pub line: u32,
     /// What it asks for.
-    pub kind: HoleKind,
+    pub(crate) kind: HoleKind,
     /// The line as written.
     pub text: String,
 }
@@ -56,7 +56,7 @@ impl Hole {
 }
 
 /// Recognises a hole on one line.
-pub fn hole_of(line: &str) -> Option<HoleKind> {
+pub(crate) fn hole_of(line: &str) -> Option<HoleKind> {
     let code = line.split('#').next().unwrap_or("").trim();
     if let Some(head) = code.strip_suffix('?') {
         let head = head.trim_end();
@@ -117,7 +117,7 @@ pub fn hints(text: &str) -> Vec<String> {
 }
 
 /// Parses a scenario that may have holes.
-pub fn parse_with_holes(text: &str) -> Result<(Scenario, Vec<Hole>), ParseError> {
+pub(crate) fn parse_with_holes(text: &str) -> Result<(Scenario, Vec<Hole>), ParseError> {
     let (clean, holes) = strip(text);
     Ok((parse(&clean)?, holes))
 }

@@ -18,15 +18,15 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
     /// The file, when the text came from one.
-    pub file: Option<String>,
+    pub(crate) file: Option<String>,
     /// The line, from 1.
     pub line: u32,
     /// The column, from 1.
     pub column: u32,
     /// What the grammar wanted there.
-    pub expected: String,
+    pub(crate) expected: String,
     /// What the file has.
-    pub found: String,
+    pub(crate) found: String,
 }
 
 impl fmt::Display for ParseError {
@@ -1128,7 +1128,7 @@ impl LineParser<'_> {
 }
 
 /// Whether a word can name a task.
-pub fn is_label(w: &str) -> bool {
+pub(crate) fn is_label(w: &str) -> bool {
     let mut chars = w.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

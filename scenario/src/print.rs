@@ -17,7 +17,7 @@ pub fn stmt_line(st: &Stmt) -> String {
 }
 
 /// [`stmt_line`], appended to a buffer.
-pub fn push_stmt_line(s: &mut String, st: &Stmt) {
+pub(crate) fn push_stmt_line(s: &mut String, st: &Stmt) {
     match st {
         Stmt::Alias { label, target, .. } => {
             s.push_str(label);

@@ -19,7 +19,7 @@ impl Kernel {
     /// the effective set decides. A target at or above the credentials' level is out of
     /// reach. The owner of a namespace whose parent is the credentials' namespace has every
     /// capability in it. Otherwise a capability in a parent covers the children.
-    pub fn cap_capable(&self, cred: CredRef, targ_ns: UserNsRef, cap: u32) -> bool {
+    pub(crate) fn cap_capable(&self, cred: CredRef, targ_ns: UserNsRef, cap: u32) -> bool {
         let cred = &self.creds[cred];
         let cred_level = self.user_namespaces[cred.user_ns].level;
         let mut ns = targ_ns;
@@ -40,7 +40,7 @@ impl Kernel {
     }
 
     /// `ns_capable(ns, cap)` for the task's subjective credentials.
-    pub fn ns_capable(&self, task: TaskRef, ns: UserNsRef, cap: u32) -> bool {
+    pub(crate) fn ns_capable(&self, task: TaskRef, ns: UserNsRef, cap: u32) -> bool {
         self.cap_capable(self.tasks[task].cred, ns, cap)
     }
 
@@ -49,7 +49,7 @@ impl Kernel {
     /// caller needs `CAP_SYS_PTRACE` over the target's user namespace. (So a task in a child
     /// user namespace, however capable there, cannot ptrace-read, and so not `setns` by
     /// pidfd into, a task of its parent's namespace.)
-    pub fn cap_ptrace_access_check(&self, current: TaskRef, child: TaskRef) -> bool {
+    pub(crate) fn cap_ptrace_access_check(&self, current: TaskRef, child: TaskRef) -> bool {
         let c = self.current_cred(current);
         let t = self.task_cred(child);
         if c.user_ns == t.user_ns && t.cap_permitted & !c.cap_permitted == 0 {
@@ -60,7 +60,7 @@ impl Kernel {
 
     /// `capset` that only lowers the sets: removes `caps` from the effective and permitted
     /// sets. `cap_capset` allows any such drop, so this cannot fail.
-    pub fn capset_drop(&mut self, task: TaskRef, caps: u64) -> Result<(), Errno> {
+    pub(crate) fn capset_drop(&mut self, task: TaskRef, caps: u64) -> Result<(), Errno> {
         self.call("cap_capset", "security/commoncap.c", |k| {
             let new = k.prepare_creds(task);
             {

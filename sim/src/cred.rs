@@ -56,13 +56,13 @@ impl Kernel {
     /// `current_cred()`: the subjective credentials of the calling task (`current->cred`),
     /// the ones its permission checks use.
     #[inline]
-    pub fn current_cred(&self, current: TaskRef) -> &Cred {
+    pub(crate) fn current_cred(&self, current: TaskRef) -> &Cred {
         &self.creds[self.tasks[current].cred]
     }
 
     /// `current_user_ns()`: the user namespace of the caller's credentials.
     #[inline]
-    pub fn current_user_ns(&self, current: TaskRef) -> UserNsRef {
+    pub(crate) fn current_user_ns(&self, current: TaskRef) -> UserNsRef {
         self.current_cred(current).user_ns
     }
 

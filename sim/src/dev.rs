@@ -21,10 +21,9 @@ use crate::trace::Step;
 const FILE: &str = "net/core/dev.c";
 
 /// `IFF_UP`.
-pub const IFF_UP: u32 = 0x1;
+pub(crate) const IFF_UP: u32 = 0x1;
 /// `IFF_LOOPBACK`.
-pub const IFF_LOOPBACK: u32 = 0x8;
-pub use crate::machine::IFNAMSIZ;
+pub(crate) const IFF_LOOPBACK: u32 = 0x8;
 use crate::machine::{IfName, Interfaces};
 
 /// `struct net_device`, reduced to what `ip link` and `ip addr` show.
@@ -43,7 +42,7 @@ pub struct NetDevice {
 }
 
 /// `netdev_net_ops`: registered first, as a subsystem.
-pub fn netdev_net_ops() -> PernetOperations {
+pub(crate) fn netdev_net_ops() -> PernetOperations {
     PernetOperations {
         init: Some(("netdev_init", netdev_init)),
         exit: Some(("netdev_exit", netdev_exit)),
@@ -53,7 +52,7 @@ pub fn netdev_net_ops() -> PernetOperations {
 
 /// `default_device_ops`: registered after `loopback_net_ops`; its exit unregisters what
 /// devices remain.
-pub fn default_device_ops() -> PernetOperations {
+pub(crate) fn default_device_ops() -> PernetOperations {
     PernetOperations {
         exit: Some(("default_device_exit_batch", default_device_exit_batch)),
         ..PernetOperations::new("default_device_ops", FILE, PernetKind::Device)
@@ -120,7 +119,7 @@ impl Kernel {
     /// `dev_ioctl(net, SIOCSIFFLAGS, {name, flags | IFF_UP})` from a socket in the task's
     /// network namespace: `CAP_NET_ADMIN` over its owner, then the device by name, then
     /// `dev_change_flags`. A loopback device coming up gets 127.0.0.1/8 and ::1.
-    pub fn dev_ioctl_set_up(&mut self, task: TaskRef, ifname: &str) -> Result<(), Errno> {
+    pub(crate) fn dev_ioctl_set_up(&mut self, task: TaskRef, ifname: &str) -> Result<(), Errno> {
         self.call("dev_ioctl", "net/core/dev_ioctl.c", |k| {
             let nsp = k.task_nsproxy(task);
             let net = k.nsproxies[nsp].net_ns;
@@ -159,7 +158,7 @@ impl Kernel {
 
     /// The interfaces of a network namespace as `getifaddrs` shows them, into a list the
     /// caller keeps (an observation is written in place).
-    pub fn interfaces_into(&self, net: NetRef, v: &mut Interfaces) {
+    pub(crate) fn interfaces_into(&self, net: NetRef, v: &mut Interfaces) {
         v.clear();
         for d in &self.nets[net].dev_base {
             v.push(Interface {

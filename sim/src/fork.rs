@@ -21,7 +21,7 @@ const FILE: &str = "kernel/fork.c";
 
 /// `struct kernel_clone_args`, reduced to what the model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KernelCloneArgs {
+pub(crate) struct KernelCloneArgs {
     /// The `CLONE_*` flags.
     pub flags: u64,
     /// The signal sent to the parent at exit.
@@ -45,7 +45,7 @@ struct ForkProgress {
 }
 
 /// Every flag `unshare` accepts (`check_unshare_flags`).
-pub const UNSHARE_VALID: u64 = CLONE_THREAD
+pub(crate) const UNSHARE_VALID: u64 = CLONE_THREAD
     | CLONE_FS
     | CLONE_NEWNS
     | CLONE_SIGHAND
@@ -63,7 +63,11 @@ pub const UNSHARE_VALID: u64 = CLONE_THREAD
 impl Kernel {
     /// The `clone` or `clone3` system call made by `current`: decodes the arguments as the
     /// entry points do, then `kernel_clone`.
-    pub fn sys_clone(&mut self, current: TaskRef, args: CloneArgs) -> Result<TaskRef, Errno> {
+    pub(crate) fn sys_clone(
+        &mut self,
+        current: TaskRef,
+        args: CloneArgs,
+    ) -> Result<TaskRef, Errno> {
         match args.via {
             CloneVia::Clone => {
                 // `SYSCALL_DEFINE5(clone)`: 32-bit flags; the low byte is the exit signal.
@@ -126,7 +130,7 @@ impl Kernel {
     }
 
     /// `kernel_clone(args)`.
-    pub fn kernel_clone(
+    pub(crate) fn kernel_clone(
         &mut self,
         current: TaskRef,
         args: KernelCloneArgs,
@@ -394,7 +398,11 @@ impl Kernel {
     }
 
     /// `ksys_unshare(unshare_flags)` made by `current`.
-    pub fn ksys_unshare(&mut self, current: TaskRef, unshare_flags: u64) -> Result<(), Errno> {
+    pub(crate) fn ksys_unshare(
+        &mut self,
+        current: TaskRef,
+        unshare_flags: u64,
+    ) -> Result<(), Errno> {
         self.call("ksys_unshare", FILE, |k| {
             let mut f = unshare_flags;
             if f & CLONE_NEWUSER != 0 {

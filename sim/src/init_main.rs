@@ -37,7 +37,7 @@ use crate::utsname::UtsNamespace;
 use arrayvec::ArrayVec;
 
 /// `UTS_NODENAME`: the hostname the kernel boots with.
-pub const UTS_NODENAME: &str = "(none)";
+pub(crate) const UTS_NODENAME: &str = "(none)";
 
 /// Boots the machine; with an origin, places the scenario root where it says.
 pub(crate) fn start_kernel(origin: Option<&Origin>, version: KernelVersion) -> Kernel {

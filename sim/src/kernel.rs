@@ -64,7 +64,7 @@ impl Hasher for IdHasher {
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// A typed pointer into one [`Slab`]: what `struct task_struct *` and its kin are to the
-/// kernel. Only the slab makes one (by [`Slab::insert`]), so a reference names a live object
+/// kernel. Only the slab makes one (by `Slab::insert`, inside the model), so a reference names a live object
 /// of its own type until that object is freed.
 pub trait ObjectRef: Copy {
     /// The slot's index, as used in the objects' names (`nsproxy#3`, `cred#5`).
@@ -102,7 +102,7 @@ impl<T> Default for Slab<T> {
 
 impl<T: SlabObject> Slab<T> {
     /// Stores an object and returns its reference.
-    pub fn insert(&mut self, t: T) -> T::Ref {
+    pub(crate) fn insert(&mut self, t: T) -> T::Ref {
         self.live += 1;
         let i = if let Some(i) = self.free.pop() {
             self.items[i as usize] = Some(t);
@@ -115,7 +115,7 @@ impl<T: SlabObject> Slab<T> {
     }
 
     /// The arena with every object freed, keeping its memory; indices start again at 0.
-    pub fn emptied(mut self) -> Self {
+    pub(crate) fn emptied(mut self) -> Self {
         self.items.clear();
         self.free.clear();
         self.live = 0;
@@ -126,7 +126,7 @@ impl<T: SlabObject> Slab<T> {
     ///
     /// # Panics
     /// If the reference points at no object: a double free in the model, which is a bug.
-    pub fn remove(&mut self, r: T::Ref) -> T {
+    pub(crate) fn remove(&mut self, r: T::Ref) -> T {
         let i = r.index();
         let t = self.items[i as usize]
             .take()
@@ -137,12 +137,12 @@ impl<T: SlabObject> Slab<T> {
     }
 
     /// The object a reference points at, or `None` once it has been freed.
-    pub fn get(&self, r: T::Ref) -> Option<&T> {
+    pub(crate) fn get(&self, r: T::Ref) -> Option<&T> {
         self.items.get(r.index() as usize).and_then(Option::as_ref)
     }
 
     /// The object a reference points at, mutably, or `None` once it has been freed.
-    pub fn get_mut(&mut self, r: T::Ref) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, r: T::Ref) -> Option<&mut T> {
         self.items
             .get_mut(r.index() as usize)
             .and_then(Option::as_mut)
@@ -159,7 +159,7 @@ impl<T: SlabObject> Slab<T> {
     }
 
     /// Live objects with their references.
-    pub fn iter(&self) -> impl Iterator<Item = (T::Ref, &T)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (T::Ref, &T)> {
         self.items
             .iter()
             .enumerate()
@@ -193,7 +193,7 @@ macro_rules! object_ref {
     ($(#[$doc:meta])* $name:ident => $object:ty) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub(crate) u32);
+        pub struct $name(pub u32);
 
         impl $name {
             /// The slot's index, as used in the objects' names (`nsproxy#3`, `cred#5`).
@@ -386,22 +386,22 @@ impl KernelVersion {
     }
 
     /// Time namespaces exist (5.6+).
-    pub const fn has_time_ns(self) -> bool {
+    pub(crate) const fn has_time_ns(self) -> bool {
         matches!(self, KernelVersion::V6_18)
     }
 
     /// `clone3` exists (5.3+).
-    pub const fn has_clone3(self) -> bool {
+    pub(crate) const fn has_clone3(self) -> bool {
         matches!(self, KernelVersion::V6_18)
     }
 
     /// `CLONE_PIDFD` (5.2+) and `setns` with a pidfd (5.8+) exist.
-    pub const fn has_pidfd(self) -> bool {
+    pub(crate) const fn has_pidfd(self) -> bool {
         matches!(self, KernelVersion::V6_18)
     }
 
     /// The function every fork goes through: `_do_fork` (4.19) or `kernel_clone` (5.10+).
-    pub const fn fork_entry(self) -> &'static str {
+    pub(crate) const fn fork_entry(self) -> &'static str {
         match self {
             KernelVersion::V4_19 => "_do_fork",
             KernelVersion::V6_18 => "kernel_clone",
@@ -554,7 +554,7 @@ impl Kernel {
     }
 
     /// The handle of a live task, if it was given one.
-    pub fn handle_of(&self, t: TaskRef) -> Option<TaskId> {
+    pub(crate) fn handle_of(&self, t: TaskRef) -> Option<TaskId> {
         self.tasks[t].handle
     }
 

@@ -17,10 +17,10 @@ use crate::trace::Step;
 const FILE: &str = "drivers/net/loopback.c";
 
 /// `LOOPBACK_IFINDEX`: `lo` must get ifindex 1.
-pub const LOOPBACK_IFINDEX: u32 = 1;
+pub(crate) const LOOPBACK_IFINDEX: u32 = 1;
 
 /// `loopback_net_ops`: registered by net/core/dev.c as the first device op.
-pub fn loopback_net_ops() -> PernetOperations {
+pub(crate) fn loopback_net_ops() -> PernetOperations {
     PernetOperations {
         init: Some(("loopback_net_init", loopback_net_init)),
         ..PernetOperations::new("loopback_net_ops", FILE, PernetKind::Device)

@@ -93,7 +93,7 @@ pub struct Net {
 
 /// `net_ns_ops` (4.19 only): its init gives a new namespace its inode number, which 5.x and
 /// later assign before `setup_net` (`preinit_net`).
-pub fn net_ns_ops() -> PernetOperations {
+pub(crate) fn net_ns_ops() -> PernetOperations {
     PernetOperations {
         init: Some(("net_ns_net_init", net_ns_net_init)),
         exit: Some(("net_ns_net_exit", net_ns_net_exit)),

@@ -60,7 +60,7 @@ struct Partial {
 
 /// `struct nsset`: what `setns` builds before committing.
 #[derive(Debug)]
-pub struct Nsset {
+pub(crate) struct Nsset {
     /// The `CLONE_NEW*` flags being joined.
     pub flags: u64,
     /// A private copy of the caller's nsproxy that the installs modify; `None` once
@@ -74,18 +74,18 @@ pub struct Nsset {
 
 impl Nsset {
     /// `nsset->nsproxy` before the commit, which is when every install runs.
-    pub fn nsproxy(&self) -> NsproxyRef {
+    pub(crate) fn nsproxy(&self) -> NsproxyRef {
         self.nsproxy
             .expect("the installs run before commit_nsset takes the nsproxy")
     }
 
     /// `nsset->cred`: the prepared credentials, or the caller's.
-    pub fn cred(&self, k: &Kernel, current: TaskRef) -> CredRef {
+    pub(crate) fn cred(&self, k: &Kernel, current: TaskRef) -> CredRef {
         self.cred.unwrap_or_else(|| k.tasks[current].cred)
     }
 
     /// `nsset_cred(nsset)`: the prepared credentials, which a user namespace install edits.
-    pub fn cred_for_write(&mut self, k: &mut Kernel, current: TaskRef) -> CredRef {
+    pub(crate) fn cred_for_write(&mut self, k: &mut Kernel, current: TaskRef) -> CredRef {
         match self.cred {
             Some(c) => c,
             None => {
@@ -99,7 +99,7 @@ impl Nsset {
 
 /// A namespace object of any type, as `setns` finds it behind a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NsObject {
+pub(crate) enum NsObject {
     /// A mount namespace.
     Mnt(MntNsRef),
     /// A UTS namespace.
@@ -120,7 +120,7 @@ pub enum NsObject {
 
 impl NsObject {
     /// `ns->ops->type`.
-    pub fn ns_type(self) -> NsType {
+    pub(crate) fn ns_type(self) -> NsType {
         match self {
             NsObject::Mnt(_) => NsType::Mnt,
             NsObject::Uts(_) => NsType::Uts,
@@ -141,7 +141,7 @@ impl Kernel {
 
     /// `tsk->nsproxy` of a running task (only an exiting task has none, and the model
     /// never calls on one).
-    pub fn task_nsproxy(&self, t: TaskRef) -> NsproxyRef {
+    pub(crate) fn task_nsproxy(&self, t: TaskRef) -> NsproxyRef {
         self.tasks[t]
             .nsproxy
             .expect("a running task has an nsproxy")
@@ -385,7 +385,7 @@ impl Kernel {
 
     /// The namespace behind `/proc/<pid>/ns/<entry>` of a live task: what opening the file
     /// finds (`ENOENT` for `pid_for_children` before its namespace has an init).
-    pub fn ns_of_entry(&self, t: TaskRef, entry: NsEntry) -> Result<NsObject, Errno> {
+    pub(crate) fn ns_of_entry(&self, t: TaskRef, entry: NsEntry) -> Result<NsObject, Errno> {
         let task = &self.tasks[t];
         let n = task.nsproxy.ok_or(Errno::ENOENT)?;
         let p = &self.nsproxies[n];
@@ -427,7 +427,7 @@ impl Kernel {
 
     /// The inode number of a namespace object.
     #[inline]
-    pub fn ns_inum(&self, ns: NsObject) -> u64 {
+    pub(crate) fn ns_inum(&self, ns: NsObject) -> u64 {
         match ns {
             NsObject::Mnt(r) => self.mnt_namespaces[r].ns.inum,
             NsObject::Uts(r) => self.uts_namespaces[r].ns.inum,
@@ -444,7 +444,7 @@ impl Kernel {
     /// thread group; or the same real ids, or `CAP_SYS_PTRACE` over the target's user
     /// namespace; then a target that is not dumpable also needs `CAP_SYS_PTRACE` over its
     /// mm's user namespace; and last the LSM hook, `cap_ptrace_access_check`.
-    pub fn ptrace_may_access(&self, current: TaskRef, tsk: TaskRef) -> bool {
+    pub(crate) fn ptrace_may_access(&self, current: TaskRef, tsk: TaskRef) -> bool {
         if self.tasks[current].group_leader == self.tasks[tsk].group_leader {
             return true;
         }
@@ -470,7 +470,12 @@ impl Kernel {
     /// `setns(fd, flags)` made by `current`. The fd is opened first, as the backend's
     /// controller would open it: a namespace file of a task that is gone is `ENOENT`, a pidfd
     /// of a task that is gone is `ESRCH`.
-    pub fn sys_setns(&mut self, current: TaskRef, fd: NsFd, nstype: u64) -> Result<(), Errno> {
+    pub(crate) fn sys_setns(
+        &mut self,
+        current: TaskRef,
+        fd: NsFd,
+        nstype: u64,
+    ) -> Result<(), Errno> {
         // Opening the file happens before the syscall: a dead task has no /proc entry, and a
         // pidfd cannot be opened for it.
         let target = match fd {

@@ -15,7 +15,7 @@ use crate::trace::Step;
 const FILE: &str = "kernel/pid.c";
 
 /// `RESERVED_PIDS`: after the first wrap, numbers restart here instead of at 1.
-pub const RESERVED_PIDS: i32 = 300;
+pub(crate) const RESERVED_PIDS: i32 = 300;
 
 /// One level of a pid: `struct upid`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,12 +42,12 @@ pub struct Pid {
 
 impl Pid {
     /// The number in the initial (outermost) namespace.
-    pub fn nr_global(&self) -> i32 {
+    pub(crate) fn nr_global(&self) -> i32 {
         self.numbers[0].nr
     }
 
     /// The number in the innermost namespace.
-    pub fn nr_own(&self) -> i32 {
+    pub(crate) fn nr_own(&self) -> i32 {
         self.numbers[self.level as usize].nr
     }
 }
@@ -179,7 +179,7 @@ impl Kernel {
     }
 
     /// `pid_nr_ns(pid, ns)`: the number of a pid in `ns`, 0 if it is not visible there.
-    pub fn pid_nr_ns(&self, p: PidRef, ns: PidNsRef) -> i32 {
+    pub(crate) fn pid_nr_ns(&self, p: PidRef, ns: PidNsRef) -> i32 {
         let pid = &self.pids[p];
         let level = self.pid_namespaces[ns].level;
         match pid.numbers.get(level as usize) {

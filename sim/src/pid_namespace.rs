@@ -18,15 +18,15 @@ use crate::trace::Step;
 const FILE: &str = "kernel/pid_namespace.c";
 
 /// `MAX_PID_NS_LEVEL`: the deepest level a pid namespace can have.
-pub const MAX_PID_NS_LEVEL: u32 = 32;
+pub(crate) const MAX_PID_NS_LEVEL: u32 = 32;
 /// `PIDNS_ADDING`: the flag bit of `pid_allocated` that lets forks in.
-pub const PIDNS_ADDING: u32 = 1 << 31;
+pub(crate) const PIDNS_ADDING: u32 = 1 << 31;
 /// `PID_MAX_DEFAULT`: the default `pid_max` (per namespace since 6.14).
-pub const PID_MAX_DEFAULT: i32 = 32768;
+pub(crate) const PID_MAX_DEFAULT: i32 = 32768;
 /// `PID_MAX_LIMIT` on 64-bit: the largest `pid_max`.
-pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
+pub(crate) const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 /// The smallest `pid_max` the sysctl accepts (`RESERVED_PIDS + 1`).
-pub const PID_MAX_MIN: i32 = 301;
+pub(crate) const PID_MAX_MIN: i32 = 301;
 
 /// `struct idr` of a pid namespace: the numbers handed out, each with its `struct pid`,
 /// ordered by number as the kernel's radix tree is. A sorted array: numbers are handed out
@@ -41,12 +41,12 @@ impl Idr {
     }
 
     /// `idr_find`: whether the number is in use.
-    pub fn contains(&self, nr: i32) -> bool {
+    pub(crate) fn contains(&self, nr: i32) -> bool {
         self.find(nr).is_ok()
     }
 
     /// `idr_replace`/`idr_alloc`: the number now names this pid.
-    pub fn insert(&mut self, nr: i32, p: PidRef) {
+    pub(crate) fn insert(&mut self, nr: i32, p: PidRef) {
         match self.find(nr) {
             Ok(i) => self.0[i].1 = p,
             Err(i) => self.0.insert(i, (nr, p)),
@@ -54,12 +54,12 @@ impl Idr {
     }
 
     /// `idr_remove`.
-    pub fn remove(&mut self, nr: i32) -> Option<PidRef> {
+    pub(crate) fn remove(&mut self, nr: i32) -> Option<PidRef> {
         self.find(nr).ok().map(|i| self.0.remove(i).1)
     }
 
     /// The numbers in use with their pids, in number order.
-    pub fn iter(&self) -> impl Iterator<Item = (i32, PidRef)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i32, PidRef)> + '_ {
         self.0.iter().copied()
     }
 }
@@ -168,7 +168,7 @@ impl Kernel {
     }
 
     /// `in_userns(ancestor, child)`: `child` is `ancestor` or below it.
-    pub fn in_userns(&self, ancestor: UserNsRef, child: UserNsRef) -> bool {
+    pub(crate) fn in_userns(&self, ancestor: UserNsRef, child: UserNsRef) -> bool {
         let mut ns = Some(child);
         while let Some(n) = ns {
             if n == ancestor {

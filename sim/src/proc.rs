@@ -15,7 +15,7 @@ use crate::machine::{NsEntry, TaskView};
 impl Kernel {
     /// Everything a task sees of itself. The `NSpid` list starts at the level of the
     /// machine's root task, as the real backend reads it from the root helper's /proc.
-    pub fn observe_task(&self, t: TaskRef) -> TaskView {
+    pub(crate) fn observe_task(&self, t: TaskRef) -> TaskView {
         let mut v = TaskView::empty();
         self.observe_task_into(t, &mut v);
         v
@@ -23,7 +23,7 @@ impl Kernel {
 
     /// [`Kernel::observe_task`] into a view the caller keeps: every field is written in place
     /// (a view is a few hundred bytes of fixed arrays, and the judge observes at every step).
-    pub fn observe_task_into(&self, t: TaskRef, v: &mut TaskView) {
+    pub(crate) fn observe_task_into(&self, t: TaskRef, v: &mut TaskView) {
         let task = &self.tasks[t];
         let cred = &self.creds[task.cred];
         let nsp = task.nsproxy.expect("a live task has an nsproxy");

@@ -86,7 +86,7 @@ pub fn initial_state(before: &Graph) -> State {
 }
 
 /// A namespace's name in the records: `net:[4026531840]`.
-pub fn ns_key(kind: NsKind, inum: u64) -> String {
+pub(crate) fn ns_key(kind: NsKind, inum: u64) -> String {
     format!("{}:[{inum}]", kind.name())
 }
 
@@ -137,11 +137,6 @@ pub fn stack_at(records: &[Record], k: usize) -> Vec<(&'static str, &'static str
         }
     }
     stack
-}
-
-/// The depth the next event (`records[k]`) runs at, or 0 at the end.
-pub fn depth_at(records: &[Record], k: usize) -> usize {
-    records.get(k).map_or(0, |r| r.depth)
 }
 
 /// The object graph after the first `k` of `n` events: at 0 the graph before the call, at

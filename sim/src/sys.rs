@@ -18,7 +18,7 @@ impl Kernel {
     /// `setresuid(uid, uid, uid)`: the id must be mapped in the caller's user namespace
     /// (`EINVAL`); changing to an id the caller does not already hold needs `CAP_SETUID`
     /// (`EPERM`); the capability sets follow `cap_emulate_setxuid`.
-    pub fn sys_setresuid(&mut self, task: TaskRef, uid: u32) -> Result<(), Errno> {
+    pub(crate) fn sys_setresuid(&mut self, task: TaskRef, uid: u32) -> Result<(), Errno> {
         self.call("__sys_setresuid", FILE, |k| {
             let old = k.tasks[task].cred;
             let user_ns = k.creds[old].user_ns;
@@ -58,7 +58,7 @@ impl Kernel {
     }
 
     /// `setresgid(gid, gid, gid)`: like `setresuid` with `CAP_SETGID`; capabilities stay.
-    pub fn sys_setresgid(&mut self, task: TaskRef, gid: u32) -> Result<(), Errno> {
+    pub(crate) fn sys_setresgid(&mut self, task: TaskRef, gid: u32) -> Result<(), Errno> {
         self.call("__sys_setresgid", FILE, |k| {
             let old = k.tasks[task].cred;
             let user_ns = k.creds[old].user_ns;
@@ -96,7 +96,7 @@ impl Kernel {
     /// `sethostname(name, len)`: `CAP_SYS_ADMIN` over the uts namespace's owner, then at most
     /// 64 bytes. All `len` bytes are copied, a NUL among them too, and the rest of the array
     /// zeroed; `gethostname` reads up to the first NUL (see `proc.rs`).
-    pub fn sys_sethostname(&mut self, task: TaskRef, name: &str) -> Result<(), Errno> {
+    pub(crate) fn sys_sethostname(&mut self, task: TaskRef, name: &str) -> Result<(), Errno> {
         self.call("sethostname", FILE, |k| {
             let nsp = k.task_nsproxy(task);
             let uts = k.nsproxies[nsp].uts_ns;

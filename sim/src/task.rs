@@ -54,13 +54,6 @@ pub struct TaskStruct {
     pub handle: Option<TaskId>,
 }
 
-impl TaskStruct {
-    /// `thread_group_leader(p)`.
-    pub fn is_group_leader(&self, me: TaskRef) -> bool {
-        self.group_leader == me
-    }
-}
-
 /// `struct fs_struct`: only its user count matters to the namespace rules (a shared
 /// fs_struct forbids joining a mount or user namespace).
 #[derive(Clone, Debug, PartialEq, Eq)]

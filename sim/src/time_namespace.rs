@@ -149,6 +149,3 @@ impl Kernel {
         })
     }
 }
-
-/// `CLONE_NEWTIME` is also the exit-signal bit 0x80: re-exported for callers that decode it.
-pub const TIME_FLAG: u64 = CLONE_NEWTIME;

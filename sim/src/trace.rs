@@ -84,19 +84,19 @@ pub struct Record {
 
 /// Collects records; a `Kernel` holds one only while recording is on.
 #[derive(Clone, Debug, Default)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     records: Vec<Record>,
     stack: Vec<(&'static str, &'static str)>,
 }
 
 impl Recorder {
     /// An empty recorder.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Recorder::default()
     }
 
     /// Enters a function.
-    pub fn enter(&mut self, function: &'static str, file: &'static str) {
+    pub(crate) fn enter(&mut self, function: &'static str, file: &'static str) {
         self.records.push(Record {
             depth: self.stack.len(),
             function,
@@ -107,7 +107,7 @@ impl Recorder {
     }
 
     /// Leaves the innermost function.
-    pub fn leave(&mut self, errno: Option<Errno>) {
+    pub(crate) fn leave(&mut self, errno: Option<Errno>) {
         if let Some((function, file)) = self.stack.pop() {
             self.records.push(Record {
                 depth: self.stack.len(),
@@ -119,7 +119,7 @@ impl Recorder {
     }
 
     /// Records a step inside the innermost function.
-    pub fn push(&mut self, step: Step) {
+    pub(crate) fn push(&mut self, step: Step) {
         let (function, file) = self.stack.last().copied().unwrap_or(("", ""));
         self.records.push(Record {
             depth: self.stack.len(),
@@ -129,13 +129,8 @@ impl Recorder {
         });
     }
 
-    /// Everything recorded so far.
-    pub fn records(&self) -> &[Record] {
-        &self.records
-    }
-
     /// Takes the records out, leaving the recorder empty.
-    pub fn take(&mut self) -> Vec<Record> {
+    pub(crate) fn take(&mut self) -> Vec<Record> {
         self.stack.clear();
         std::mem::take(&mut self.records)
     }

@@ -116,7 +116,7 @@ impl Kernel {
     /// task's user namespace, and `set_permissions` makes it writable only with
     /// `CAP_SYS_RESOURCE` there (`EACCES` otherwise); `proc_dointvec_minmax` takes 0 to
     /// INT_MAX (`EINVAL` otherwise).
-    pub fn write_max_namespaces(
+    pub(crate) fn write_max_namespaces(
         &mut self,
         task: TaskRef,
         ty: NsType,

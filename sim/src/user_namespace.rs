@@ -20,9 +20,9 @@ use crate::trace::Step;
 const FILE: &str = "kernel/user_namespace.c";
 
 /// Nesting limit checked by `create_user_ns`: a parent above level 32 cannot have children.
-pub const MAX_USER_NS_LEVEL: u32 = 32;
+pub(crate) const MAX_USER_NS_LEVEL: u32 = 32;
 /// `overflowuid`/`overflowgid`: what an unmapped id reads as.
-pub const OVERFLOW_ID: u32 = 65534;
+pub(crate) const OVERFLOW_ID: u32 = 65534;
 
 /// `struct user_namespace`.
 #[derive(Clone, Debug)]
@@ -54,28 +54,28 @@ pub struct UserNamespace {
 
 /// `UID_GID_MAP_MAX_BASE_EXTENTS`: a `struct uid_gid_map` keeps this many extents inline;
 /// more (up to 340) go to separately allocated arrays.
-pub const UID_GID_MAP_MAX_BASE_EXTENTS: usize = 5;
+pub(crate) const UID_GID_MAP_MAX_BASE_EXTENTS: usize = 5;
 
 /// `struct uid_gid_map`: the extents, inline up to [`UID_GID_MAP_MAX_BASE_EXTENTS`] as in
 /// the kernel.
-pub type UidGidMap = smallvec::SmallVec<[IdMapExtent; UID_GID_MAP_MAX_BASE_EXTENTS]>;
+pub(crate) type UidGidMap = smallvec::SmallVec<[IdMapExtent; UID_GID_MAP_MAX_BASE_EXTENTS]>;
 
 /// Maps an id through a map from inside to below (`map_id_down`).
-pub fn map_id_down(map: &[IdMapExtent], id: u32) -> Option<u32> {
+pub(crate) fn map_id_down(map: &[IdMapExtent], id: u32) -> Option<u32> {
     map.iter()
         .find(|e| id >= e.first && (id - e.first) < e.count)
         .map(|e| e.lower_first + (id - e.first))
 }
 
 /// Maps a lower id to the id inside (`map_id_up`).
-pub fn map_id_up(map: &[IdMapExtent], id: u32) -> Option<u32> {
+pub(crate) fn map_id_up(map: &[IdMapExtent], id: u32) -> Option<u32> {
     map.iter()
         .find(|e| id >= e.lower_first && (id - e.lower_first) < e.count)
         .map(|e| e.first + (id - e.lower_first))
 }
 
 /// The identity map of `init_user_ns`: every id maps to itself.
-pub fn identity_map() -> UidGidMap {
+pub(crate) fn identity_map() -> UidGidMap {
     smallvec::smallvec![IdMapExtent {
         first: 0,
         lower_first: 0,
@@ -134,22 +134,24 @@ impl Kernel {
     }
 
     /// `make_kuid(ns, uid)`: the kernel id of an id inside `ns`.
-    pub fn make_kuid(&self, ns: UserNsRef, uid: u32) -> Option<u32> {
+    pub(crate) fn make_kuid(&self, ns: UserNsRef, uid: u32) -> Option<u32> {
         map_id_down(&self.user_namespaces[ns].uid_map, uid)
     }
 
     /// `make_kgid(ns, gid)`.
-    pub fn make_kgid(&self, ns: UserNsRef, gid: u32) -> Option<u32> {
+    pub(crate) fn make_kgid(&self, ns: UserNsRef, gid: u32) -> Option<u32> {
         map_id_down(&self.user_namespaces[ns].gid_map, gid)
     }
 
     /// `from_kuid_munged(ns, kuid)`: the id as seen inside `ns`, 65534 when unmapped.
-    pub fn from_kuid_munged(&self, ns: UserNsRef, kuid: u32) -> u32 {
+    #[allow(clippy::wrong_self_convention)] // the kernel's name; `self` is the kernel
+    pub(crate) fn from_kuid_munged(&self, ns: UserNsRef, kuid: u32) -> u32 {
         map_id_up(&self.user_namespaces[ns].uid_map, kuid).unwrap_or(OVERFLOW_ID)
     }
 
     /// `from_kgid_munged(ns, kgid)`.
-    pub fn from_kgid_munged(&self, ns: UserNsRef, kgid: u32) -> u32 {
+    #[allow(clippy::wrong_self_convention)] // the kernel's name; `self` is the kernel
+    pub(crate) fn from_kgid_munged(&self, ns: UserNsRef, kgid: u32) -> u32 {
         map_id_up(&self.user_namespaces[ns].gid_map, kgid).unwrap_or(OVERFLOW_ID)
     }
 
@@ -262,7 +264,11 @@ impl Kernel {
     /// user namespace over an owner mapped there; else `EACCES`. The owner is the target's
     /// euid while it is dumpable, else root of its mm's user namespace (`task_dump_owner`,
     /// fs/proc/base.c).
-    pub fn proc_open_for_write(&mut self, writer: TaskRef, target: TaskRef) -> Result<(), Errno> {
+    pub(crate) fn proc_open_for_write(
+        &mut self,
+        writer: TaskRef,
+        target: TaskRef,
+    ) -> Result<(), Errno> {
         self.call("generic_permission", "fs/namei.c", |k| {
             let t = &k.tasks[target];
             let owner = if t.dumpable {
@@ -284,7 +290,7 @@ impl Kernel {
     }
 
     /// `proc_setgroups_write(... "deny")`: allowed until the gid map is written.
-    pub fn setgroups_deny(&mut self, target: TaskRef) -> Result<(), Errno> {
+    pub(crate) fn setgroups_deny(&mut self, target: TaskRef) -> Result<(), Errno> {
         self.call("proc_setgroups_write", FILE, |k| {
             let ns = k.task_cred(target).user_ns;
             let written = !k.user_namespaces[ns].gid_map.is_empty();
@@ -301,7 +307,7 @@ impl Kernel {
 
     /// `proc_uid_map_write`/`proc_gid_map_write` -> `map_write`: `writer` writes the id map of
     /// `target`'s user namespace (the file's opener is the writer).
-    pub fn map_write(
+    pub(crate) fn map_write(
         &mut self,
         writer: TaskRef,
         target: TaskRef,

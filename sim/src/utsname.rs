@@ -18,7 +18,6 @@ use crate::trace::Step;
 const FILE: &str = "kernel/utsname.c";
 
 use crate::machine::UtsName;
-pub use crate::machine::NEW_UTS_LEN;
 
 /// `struct uts_namespace`.
 #[derive(Clone, Debug)]

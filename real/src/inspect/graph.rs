@@ -31,7 +31,7 @@ pub fn live(pids: &[i32]) -> Result<Graph, String> {
 }
 
 /// [`live`] from a scan already made.
-pub fn from_scan(s: &Scan, pids: &[i32]) -> Result<Graph, String> {
+pub(crate) fn from_scan(s: &Scan, pids: &[i32]) -> Result<Graph, String> {
     for p in pids {
         if !s.processes.contains_key(p) {
             return Err(format!("no process {p} (or it exited during the scan)"));

@@ -36,9 +36,9 @@ pub struct NsId {
 }
 
 /// The initial user namespace's inode (`PROC_USER_INIT_INO`, include/linux/proc_ns.h).
-pub const INIT_USER_INO: u64 = 0xEFFF_FFFD;
+pub(crate) const INIT_USER_INO: u64 = 0xEFFF_FFFD;
 /// The initial pid namespace's inode (`PROC_PID_INIT_INO`).
-pub const INIT_PID_INO: u64 = 0xEFFF_FFFC;
+pub(crate) const INIT_PID_INO: u64 = 0xEFFF_FFFC;
 
 /// A link to another namespace (owner or parent), as far as it could be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,34 +146,8 @@ pub struct Namespace {
 
 impl Namespace {
     /// `net:[4026531833]`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}:[{}]", self.ty.proc_name(), self.id.ino)
-    }
-
-    /// The bind mounts that hold it.
-    pub fn mounts(&self) -> impl Iterator<Item = &str> {
-        self.holders.iter().filter_map(|h| match h {
-            Holder::Mount { path, .. } => Some(path.as_str()),
-            _ => None,
-        })
-    }
-
-    /// Whether it is held only through another namespace (found with an ioctl).
-    pub fn hidden(&self) -> bool {
-        self.holders
-            .iter()
-            .all(|h| matches!(h, Holder::Parent { .. } | Holder::Owner { .. }))
-    }
-
-    /// The distinct holder kinds, in [`Holder`] order.
-    pub fn held_by(&self) -> Vec<&'static str> {
-        let mut v: Vec<&'static str> = Vec::new();
-        for h in &self.holders {
-            if !v.contains(&h.kind()) {
-                v.push(h.kind());
-            }
-        }
-        v
     }
 }
 
@@ -188,16 +162,16 @@ pub struct Process {
     /// real uid once the status is loaded.
     pub uid: u32,
     /// The effective uid (from the status; the owner of `/proc/<pid>` before).
-    pub euid: u32,
+    pub(crate) euid: u32,
     /// `comm` (`Name:` of status).
-    pub comm: String,
+    pub(crate) comm: String,
     /// Its pid at every pid-namespace level below the /proc mount's, outermost first (empty
     /// until the status is loaded).
     pub nspid: Vec<i32>,
     /// `CapEff` (0 until the status is loaded).
-    pub cap_eff: u64,
+    pub(crate) cap_eff: u64,
     /// The ten links, where readable.
-    pub ns: [Option<NsId>; 10],
+    pub(crate) ns: [Option<NsId>; 10],
 }
 
 impl Process {
@@ -246,7 +220,7 @@ pub struct ScanOptions {
     /// Owners, parents and the hidden namespaces behind them (ioctls on every namespace).
     pub relations: bool,
     /// `/proc/<pid>/status` of every process (`NSpid`, `CapEff`, real and effective uid);
-    /// without it those are read on demand ([`Process::load_status`]).
+    /// without it those are read on demand (by `Process::load_status`, inside this crate).
     pub status: bool,
 }
 
@@ -285,7 +259,7 @@ fn fstat_id(fd: &OwnedFd) -> Result<NsId, Errno> {
 impl Process {
     /// Reads `/proc/<pid>/status` for what the scan does not read by default: the real and
     /// effective uid, `NSpid` and `CapEff`. A process that exited keeps what it had.
-    pub fn load_status(&mut self) {
+    pub(crate) fn load_status(&mut self) {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
             return;
         };

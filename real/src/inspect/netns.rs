@@ -36,13 +36,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Where the names live (iproute2's `NETNS_RUN_DIR`).
-pub const NETNS_RUN_DIR: &str = "/run/netns";
+pub(crate) const NETNS_RUN_DIR: &str = "/run/netns";
 /// Per-namespace configuration files (iproute2's `NETNS_ETC_DIR`).
-pub const NETNS_ETC_DIR: &str = "/etc/netns";
+pub(crate) const NETNS_ETC_DIR: &str = "/etc/netns";
 /// Where nslab remembers the `/run/netns` mount it made.
 pub const MADE_MARKER: &str = "/run/nslab-netns-mount";
 /// `NAME_MAX` (include/uapi/linux/limits.h).
-pub const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 
 /// What went wrong, with the rule or the errno.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,7 @@ fn nix_errno(e: nix::errno::Errno) -> Errno {
 }
 
 /// iproute2's name rules: not empty, at most `NAME_MAX` bytes, no `/`, not `.` or `..`.
-pub fn validate_name(name: &str) -> Result<(), NetnsError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), NetnsError> {
     let why = if name.is_empty() {
         "a name may not be empty"
     } else if name.len() > NAME_MAX {
@@ -90,7 +90,7 @@ pub fn validate_name(name: &str) -> Result<(), NetnsError> {
 }
 
 /// The file of a name.
-pub fn path_of(name: &str) -> PathBuf {
+pub(crate) fn path_of(name: &str) -> PathBuf {
     Path::new(NETNS_RUN_DIR).join(name)
 }
 
@@ -486,7 +486,7 @@ pub fn exec(name: &str, argv: &[String]) -> NetnsError {
 }
 
 /// What `exec` does before it execs.
-pub fn enter(name: &str) -> Result<(), NetnsError> {
+pub(crate) fn enter(name: &str) -> Result<(), NetnsError> {
     validate_name(name)?;
     single_threaded("netns exec")?;
     let p = path_of(name);

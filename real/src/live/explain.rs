@@ -2,7 +2,7 @@
 //!
 //! The live commands call [`Explain::observed`] once that task is final (its namespaces
 //! joined or made, its ids set, a new proc mounted), and only then let it execute the
-//! program. For `unshare` and `nsenter` the task reads itself ([`Proc::observe_self`]); for
+//! program. For `unshare` and `nsenter` the task reads itself (`Proc::observe_self`); for
 //! `clone`, whose child may share its parent's memory, the parent reads the child while the
 //! child waits. What is read: readlink of the ten `/proc/<pid>/ns/*` entries, the
 //! `NSpid:`, `Uid:`, `Gid:` and `CapEff:` lines of its status, its hostname and its
@@ -67,7 +67,7 @@ impl Proc {
     }
 
     /// A file under `/proc`, read whole.
-    pub fn read(&self, rel: &str) -> Result<String, Errno> {
+    pub(crate) fn read(&self, rel: &str) -> Result<String, Errno> {
         let fd = nix::fcntl::openat(
             self.raw(),
             rel,
@@ -81,7 +81,7 @@ impl Proc {
     }
 
     /// Opens a file under `/proc` (a namespace file).
-    pub fn open_at(&self, rel: &str) -> Result<OwnedFd, Errno> {
+    pub(crate) fn open_at(&self, rel: &str) -> Result<OwnedFd, Errno> {
         let fd = nix::fcntl::openat(
             self.raw(),
             rel,
@@ -94,13 +94,13 @@ impl Proc {
     }
 
     /// The inode number a namespace link names.
-    pub fn ns_link(&self, rel: &str) -> Result<u64, Errno> {
+    pub(crate) fn ns_link(&self, rel: &str) -> Result<u64, Errno> {
         let target = nix::fcntl::readlinkat(self.raw(), rel).map_err(errno)?;
         parse_ns_link(&target.to_string_lossy()).ok_or(Errno::EINVAL)
     }
 
     /// The device and inode of a namespace file: its identity.
-    pub fn ns_identity(&self, rel: &str) -> Option<(u64, u64)> {
+    pub(crate) fn ns_identity(&self, rel: &str) -> Option<(u64, u64)> {
         nix::sys::stat::fstatat(self.raw(), rel, AtFlags::empty())
             .ok()
             .map(|st| (st.st_dev, st.st_ino))
@@ -124,7 +124,7 @@ impl Proc {
     /// namespace and changing ids it is no longer dumpable, and its parent could not read
     /// them). The pid is the first `NSpid` number, as this `/proc` shows it; the parent's pid
     /// is getppid(2)'s answer.
-    pub fn observe_self(&self, role: &'static str) -> Seen {
+    pub(crate) fn observe_self(&self, role: &'static str) -> Seen {
         let status = self.read("thread-self/status").unwrap_or_default();
         let pid = parse_nspid(&status).first().copied().unwrap_or(0);
         self.observe_with("thread-self", pid, role, None, true)

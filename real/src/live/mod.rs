@@ -9,9 +9,9 @@
 //! talks to the kernel is here.
 //!
 //! What the three share: [`Program`] (the program to execute, prepared before any fork, with
-//! the exit statuses of util-linux: 127 not found, 126 not executable), [`Forwarder`] (a
+//! the exit statuses of util-linux: 127 not found, 126 not executable), `Forwarder` (a
 //! parent that waits for its child, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it),
-//! [`exit_like`] (the child's status becomes ours, a fatal signal re-raised), and the
+//! `exit_like` (the child's status becomes ours, a fatal signal re-raised), and the
 //! `--explain` hook ([`explain`]).
 
 pub mod clone;
@@ -68,7 +68,7 @@ impl LiveError {
     }
 
     /// A failed step with the kernel's errno, in util-linux's words: `{what}: {strerror}`.
-    pub fn sys(what: impl fmt::Display, errno: Errno) -> LiveError {
+    pub(crate) fn sys(what: impl fmt::Display, errno: Errno) -> LiveError {
         LiveError::Failed(format!("{what}: {}", strerror(errno)))
     }
 }
@@ -88,7 +88,7 @@ impl fmt::Display for LiveError {
 impl std::error::Error for LiveError {}
 
 /// The C library's text for an errno (`No such file or directory`), as util-linux prints it.
-pub fn strerror(e: Errno) -> &'static str {
+pub(crate) fn strerror(e: Errno) -> &'static str {
     nix::errno::Errno::from_raw(e.as_raw()).desc()
 }
 
@@ -154,14 +154,14 @@ impl Program {
     }
 
     /// The program's name as given.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.display
     }
 
     /// Executes the program in this process: `SIGPIPE` back to its default (Rust's runtime
     /// ignores it, and an ignored signal stays ignored across exec), every fd but 0, 1 and 2
     /// closed, then execvp(3). Returns only on failure.
-    pub fn exec(&self) -> LiveError {
+    pub(crate) fn exec(&self) -> LiveError {
         let errno = self.exec_raw();
         LiveError::Exec {
             program: self.display.clone(),
@@ -183,7 +183,7 @@ impl Program {
 
 /// How a waited-for child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildStatus {
+pub(crate) enum ChildStatus {
     /// It exited with this status.
     Exited(i32),
     /// A signal killed it.
@@ -192,7 +192,7 @@ pub enum ChildStatus {
 
 /// Ends this process the way its child ended, as util-linux does: the same exit status, or
 /// the same fatal signal re-raised (without a core dump), so the caller's shell sees 128+N.
-pub fn exit_like(status: ChildStatus) -> ! {
+pub(crate) fn exit_like(status: ChildStatus) -> ! {
     match status {
         ChildStatus::Exited(code) => std::process::exit(code),
         ChildStatus::Signaled(sig) => {
@@ -218,7 +218,7 @@ pub fn exit_like(status: ChildStatus) -> ! {
 }
 
 /// The signals a waiting parent forwards to its child.
-pub const FORWARDED: [Signal; 4] = [
+pub(crate) const FORWARDED: [Signal; 4] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,
@@ -228,14 +228,14 @@ pub const FORWARDED: [Signal; 4] = [
 /// A parent that waits for one child and forwards [`FORWARDED`] to it. Made before the fork:
 /// it blocks those signals and `SIGCHLD`, so none is lost between the fork and the wait; the
 /// child calls [`Forwarder::child`] at once to get the caller's mask back.
-pub struct Forwarder {
+pub(crate) struct Forwarder {
     old: SigSet,
     set: SigSet,
 }
 
 impl Forwarder {
     /// Blocks the forwarded signals and `SIGCHLD`.
-    pub fn block() -> Result<Forwarder, LiveError> {
+    pub(crate) fn block() -> Result<Forwarder, LiveError> {
         let mut set = SigSet::empty();
         for s in FORWARDED {
             set.add(s);
@@ -248,7 +248,7 @@ impl Forwarder {
     }
 
     /// In the child: the caller's signal mask again (exec keeps the mask).
-    pub fn child(&self) {
+    pub(crate) fn child(&self) {
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
     }
 
@@ -258,12 +258,12 @@ impl Forwarder {
     }
 
     /// In the parent, when no child was made: the caller's mask again.
-    pub fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.child();
     }
 
     /// In the parent: waits until `child` ends, forwarding signals, and reaps it.
-    pub fn wait(&self, child: Pid) -> Result<ChildStatus, LiveError> {
+    pub(crate) fn wait(&self, child: Pid) -> Result<ChildStatus, LiveError> {
         loop {
             if let Some(s) = reap(child, true)? {
                 return Ok(s);

@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 /// The order util-linux joins namespace files in: user first, mount late.
-pub const FILE_ORDER: [NsType; 8] = [
+pub(crate) const FILE_ORDER: [NsType; 8] = [
     NsType::User,
     NsType::Cgroup,
     NsType::Ipc,
@@ -72,11 +72,11 @@ pub struct NsenterSpec {
 pub type Join = (NsType, Option<PathBuf>);
 
 /// The `/proc/<pid>/ns/` file of a type: the task's own pid and time namespaces.
-pub fn ns_file(ty: NsType) -> &'static str {
+pub(crate) fn ns_file(ty: NsType) -> &'static str {
     ty.proc_name()
 }
 
-/// The namespaces to join, in [`FILE_ORDER`]: the type options, and with `--all` the rest of
+/// The namespaces to join, in `FILE_ORDER` (util-linux's order): the type options, and with `--all` the rest of
 /// the target's. An option without a file and without a target is an error (util-linux's
 /// message).
 pub fn plan(spec: &NsenterSpec) -> Result<Vec<Join>, LiveError> {

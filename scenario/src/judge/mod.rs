@@ -5,14 +5,14 @@
 //! Every caller (the tests, `nslab run`, `nslab check`) goes through these two functions, as
 //! the LKMM litmus tests go through one judging script for herd7 and klitmus7.
 //!
-//! One job per module: [`report`] holds the report types and the agreement of two reports,
-//! [`run`] executes statements on a machine (with its caches of observations and texts),
+//! One job per module: `report` holds the report types and the agreement of two reports,
+//! `run` executes statements on a machine (with its caches of observations and texts),
 //! `facts` evaluates `expect` lines, and `render` writes the observed texts.
 
 mod facts;
 mod render;
-pub mod report;
-pub mod run;
+pub(crate) mod report;
+pub(crate) mod run;
 
 pub use report::{
     agree, agree_records, Disagreement, NamedView, NamedViews, Outcome, Report, StepRecord, Verdict,

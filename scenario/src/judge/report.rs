@@ -63,7 +63,7 @@ pub struct StepRecord {
     /// task), so recording them copies no strings; they serialise as plain pairs. A step
     /// touches at most two tasks, kept inline; the final snapshot's list spills to the heap.
     #[serde(with = "shared_views")]
-    pub views: NamedViews,
+    pub(crate) views: NamedViews,
 }
 
 /// A task's name and its canonical view, both shared.
@@ -78,11 +78,11 @@ mod shared_views {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::rc::Rc;
 
-    pub fn serialize<S: Serializer>(views: &[NamedView], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(views: &[NamedView], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(views.iter().map(|(n, v)| (&**n, &**v)))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NamedViews, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NamedViews, D::Error> {
         let views: Vec<(String, CanonView)> = Deserialize::deserialize(d)?;
         Ok(views
             .into_iter()
@@ -102,7 +102,7 @@ impl StepRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The scenario's name.
-    pub scenario: String,
+    pub(crate) scenario: String,
     /// The backend it ran on.
     pub backend: String,
     /// Where the backend's root task stood.

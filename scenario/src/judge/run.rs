@@ -38,6 +38,10 @@ pub fn check(scenario: &Scenario, machine: &mut dyn Machine) -> Report {
 
 /// A scenario being run on one machine, one statement at a time. [`check`] drives it over a
 /// whole file; the random sequences of [`crate::random`] drive it step by step.
+///
+/// Public for the `nslab` binary (`trace FILE --at LINE`, `graph FILE --step N`, `quiz`) and
+/// the benchmarks, which run a scenario up to a statement and look at the machine there: a
+/// user judges a whole file with [`check`].
 pub struct Run<'m> {
     pub(super) machine: &'m mut dyn Machine,
     pub(super) origin: Origin,
@@ -128,16 +132,6 @@ impl<'m> Run<'m> {
         run
     }
 
-    /// Which backend runs.
-    pub fn backend_name(&self) -> &'static str {
-        self.machine.backend_name()
-    }
-
-    /// Where the root task stands.
-    pub fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
     /// Every task the run created (and the root), with its display name, in creation
     /// order: for a caller that draws the machine after some steps (`nslab graph`).
     pub fn task_names(&self) -> Vec<(TaskId, String)> {
@@ -153,7 +147,7 @@ impl<'m> Run<'m> {
     }
 
     /// The records so far.
-    pub fn records(&self) -> &[StepRecord] {
+    pub(crate) fn records(&self) -> &[StepRecord] {
         &self.records
     }
 
@@ -168,7 +162,7 @@ impl<'m> Run<'m> {
     }
 
     /// Runs one statement and returns how many records it added.
-    pub fn step(&mut self, stmt: &Stmt) -> usize {
+    pub(crate) fn step(&mut self, stmt: &Stmt) -> usize {
         let before = self.records.len();
         if self.aborted.is_some() {
             return 0;
@@ -259,7 +253,7 @@ impl<'m> Run<'m> {
     }
 
     /// Ends the run with a snapshot of every task it created.
-    pub fn finish(mut self, scenario: &str) -> Report {
+    pub(crate) fn finish(mut self, scenario: &str) -> Report {
         if self.aborted.is_none() {
             let mut views = NamedViews::with_capacity(self.tasks.len());
             for i in 0..self.tasks.len() {
