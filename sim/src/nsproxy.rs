@@ -498,7 +498,7 @@ impl Kernel {
                 }
                 Target::Pidfd(_) if !k.version.has_pidfd() => {
                     return Err(k.refuse(
-                        "proc_ns_fget: not a namespace file (no pidfd before Linux 5.3)",
+                        "proc_ns_fget: not a namespace file (setns takes a pidfd from Linux 5.8)",
                         Errno::EINVAL,
                     ));
                 }
