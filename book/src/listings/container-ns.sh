@@ -5,8 +5,8 @@
 set -e
 
 # ANCHOR: start
-# Inside: sh starts a `sleep 60` in the background, then becomes `sleep 61` itself, so the
-# container holds two processes: pid 1 (sleep 61) and pid 2 (sleep 60).
+# Inside: sh starts a `sleep 60` in the background, then becomes `sleep 61` itself.
+# The container holds two processes then: pid 1 (sleep 61) and pid 2 (sleep 60).
 unshare --uts --ipc --net --pid --mount --fork --mount-proc --kill-child \
 	sh -c 'sleep 60 & exec sleep 61' &
 # From the host, find them: unshare's child is the container's pid 1; its child is pid 2.
