@@ -11,13 +11,14 @@
 //!
 //! It prints the load average before and after (other processes share the machine).
 //! `-- --pairs N` times N pairs of every operation (default 200, 100 for the ones that make a
-//! network namespace); `-- --clones` times only the four clone rows.
+//! network namespace); `-- --clones` times only the four clone rows; `-- --spin US` starts
+//! the machine with [`StartOptions::spin`] (the controller busy-polls up to US µs).
 //!
 //! `-- --loop FLAGS N` only makes N clone+exit+wait through nslab (FLAGS a number), for a
 //! profiler (BENCHMARKS.md: where a helper clone's time goes).
 use nslab_machine::sched::*;
 use nslab_machine::{CloneArgs, Machine, NsFd, TaskId};
-use nslab_real::RealMachine;
+use nslab_real::{RealMachine, StartOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -256,10 +257,23 @@ fn main() {
         .position(|a| a == "--pairs")
         .map(|i| args[i + 1].parse().expect("--pairs N"));
     let clones_only = args.iter().any(|a| a == "--clones");
+    let spin = args
+        .iter()
+        .position(|a| a == "--spin")
+        .map_or(Duration::ZERO, |i| {
+            Duration::from_micros(args[i + 1].parse().expect("--spin US"))
+        });
+    let opts = StartOptions {
+        spin,
+        ..StartOptions::default()
+    };
     println!("load average before: {}", loadavg());
     let host = nslab_real::host::HostSnapshot::take();
     let mut bare = Bare::start(&exe);
-    let mut m = RealMachine::start(Path::new(&exe)).unwrap();
+    let mut m = RealMachine::start_with(Path::new(&exe), opts.clone()).unwrap();
+    if !spin.is_zero() {
+        println!("controller spin: {} µs", spin.as_micros());
+    }
     let root = m.root();
     // The task the non-clone operations run in: in its own uts namespace, so sethostname is
     // allowed.
@@ -348,7 +362,7 @@ fn main() {
     let ops_only = time(100, || scenario(&mut m));
     drop(m);
     let with_start = time(50, || {
-        let mut m = RealMachine::start(Path::new(&exe)).unwrap();
+        let mut m = RealMachine::start_with(Path::new(&exe), opts.clone()).unwrap();
         scenario(&mut m);
         drop(m);
     });
