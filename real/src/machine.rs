@@ -826,3 +826,52 @@ fn user_ns_level(pid: i32) -> (u32, &'static str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Spin;
+    use std::time::Duration;
+
+    /// Whether `wait` looked at all, and what it answered.
+    fn looks(spin: &mut Spin, ready: bool) -> (bool, bool) {
+        let mut looked = false;
+        let got = spin.wait(|| {
+            looked = true;
+            ready
+        });
+        (looked, got)
+    }
+
+    #[test]
+    fn a_zero_budget_never_looks() {
+        let mut s = Spin::new(Duration::ZERO);
+        assert_eq!(looks(&mut s, true), (false, false));
+    }
+
+    #[test]
+    fn a_missed_spin_skips_1_2_4_waits_and_a_caught_one_resets() {
+        let mut s = Spin::new(Duration::from_micros(1));
+        assert_eq!(looks(&mut s, false), (true, false));
+        assert_eq!(looks(&mut s, true), (false, false), "skips 1");
+        assert_eq!(looks(&mut s, false), (true, false));
+        for _ in 0..2 {
+            assert_eq!(looks(&mut s, true), (false, false), "skips 2");
+        }
+        assert_eq!(looks(&mut s, true), (true, true));
+        assert_eq!(looks(&mut s, false), (true, false));
+        assert_eq!(looks(&mut s, true), (false, false), "back to 1");
+        assert_eq!(looks(&mut s, true), (true, true));
+    }
+
+    #[test]
+    fn the_backoff_stops_at_its_cap() {
+        let mut s = Spin::new(Duration::from_micros(1));
+        for _ in 0..20 {
+            let _ = looks(&mut s, false);
+            while s.skip > 0 {
+                let _ = looks(&mut s, false);
+            }
+        }
+        assert_eq!(s.backoff, super::MAX_SPIN_BACKOFF);
+    }
+}
