@@ -9,11 +9,16 @@
 //! and the median of the pairs' ratios; then the median of a 10-operation scenario. It
 //! prints numbers only and never fails on them.
 //!
+//! It prints the load average before and after (other processes share the machine).
+//! `-- --pairs N` times N pairs of every operation (default 200, 100 for the ones that make a
+//! network namespace); `-- --clones` times only the four clone rows; `-- --spin US` starts
+//! the machine with [`StartOptions::spin`] (the controller busy-polls up to US µs).
+//!
 //! `-- --loop FLAGS N` only makes N clone+exit+wait through nslab (FLAGS a number), for a
 //! profiler (BENCHMARKS.md: where a helper clone's time goes).
 use nslab_machine::sched::*;
 use nslab_machine::{CloneArgs, Machine, NsFd, TaskId};
-use nslab_real::RealMachine;
+use nslab_real::{RealMachine, StartOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -201,6 +206,13 @@ impl Bare {
     }
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "?".into(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
@@ -240,9 +252,28 @@ fn main() {
         println!("SKIPPED: real_ops: not root: the bare syscalls need root to compare with");
         return;
     }
+    let pairs: Option<usize> = args
+        .iter()
+        .position(|a| a == "--pairs")
+        .map(|i| args[i + 1].parse().expect("--pairs N"));
+    let clones_only = args.iter().any(|a| a == "--clones");
+    let spin = args
+        .iter()
+        .position(|a| a == "--spin")
+        .map_or(Duration::ZERO, |i| {
+            Duration::from_micros(args[i + 1].parse().expect("--spin US"))
+        });
+    let opts = StartOptions {
+        spin,
+        ..StartOptions::default()
+    };
+    println!("load average before: {}", loadavg());
     let host = nslab_real::host::HostSnapshot::take();
     let mut bare = Bare::start(&exe);
-    let mut m = RealMachine::start(Path::new(&exe)).unwrap();
+    let mut m = RealMachine::start_with(Path::new(&exe), opts.clone()).unwrap();
+    if !spin.is_zero() {
+        println!("controller spin: {} µs", spin.as_micros());
+    }
     let root = m.root();
     // The task the non-clone operations run in: in its own uts namespace, so sethostname is
     // allowed.
@@ -252,6 +283,9 @@ fn main() {
         "operation", "nslab µs", "bare µs", "pair ratio"
     );
     for (i, op) in Bench::ALL.into_iter().enumerate() {
+        if clones_only && !matches!(op, Bench::Clone(_)) {
+            continue;
+        }
         let mut nslab_op = || {
             let start = Instant::now();
             match op {
@@ -272,7 +306,7 @@ fn main() {
         nslab_op();
         bare.time(i);
         let (mut ns, mut bs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for p in 0..op.pairs() {
+        for p in 0..pairs.unwrap_or(op.pairs()) {
             let (n, b) = if p % 2 == 0 {
                 let n = nslab_op();
                 (n, bare.time(i))
@@ -294,6 +328,7 @@ fn main() {
         );
     }
     m.exit(t, 0).unwrap();
+    println!("load average after the pairs: {}", loadavg());
     // Closing its stdin ends the bare side; both pipe ends go, so the fd count is as before.
     let Bare {
         mut child,
@@ -304,6 +339,10 @@ fn main() {
     drop(from);
     child.wait().unwrap();
 
+    if clones_only {
+        drop(m);
+        return check_host(&host);
+    }
     // A 10-operation scenario on a running machine, and the same with start and teardown.
     let scenario = |m: &mut RealMachine| {
         let root: TaskId = m.root();
@@ -323,7 +362,7 @@ fn main() {
     let ops_only = time(100, || scenario(&mut m));
     drop(m);
     let with_start = time(50, || {
-        let mut m = RealMachine::start(Path::new(&exe)).unwrap();
+        let mut m = RealMachine::start_with(Path::new(&exe), opts.clone()).unwrap();
         scenario(&mut m);
         drop(m);
     });
@@ -333,8 +372,12 @@ fn main() {
         "the same with start and teardown, median of 50: {} µs",
         us(with_start)
     );
+    check_host(&host);
+}
+
+fn check_host(host: &nslab_real::host::HostSnapshot) {
     let after = nslab_real::host::HostSnapshot::take();
-    if after == host {
+    if after == *host {
         println!("host unchanged");
     } else {
         println!("HOST CHANGED:\n  before: {host:?}\n  after:  {after:?}");

@@ -37,6 +37,14 @@ pub struct StartOptions {
     /// The most helpers (tasks) running at once; a clone past it is refused
     /// ([`SysError::Refused`]) before the helper is asked.
     pub max_helpers: usize,
+    /// How long the controller busy-polls for a helper's answer, or for a task's reap after
+    /// `exit`, before it sleeps in poll(2) as usual; zero (the default) never spins. A spin
+    /// that ends without the answer makes the next waits sleep at once (1, 2, 4, ... up to
+    /// 64 of them), so that a budget too short for the machine's state costs little.
+    /// It saves the controller's wakeup only when the helpers have a CPU of their own: on a
+    /// machine whose cores are busy with other work the spinning controller takes the CPU
+    /// its helpers need, and clones get slower (BENCHMARKS.md, issue 14).
+    pub spin: Duration,
 }
 
 /// The default of [`StartOptions::max_helpers`]: a scenario makes at most 512 clones
@@ -51,6 +59,7 @@ impl Default for StartOptions {
             run_as: None,
             timeout: DEFAULT_TIMEOUT,
             max_helpers: MAX_HELPERS,
+            spin: Duration::ZERO,
         }
     }
 }
@@ -89,6 +98,8 @@ pub struct RealMachine {
     /// How the levels of `origin` were found.
     pid_level_method: String,
     timeout: Duration,
+    /// Busy-polling for an answer or a reap before sleeping.
+    spin: Spin,
     /// [`StartOptions::max_helpers`].
     max_helpers: usize,
     /// Why the machine was torn down, once it has been.
@@ -141,7 +152,12 @@ impl RealMachine {
         })?;
         drop(theirs);
         let mut buf = vec![0; protocol::MAX_MESSAGE];
-        let hello = match recv_reply(ours.as_fd(), &mut buf, opts.timeout) {
+        let hello = match recv_reply(
+            ours.as_fd(),
+            &mut buf,
+            opts.timeout,
+            &mut Spin::new(Duration::ZERO),
+        ) {
             Ok((Reply::Hello(h), _)) => h,
             other => {
                 let _ = child.kill();
@@ -209,6 +225,7 @@ impl RealMachine {
             own_user_ns: info.own_user_ns,
             pid_level_method,
             timeout: opts.timeout,
+            spin: Spin::new(opts.spin),
             max_helpers: opts.max_helpers,
             torn_down: None,
             controller_level,
@@ -285,7 +302,7 @@ impl RealMachine {
         if let Request::Call(Op::Exit(_)) = req {
             return Ok((Reply::Ok, Vec::new()));
         }
-        match recv_reply(chan, &mut self.buf, self.timeout) {
+        match recv_reply(chan, &mut self.buf, self.timeout, &mut self.spin) {
             Ok((Reply::Refused(msg), _)) => Err(SysError::Refused(msg)),
             Ok((Reply::Failed(msg), _)) => Err(SysError::Fault(msg)),
             Ok((Reply::Errno(n), _)) => Err(SysError::Errno(Errno::from_raw(n))),
@@ -341,7 +358,10 @@ impl RealMachine {
             }
             reap_own_child(pidfd.as_fd());
         }
-        if !sys::pidfd_wait(pidfd.as_fd(), PidfdEvent::Reaped, deadline) {
+        let spun = self
+            .spin
+            .wait(|| sys::poll_now(pidfd.as_fd(), PollFlags::empty(), PollFlags::POLLHUP));
+        if !spun && !sys::pidfd_wait(pidfd.as_fd(), PidfdEvent::Reaped, deadline) {
             return Err(if sys::pidfd_exited(pidfd.as_fd(), 0) {
                 format!("{task} exited but was not reaped in time")
             } else {
@@ -656,13 +676,58 @@ impl Machine for RealMachine {
     }
 }
 
+/// Bounded busy-polling before a blocking wait ([`StartOptions::spin`]), backing off after
+/// a spin that ended without what it waited for.
+struct Spin {
+    budget: Duration,
+    /// Waits left that sleep at once.
+    skip: u32,
+    /// How many waits the next missed spin skips.
+    backoff: u32,
+}
+
+/// The most waits a missed spin makes sleep at once.
+const MAX_SPIN_BACKOFF: u32 = 64;
+
+impl Spin {
+    fn new(budget: Duration) -> Spin {
+        Spin {
+            budget,
+            skip: 0,
+            backoff: 1,
+        }
+    }
+
+    /// Busy-polls `ready` for at most the budget, unless backing off; says whether it became
+    /// true. The caller then waits as it would without spinning (a `false` changes nothing).
+    fn wait(&mut self, ready: impl FnMut() -> bool) -> bool {
+        if self.budget.is_zero() {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        if sys::spin_for(self.budget, ready) {
+            self.backoff = 1;
+            true
+        } else {
+            self.skip = self.backoff;
+            self.backoff = (self.backoff * 2).min(MAX_SPIN_BACKOFF);
+            false
+        }
+    }
+}
+
 /// Waits for one message with a timeout.
 fn recv_reply(
     chan: BorrowedFd<'_>,
     buf: &mut [u8],
     timeout: Duration,
+    spin: &mut Spin,
 ) -> Result<(Reply, Vec<OwnedFd>), String> {
     let deadline = Instant::now() + timeout;
+    spin.wait(|| sys::poll_now(chan, PollFlags::POLLIN, PollFlags::all()));
     loop {
         let mut p = [PollFd::new(chan, PollFlags::POLLIN)];
         let n = nix::poll::poll(&mut p, sys::timeout_until(deadline));
@@ -759,5 +824,54 @@ fn user_ns_level(pid: i32) -> (u32, &'static str) {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spin;
+    use std::time::Duration;
+
+    /// Whether `wait` looked at all, and what it answered.
+    fn looks(spin: &mut Spin, ready: bool) -> (bool, bool) {
+        let mut looked = false;
+        let got = spin.wait(|| {
+            looked = true;
+            ready
+        });
+        (looked, got)
+    }
+
+    #[test]
+    fn a_zero_budget_never_looks() {
+        let mut s = Spin::new(Duration::ZERO);
+        assert_eq!(looks(&mut s, true), (false, false));
+    }
+
+    #[test]
+    fn a_missed_spin_skips_1_2_4_waits_and_a_caught_one_resets() {
+        let mut s = Spin::new(Duration::from_micros(1));
+        assert_eq!(looks(&mut s, false), (true, false));
+        assert_eq!(looks(&mut s, true), (false, false), "skips 1");
+        assert_eq!(looks(&mut s, false), (true, false));
+        for _ in 0..2 {
+            assert_eq!(looks(&mut s, true), (false, false), "skips 2");
+        }
+        assert_eq!(looks(&mut s, true), (true, true));
+        assert_eq!(looks(&mut s, false), (true, false));
+        assert_eq!(looks(&mut s, true), (false, false), "back to 1");
+        assert_eq!(looks(&mut s, true), (true, true));
+    }
+
+    #[test]
+    fn the_backoff_stops_at_its_cap() {
+        let mut s = Spin::new(Duration::from_micros(1));
+        for _ in 0..20 {
+            let _ = looks(&mut s, false);
+            while s.skip > 0 {
+                let _ = looks(&mut s, false);
+            }
+        }
+        assert_eq!(s.backoff, super::MAX_SPIN_BACKOFF);
     }
 }

@@ -462,6 +462,31 @@ pub fn pidfd_wait(pidfd: BorrowedFd<'_>, event: PidfdEvent, deadline: Instant) -
     }
 }
 
+/// Busy-polls `ready` (with [`std::hint::spin_loop`] between looks) for at most `budget`,
+/// and says whether it became true. Zero just says no.
+pub fn spin_for(budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    if budget.is_zero() {
+        return false;
+    }
+    let start = Instant::now();
+    loop {
+        if ready() {
+            return true;
+        }
+        if start.elapsed() >= budget {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// Whether `fd` polls any of `events` (or `POLLHUP`/`POLLERR`) right now, without sleeping.
+pub fn poll_now(fd: BorrowedFd<'_>, events: PollFlags, wanted: PollFlags) -> bool {
+    let mut p = [PollFd::new(fd, events)];
+    matches!(nix::poll::poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0)
+        && p[0].revents().is_some_and(|r| r.intersects(wanted))
+}
+
 /// The poll timeout that ends at `deadline`, rounded up to the next millisecond so that a
 /// wait never ends just before it (zero once it has passed).
 pub fn timeout_until(deadline: Instant) -> PollTimeout {

@@ -32,6 +32,7 @@ tests![
     unshare_newtime_changes_only_time_for_children,
     exit_reports_the_code_and_the_parent_reaps,
     exit_statuses_are_the_kernels_under_a_racing_reaper,
+    exit_statuses_are_the_same_when_the_controller_spins,
     orphans_reparent_to_the_pid_namespace_init,
     orphans_outside_pid_namespaces_reparent_to_the_root_helper,
     multi_flag_unshare_gives_consecutive_inodes,
@@ -544,6 +545,24 @@ fn exit_reports_the_code_and_the_parent_reaps() -> Outcome {
 /// must each report the status the kernel recorded, with no fault.
 fn exit_statuses_are_the_kernels_under_a_racing_reaper() -> Outcome {
     let mut m = start_lab!();
+    racing_reaper_rounds(&mut m)
+}
+
+/// The same with the controller busy-polling (`StartOptions::spin`) for answers and reaps:
+/// a spin only moves the moment the same calls are made, so every status is the same.
+fn exit_statuses_are_the_same_when_the_controller_spins() -> Outcome {
+    let opts = nslab_real::StartOptions {
+        spin: std::time::Duration::from_micros(200),
+        ..nslab_real::StartOptions::default()
+    };
+    let mut m = match crate::harness::Lab::start_with(opts) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    racing_reaper_rounds(&mut m)
+}
+
+fn racing_reaper_rounds(m: &mut crate::harness::Lab) -> Outcome {
     let root = m.root();
     for i in 0..200 {
         let code = i % 256;
