@@ -18,6 +18,9 @@
 //!   (the library behind `mdbook-gettext`) and then by `book/tools/gfm-alerts.pl` (run with
 //!   perl, as mdbook runs it) has every alert of the English book as an alert.
 //! - `edition: the landing pages link each other`.
+//! - `edition: alert titles and answer toggles have Chinese labels`: `book/theme/zh-CN.css`
+//!   gives a Chinese title to every alert kind the book uses (mdBook writes "Note" ...) and to
+//!   chapter 13's `<summary>Answer</summary>`, neither of which gettext can translate.
 //!
 //! `NSLAB_PO=update cargo test --test book_zh` rewrites `book/po/zh-CN.po` for today's book:
 //! messages that left the book are dropped, new ones are added untranslated (code blocks
@@ -378,6 +381,70 @@ fn check_landing_pages() -> Result<(), Failed> {
     }
 }
 
+/// The labels the Chinese edition shows in CSS (`book/theme/zh-CN.css`): alert titles,
+/// which mdBook writes in English, and the exercises' `<summary>Answer</summary>`, an HTML
+/// block that gettext does not offer for translation.
+fn check_labels() -> Result<(), Failed> {
+    let root = book_root();
+    let css_path = root.join("theme/zh-CN.css");
+    let css =
+        std::fs::read_to_string(&css_path).map_err(|e| format!("{}: {e}", css_path.display()))?;
+    let toml = std::fs::read_to_string(root.join("book.toml")).map_err(|e| e.to_string())?;
+    let mut errors = Vec::new();
+    if !toml.contains("\"theme/zh-CN.css\"") {
+        errors.push("book.toml does not list theme/zh-CN.css in additional-css".to_string());
+    }
+    // The Chinese label a rule gives: `selector::after { ... content: "..." }` (the first
+    // rule of the selector with a content).
+    let label = |selector: &str| -> Option<String> {
+        let head = format!("{selector}::after {{");
+        css.match_indices(&head).find_map(|(at, _)| {
+            let rule = &css[at..at + css[at..].find('}')?];
+            let text = rule.split_once("content: \"")?.1.split_once('"')?.0;
+            text.chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+                .then(|| text.to_string())
+        })
+    };
+    let book = &english_book()?.book;
+    let kinds: BTreeSet<&str> = alerts_of(book).into_iter().map(|(_, k)| k).collect();
+    for kind in kinds {
+        let selector = format!(
+            "html[lang=\"zh-CN\"] .blockquote-tag-{} > .blockquote-tag-title",
+            kind.to_lowercase()
+        );
+        if label(&selector).is_none() {
+            errors.push(format!(
+                "no Chinese title for [!{kind}] alerts in theme/zh-CN.css"
+            ));
+        }
+    }
+    let mut summaries = BTreeSet::new();
+    for item in book.iter() {
+        let BookItem::Chapter(ch) = item else {
+            continue;
+        };
+        for piece in ch.content.split("<summary>").skip(1) {
+            summaries.insert(piece.split("</summary>").next().unwrap_or("").to_string());
+        }
+    }
+    if !summaries.is_empty() {
+        if summaries.iter().any(|s| s != "Answer") {
+            errors.push(format!(
+                "theme/zh-CN.css labels every <summary> \"答案\" (answer), but the book has {summaries:?}"
+            ));
+        }
+        if label("html[lang=\"zh-CN\"] details > summary").is_none() {
+            errors.push("no Chinese label for <summary>Answer</summary> in theme/zh-CN.css".into());
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n").into())
+    }
+}
+
 /// `NSLAB_PO=update`: the catalogue rewritten for today's book.
 fn update() -> Result<(), String> {
     let path = catalogue_path();
@@ -439,6 +506,10 @@ fn main() -> ExitCode {
         Trial::test(
             "edition: the landing pages link each other",
             check_landing_pages,
+        ),
+        Trial::test(
+            "edition: alert titles and answer toggles have Chinese labels",
+            check_labels,
         ),
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
