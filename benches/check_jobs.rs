@@ -10,9 +10,11 @@
 //! times. The ratio printed is that of the sums; the median of the blocks' ratios is printed
 //! too, with the load average before and after.
 
-/// The allocator the `nslab` binary uses (src/main.rs).
+/// The allocator the `nslab` binary uses, started as it starts it (src/alloc.rs).
+#[path = "../src/alloc.rs"]
+mod alloc;
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Chosen = alloc::Chosen;
 
 use nslab::both::run_ops_both;
 use nslab::check::{Plan, Shard};

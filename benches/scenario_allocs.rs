@@ -7,12 +7,16 @@
 //! load, so this tracks the model side's main cost (malloc and free were a third of its time
 //! in profiles) without timing noise.
 
-use mimalloc::MiMalloc;
 use nslab_scenario::{check, parse_file, Scenario};
 use nslab_sim::machine::{Machine, Origin, SysResult, TaskId, TaskState, TaskView};
 use nslab_sim::{Kernel, Op};
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The allocator the `nslab` binary uses, started as it starts it (mimalloc here).
+#[path = "../src/alloc.rs"]
+mod alloc;
+use alloc::Chosen;
 
 /// The allocator of the `nslab` binary (mimalloc), counting calls and bytes.
 struct Counting;
@@ -25,19 +29,19 @@ unsafe impl GlobalAlloc for Counting {
         ALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(l.size() as u64, Relaxed);
         // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { MiMalloc.alloc(l) }
+        unsafe { Chosen.alloc(l) }
     }
 
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         // SAFETY: as above.
-        unsafe { MiMalloc.dealloc(p, l) }
+        unsafe { Chosen.dealloc(p, l) }
     }
 
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(new as u64, Relaxed);
         // SAFETY: as above.
-        unsafe { MiMalloc.realloc(p, l, new) }
+        unsafe { Chosen.realloc(p, l, new) }
     }
 }
 

@@ -13,10 +13,12 @@
 //! ratio printed is the median of the pairs' ratios; the medians of each side are printed
 //! too.
 
-/// The allocator the `nslab` binary uses (src/main.rs), so that both sides are timed as
-/// `nslab run` runs them.
+/// The allocator the `nslab` binary uses, started as it starts it (src/alloc.rs), so that
+/// both sides are timed as `nslab run` runs them.
+#[path = "../src/alloc.rs"]
+mod alloc;
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Chosen = alloc::Chosen;
 
 use nslab::both::run_ops_both;
 use nslab_scenario::random::ops;

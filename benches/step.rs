@@ -7,8 +7,11 @@
 //!
 //! `cargo bench --bench step`
 
+/// The allocator the `nslab` binary uses, started as it starts it (src/alloc.rs).
+#[path = "../src/alloc.rs"]
+mod alloc;
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Chosen = alloc::Chosen;
 
 #[path = "../tests/common.rs"]
 mod common;

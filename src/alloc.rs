@@ -84,20 +84,50 @@ extern "C" fn choose(
     argv: *const *const std::ffi::c_char,
     _envp: *const *const std::ffi::c_char,
 ) {
-    if argc < 2 || argv.is_null() {
-        return;
-    }
-    // SAFETY: glibc passes the process's argv, argc entries long, each a NUL-terminated
-    // string, to every `.init_array` function.
-    let first = unsafe {
-        let p = *argv.add(1);
-        if p.is_null() {
-            return;
-        }
-        std::ffi::CStr::from_ptr(p)
+    let live = argc >= 2 && !argv.is_null() && {
+        // SAFETY: glibc passes the process's argv, argc entries long, each a NUL-terminated
+        // string, to every `.init_array` function.
+        let first = unsafe { *argv.add(1) };
+        // SAFETY: as above; `first` is checked non-null.
+        !first.is_null() && LIVE.contains(&unsafe { std::ffi::CStr::from_ptr(first) }.to_bytes())
     };
-    if LIVE.contains(&first.to_bytes()) {
+    if live {
         SYSTEM.store(true, Ordering::Relaxed);
+    } else {
+        mimalloc_start();
+    }
+}
+
+// mimalloc's process start-up (its `init.c`), and its test for it having run.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn _mi_preloading() -> bool;
+    fn _mi_auto_process_init();
+    fn _mi_auto_process_done();
+    fn atexit(f: unsafe extern "C" fn()) -> CInt;
+}
+
+/// Starts mimalloc as its own constructor would have, for the commands that use it.
+///
+/// mimalloc starts the process's allocator from a constructor (it probes the CPU with
+/// `cpuid`, reads its options from the environment, maps its page map, sets up the main
+/// thread's heap). The build leaves that constructor out (`MI_PRIM_HAS_PROCESS_ATTACH`,
+/// set in `.cargo/config.toml`), so the live commands, which never call mimalloc, do not pay
+/// for it (BENCHMARKS.md, "Live commands"); the other commands start it here, before `main`
+/// as before, and stop it at exit as its destructor would. Where the build did keep the
+/// constructor (a build without that setting), mimalloc has already started, says so, and
+/// nothing is done.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn mimalloc_start() {
+    // SAFETY: mimalloc's own functions, called once, before `main`, on the only thread,
+    // which is where its constructor calls them; `_mi_preloading` only reads a flag, true
+    // until `_mi_auto_process_init` has run. The exit handler is the function mimalloc's
+    // destructor calls.
+    unsafe {
+        if _mi_preloading() {
+            _mi_auto_process_init();
+            atexit(_mi_auto_process_done);
+        }
     }
 }
 
