@@ -18,6 +18,8 @@
 //!   (the library behind `mdbook-gettext`) and then by `book/tools/gfm-alerts.pl` (run with
 //!   perl, as mdbook runs it) has every alert of the English book as an alert.
 //! - `edition: the landing pages link each other`.
+//! - `edition: links to headings use explicit ids`: a `#id` link names a heading's explicit
+//!   `{#id}`, which the translation keeps (a derived id would be Chinese there).
 //! - `edition: alert titles and answer toggles have Chinese labels`: `book/theme/zh-CN.css`
 //!   gives a Chinese title to every alert kind the book uses (mdBook writes "Note" ...) and to
 //!   chapter 13's `<summary>Answer</summary>`, neither of which gettext can translate.
@@ -445,6 +447,51 @@ fn check_labels() -> Result<(), Failed> {
     }
 }
 
+/// A link to a heading (`#id`, on the page or another) must name an explicit `{#id}` of that
+/// heading: the Chinese edition translates headings, and an id mdBook derives from the
+/// heading's words would be a Chinese one there.
+fn check_fragments() -> Result<(), Failed> {
+    let src = book_root().join("src");
+    let mut errors = Vec::new();
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&src).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        pages += 1;
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        for (at, _) in text.match_indices("](") {
+            let target = &text[at + 2..];
+            let Some(end) = target.find(')') else {
+                continue;
+            };
+            let target = &target[..end];
+            let Some((file, id)) = target.split_once('#') else {
+                continue;
+            };
+            if target.contains("://") {
+                continue;
+            }
+            let page = if file.is_empty() {
+                text.clone()
+            } else {
+                std::fs::read_to_string(src.join(file)).unwrap_or_default()
+            };
+            if !page.contains(&format!("{{#{id}}}")) {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                errors.push(format!(
+                    "{name}: a link to {target}: the heading needs an explicit {{#{id}}}"
+                ));
+            }
+        }
+    }
+    if pages == 0 {
+        return Err("no page found under book/src".into());
+    }
+    fail_if_any("links to headings without an explicit id", errors)
+}
+
 /// `NSLAB_PO=update`: the catalogue rewritten for today's book.
 fn update() -> Result<(), String> {
     let path = catalogue_path();
@@ -510,6 +557,10 @@ fn main() -> ExitCode {
         Trial::test(
             "edition: alert titles and answer toggles have Chinese labels",
             check_labels,
+        ),
+        Trial::test(
+            "edition: links to headings use explicit ids",
+            check_fragments,
         ),
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
