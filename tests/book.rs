@@ -446,19 +446,7 @@ fn code_map() -> &'static BTreeSet<String> {
     static MAP: OnceLock<BTreeSet<String>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut files = BTreeSet::new();
-        // The model and the contract crate it shares with the real backend (which mirrors the
-        // uapi headers: errno, clone flags, capabilities), where that crate exists.
-        let dirs = MODEL_DIRS
-            .iter()
-            .map(|d| root().join(d))
-            .filter(|d| d.is_dir());
-        let entries = dirs.flat_map(|dir| std::fs::read_dir(dir).expect("cannot read the model"));
-        for entry in entries {
-            let path = entry.expect("cannot read the model").path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).expect("cannot read a model module");
+        for text in model_sources() {
             for line in text.lines().take_while(|l| l.starts_with("//!")) {
                 for word in line.split_whitespace() {
                     let word = word.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
@@ -473,37 +461,39 @@ fn code_map() -> &'static BTreeSet<String> {
     })
 }
 
-const KERNEL_SITE: &str = "https://elixir.bootlin.com/linux/";
-
-/// The model's source text (`sim/src`, `machine/src`), for the identifiers it mirrors.
-fn model_text() -> &'static str {
-    static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        let mut text = String::new();
+/// The text of every module of the model (`sim/src/*.rs`) and of the contract crate it shares
+/// with the real backend (`machine/src/*.rs`, which mirrors the uapi headers: errno, clone
+/// flags, capabilities).
+fn model_sources() -> &'static [String] {
+    static SOURCES: OnceLock<Vec<String>> = OnceLock::new();
+    SOURCES.get_or_init(|| {
+        let mut texts = Vec::new();
         for dir in MODEL_DIRS.iter().map(|d| root().join(d)) {
             for entry in std::fs::read_dir(dir).expect("cannot read the model") {
                 let path = entry.expect("cannot read the model").path();
                 if path.extension().is_some_and(|e| e == "rs") {
-                    text += &std::fs::read_to_string(&path).expect("cannot read a model module");
-                    text.push('\n');
+                    texts.push(std::fs::read_to_string(&path).expect("cannot read a model module"));
                 }
             }
         }
-        text
+        texts
     })
 }
+
+const KERNEL_SITE: &str = "https://elixir.bootlin.com/linux/";
 
 /// Whether `name` occurs in the model's source as a whole identifier.
 fn model_names(name: &str) -> bool {
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    model_text().match_indices(name).any(|(at, _)| {
-        let text = model_text();
-        let before = text[..at].chars().next_back().is_none_or(|c| !ident(c));
-        let after = text[at + name.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !ident(c));
-        before && after
+    model_sources().iter().any(|text| {
+        text.match_indices(name).any(|(at, _)| {
+            let before = text[..at].chars().next_back().is_none_or(|c| !ident(c));
+            let after = text[at + name.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !ident(c));
+            before && after
+        })
     })
 }
 
@@ -608,9 +598,10 @@ fn links(text: &str) -> Vec<Link> {
 }
 
 /// The ids mdBook gives the headings of a page: an explicit `{#id}`, or the heading's text in
-/// lower case with spaces as `-` and other punctuation dropped, `-1`, `-2` ... on repeats.
-fn heading_ids(text: &str) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
+/// lower case with spaces as `-` and other punctuation dropped, `-1`, `-2` ... on repeats;
+/// each with whether it is explicit.
+fn heading_ids(text: &str) -> BTreeMap<String, bool> {
+    let mut ids = BTreeMap::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut current: Option<(String, Option<String>)> = None;
     for event in Parser::new_ext(text, parser_options()) {
@@ -625,13 +616,15 @@ fn heading_ids(text: &str) -> BTreeSet<String> {
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((buf, explicit)) = current.take() {
+                    let is_explicit = explicit.is_some();
                     let base = explicit.unwrap_or_else(|| normalize_id(&buf));
                     let n = seen.entry(base.clone()).or_insert(0);
-                    ids.insert(if *n == 0 {
+                    let id = if *n == 0 {
                         base.clone()
                     } else {
                         format!("{base}-{n}")
-                    });
+                    };
+                    ids.insert(id, is_explicit);
                     *n += 1;
                 }
             }
@@ -695,11 +688,16 @@ fn check_links(page: &Path) -> Result<(), Failed> {
             }
             if let Some(fragment) = fragment {
                 if target.extension().is_some_and(|e| e == "md") {
-                    let ids = heading_ids(&read(&target)?);
-                    if !ids.contains(fragment) {
-                        errors.push(format!(
+                    match heading_ids(&read(&target)?).get(fragment) {
+                        None => errors.push(format!(
                             "{at}: {url}: no heading with id `{fragment}` there"
-                        ));
+                        )),
+                        // The Chinese edition translates headings, and an id derived from
+                        // the words of one with it: a link needs the heading's own `{#id}`.
+                        Some(false) => errors.push(format!(
+                            "{at}: {url}: give the heading an explicit {{#{fragment}}} (a derived id changes in the Chinese edition)"
+                        )),
+                        Some(true) => {}
                     }
                 }
             }
