@@ -7,7 +7,8 @@
 //!   anchor (or line range) exists in it; the page has no console block of its own (those
 //!   live in `transcripts/`, where they are run); every transcript and listing is included by
 //!   some page.
-//! - `links: <page>`: every internal link names a file (and a heading of it) that exists, and
+//! - `links: <page>`: every internal link names a file (and a heading of it, by the heading's
+//!   explicit `{#id}`, which the Chinese edition keeps when it translates the words) that exists, and
 //!   every kernel link is pinned to v6.18 or v4.19 and names a file that the model mirrors
 //!   (see [`code_map`]) or, for a function, its identifier, which the model must name (see
 //!   [`check_kernel_link`]).
