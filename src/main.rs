@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 
 mod alloc;
 mod cmd;
-mod pow;
 
 /// mimalloc rather than the C library's malloc for the model and the judge, which allocate
 /// small objects at every step (the scenario set runs about a fifth faster, BENCHMARKS.md);
