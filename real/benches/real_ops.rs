@@ -12,7 +12,9 @@
 //! It prints the load average before and after (other processes share the machine).
 //! `-- --pairs N` times N pairs of every operation (default 200, 100 for the ones that make a
 //! network namespace); `-- --clones` times only the four clone rows; `-- --spin US` starts
-//! the machine with [`StartOptions::spin`] (the controller busy-polls up to US µs).
+//! the machine with [`StartOptions::spin`] (the controller busy-polls up to US µs);
+//! `-- --any-cpu` starts it with [`StartOptions::one_cpu`] off. The bare side is started
+//! first, as an ordinary process: the machine's CPU is not its.
 //!
 //! `-- --loop FLAGS N` only makes N clone+exit+wait through nslab (FLAGS a number), for a
 //! profiler (BENCHMARKS.md: where a helper clone's time goes).
@@ -263,8 +265,10 @@ fn main() {
         .map_or(Duration::ZERO, |i| {
             Duration::from_micros(args[i + 1].parse().expect("--spin US"))
         });
+    let one_cpu = !args.iter().any(|a| a == "--any-cpu");
     let opts = StartOptions {
         spin,
+        one_cpu,
         ..StartOptions::default()
     };
     println!("load average before: {}", loadavg());
@@ -273,6 +277,9 @@ fn main() {
     let mut m = RealMachine::start_with(Path::new(&exe), opts.clone()).unwrap();
     if !spin.is_zero() {
         println!("controller spin: {} µs", spin.as_micros());
+    }
+    if !one_cpu {
+        println!("the machine's processes on any CPU (StartOptions::one_cpu off)");
     }
     let root = m.root();
     // The task the non-clone operations run in: in its own uts namespace, so sethostname is

@@ -53,6 +53,7 @@
 //! ```
 
 #![warn(missing_docs)]
+mod cpu;
 mod helper;
 pub mod host;
 pub mod inspect;

@@ -45,6 +45,13 @@ pub struct StartOptions {
     /// machine whose cores are busy with other work the spinning controller takes the CPU
     /// its helpers need, and clones get slower (BENCHMARKS.md, issue 14).
     pub spin: Duration,
+    /// Run the machine on one CPU: the thread that starts it and every helper (see
+    /// `cpu.rs`). On by default: every request hands the CPU from the controller to a helper
+    /// and back, and on a virtual machine a hand-over to another, sleeping CPU costs tens of
+    /// microseconds (a helper's clone+exit+wait took about half as long pinned, BENCHMARKS.md
+    /// issue 14). The starting thread's previous CPU mask comes back when the last machine it
+    /// started is dropped. Off, the scheduler places every process as it likes.
+    pub one_cpu: bool,
 }
 
 /// The default of [`StartOptions::max_helpers`]: a scenario makes at most 512 clones
@@ -60,6 +67,7 @@ impl Default for StartOptions {
             timeout: DEFAULT_TIMEOUT,
             max_helpers: MAX_HELPERS,
             spin: Duration::ZERO,
+            one_cpu: true,
         }
     }
 }
@@ -110,6 +118,9 @@ pub struct RealMachine {
     /// `TaskView::nspid`).
     root_level: usize,
     buf: Vec<u8>,
+    /// Keeps the starting thread on the machine's CPU ([`StartOptions::one_cpu`]); dropped
+    /// after `Drop::drop` has torn the helpers down.
+    cpu_pin: Option<crate::cpu::CpuPin>,
 }
 
 impl RealMachine {
@@ -122,6 +133,12 @@ impl RealMachine {
 
     /// [`RealMachine::start`] with options.
     pub fn start_with(helper_exe: &Path, opts: StartOptions) -> Result<RealMachine, StartError> {
+        // First, so that the root helper inherits the CPU mask (and every helper after it).
+        let cpu = if opts.one_cpu {
+            crate::cpu::pin_current_thread()
+        } else {
+            None
+        };
         let (ours, theirs) = protocol::channel_pair().map_err(StartError::Channel)?;
         let mut cmd = Command::new(helper_exe);
         cmd.arg(HELPER_ARG)
@@ -231,7 +248,15 @@ impl RealMachine {
             controller_level,
             root_level,
             buf,
+            cpu_pin: cpu,
         })
+    }
+
+    /// The CPU the machine runs on ([`StartOptions::one_cpu`]): its helpers, and the thread
+    /// that started it while the machine exists. `None` when it was off, or there was no
+    /// choice to make (one CPU allowed).
+    pub fn cpu(&self) -> Option<usize> {
+        self.cpu_pin.as_ref().map(|c| c.cpu)
     }
 
     /// Whether the root helper made a user namespace of its own (the caller was not root).

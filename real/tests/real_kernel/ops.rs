@@ -36,6 +36,7 @@ tests![
     orphans_reparent_to_the_pid_namespace_init,
     orphans_outside_pid_namespaces_reparent_to_the_root_helper,
     multi_flag_unshare_gives_consecutive_inodes,
+    a_machine_runs_on_one_cpu_and_gives_the_thread_its_mask_back,
 ];
 
 fn errno(e: SysError) -> Errno {
@@ -645,5 +646,59 @@ fn multi_flag_unshare_gives_consecutive_inodes() -> Outcome {
     // create_new_namespaces order: uts, ipc, then net. Other tests run in parallel and take
     // numbers too, so only the order is asserted, not adjacency.
     assert!(uts < ipc && ipc < net, "uts {uts} ipc {ipc} net {net}");
+    Outcome::Pass
+}
+
+/// `Cpus_allowed_list` of a process or thread, from its /proc status.
+fn cpus_allowed(status_path: &str) -> String {
+    let status = std::fs::read_to_string(status_path).expect("a status file");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("a Cpus_allowed_list line")
+        .trim()
+        .to_string()
+}
+
+/// `StartOptions::one_cpu` (the default): the root helper, a child of a clone and the thread
+/// that started the machine all run on the machine's one CPU; when the machine is dropped the
+/// thread's mask is what it was; with the option off nothing is pinned.
+fn a_machine_runs_on_one_cpu_and_gives_the_thread_its_mask_back() -> Outcome {
+    let own = "/proc/thread-self/status";
+    let before = cpus_allowed(own);
+    if !before.contains(',') && !before.contains('-') {
+        return Outcome::Skip(format!(
+            "this thread may run on CPU {before} only: there is no CPU to choose"
+        ));
+    }
+    {
+        let mut m = start_lab!();
+        let cpu = m.cpu().expect("a CPU chosen among several").to_string();
+        assert_eq!(cpus_allowed(own), cpu, "the starting thread");
+        let root = m.root();
+        let c = m.clone_task(root, CloneArgs::new(CLONE_NEWPID)).unwrap();
+        for t in [root, c] {
+            let pid = m.host_pid(t).expect("a host pid");
+            assert_eq!(
+                cpus_allowed(&format!("/proc/{pid}/status")),
+                cpu,
+                "helper {t}"
+            );
+        }
+        m.exit(c, 0).unwrap();
+    }
+    assert_eq!(cpus_allowed(own), before, "the mask after the drop");
+    let opts = nslab_real::StartOptions {
+        one_cpu: false,
+        ..nslab_real::StartOptions::default()
+    };
+    let m = match crate::harness::Lab::start_with(opts) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    assert_eq!(m.cpu(), None);
+    let pid = m.host_pid(m.root()).expect("a host pid");
+    assert_eq!(cpus_allowed(&format!("/proc/{pid}/status")), before);
+    assert_eq!(cpus_allowed(own), before);
     Outcome::Pass
 }
