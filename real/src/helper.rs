@@ -255,21 +255,29 @@ impl Helper {
             if !request {
                 continue;
             }
-            let msg =
-                protocol::recv_with::<Request>(self.chan.as_fd(), &mut self.buf, &mut self.cmsg);
-            let (req, fd) = match msg {
-                Ok((req, fds)) => (req, fds.into_iter().next()),
-                // End of file: the controller closed the channel or died. Leave.
-                // SAFETY: _exit ends this process; its children get EOF in turn.
-                Err(_) => unsafe { libc::_exit(0) },
-            };
-            if let Request::Call(Op::Exit(code)) = req {
-                // At once: reaping first would only touch more pages of a process that is
-                // about to go (its children reparent to their reaper either way).
+            let (len, fds) =
+                match protocol::recv_raw(self.chan.as_fd(), &mut self.buf, &mut self.cmsg) {
+                    Ok(got) => got,
+                    // End of file: the controller closed the channel or died. Leave.
+                    // SAFETY: _exit ends this process; its children get EOF in turn.
+                    Err(_) => unsafe { libc::_exit(0) },
+                };
+            if let Some(code) = protocol::exit_request_code(&self.buf[..len]) {
+                // At once, and without the JSON decoder: reaping first or decoding would
+                // only touch more pages of a process that is about to go (its children
+                // reparent to their reaper either way).
                 // SAFETY: exit_group(2): this task ends here, as the scenario asked.
                 unsafe { libc::_exit(code) }
             }
-            self.reap_all();
+            let req = match protocol::decode::<Request>(&self.buf[..len]) {
+                Ok(req) => req,
+                // Not a message of the protocol: the controller is not ours to serve.
+                // SAFETY: as for end of file.
+                Err(_) => unsafe { libc::_exit(0) },
+            };
+            let fd = fds.into_iter().next();
+            // Exited children were reaped above when the poll said so (a child that exits
+            // from here on is reaped at the next wakeup, as it would be after any check).
             let out = match self.handle(req, fd) {
                 Next::Reply(reply) => {
                     protocol::send_in(self.chan.as_fd(), &reply, &[], &mut self.buf)

@@ -11,7 +11,7 @@
 use crate::protocol::{self, Hello, RecvError, Reply, Request, CHANNEL_FD, HELPER_ARG};
 use crate::start::StartError;
 use crate::sys::{self, PidfdEvent};
-use nix::poll::{PollFd, PollFlags};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nslab_machine::sched::CLONE_PARENT;
 use nslab_machine::{
     CloneArgs, Errno, IdMapExtent, IdMapKind, Machine, NsFd, Op, Origin, SysError, SysResult,
@@ -413,16 +413,36 @@ impl RealMachine {
     /// pid-namespace init took with it).
     fn settle(&mut self) -> SysResult<()> {
         let deadline = Instant::now() + self.timeout;
-        for i in 0..self.tasks.len() {
-            let t = &self.tasks[i];
-            let exited = t.state == TaskState::Running
-                && t.pidfd
-                    .as_ref()
-                    .is_some_and(|p| sys::pidfd_exited(p.as_fd(), 0));
-            if exited {
-                self.wait_reaped(TaskId(i as u32), deadline)
-                    .map_err(SysError::Fault)?;
-            }
+        // One poll(2) over every running task's pidfd, however many there are.
+        let (ids, mut fds): (Vec<usize>, Vec<PollFd<'_>>) = self
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.state == TaskState::Running)
+            .filter_map(|(i, t)| {
+                Some((i, PollFd::new(t.pidfd.as_ref()?.as_fd(), PollFlags::POLLIN)))
+            })
+            .unzip();
+        let exited: Vec<usize> = match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => Vec::new(),
+            Ok(_) => ids
+                .iter()
+                .zip(&fds)
+                .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(&i, _)| i)
+                .collect(),
+            // Interrupted, or out of memory for the poll table: look at each in turn.
+            Err(_) => ids
+                .iter()
+                .zip(&fds)
+                .filter(|(_, p)| sys::pidfd_exited(p.as_fd(), 0))
+                .map(|(&i, _)| i)
+                .collect(),
+        };
+        drop(fds);
+        for i in exited {
+            self.wait_reaped(TaskId(i as u32), deadline)
+                .map_err(SysError::Fault)?;
         }
         Ok(())
     }

@@ -221,6 +221,51 @@ pub fn recv_with<T: for<'de> Deserialize<'de>>(
     buf: &mut [u8],
     cmsg: &mut Vec<u8>,
 ) -> Result<(T, Vec<OwnedFd>), RecvError> {
+    let (len, fds) = recv_raw(sock, buf, cmsg)?;
+    Ok((decode(&buf[..len])?, fds))
+}
+
+/// Decodes one message received by [`recv_raw`].
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, RecvError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| RecvError::Garbled(format!("{e}: {:?}", String::from_utf8_lossy(bytes))))
+}
+
+/// The exit code of an `exit` request (`Request::Call(Op::Exit(code))`), read from its
+/// encoding without the JSON decoder, or `None` for any other message (which then goes
+/// through [`decode`]). A helper made by a fork-like clone starts without page tables for
+/// the binary's code (the kernel fills them at the first touch of each 64 KiB): a task whose
+/// whole life is "clone, then exit" would otherwise fault in the decoder's pages to read one
+/// number (BENCHMARKS.md, issue 14). The tests check it against the encoder for every
+/// boundary of `i32`.
+pub fn exit_request_code(bytes: &[u8]) -> Option<i32> {
+    let digits = bytes
+        .strip_prefix(br#"{"Call":{"Exit":"#)?
+        .strip_suffix(b"}}")?;
+    let (negative, digits) = match digits.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, digits),
+    };
+    if digits.is_empty() || digits.len() > 10 || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    i32::try_from(if negative { -n } else { n }).ok()
+}
+
+/// Receives one message's bytes into `buf` (blocking) and the fds that came with it, in
+/// order: the length, and the fds.
+pub fn recv_raw(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    cmsg: &mut Vec<u8>,
+) -> Result<(usize, Vec<OwnedFd>), RecvError> {
     let (len, fds) = {
         let mut iov = [IoSliceMut::new(buf)];
         let msg = loop {
@@ -248,8 +293,59 @@ pub fn recv_with<T: for<'de> Deserialize<'de>>(
     if len == 0 {
         return Err(RecvError::Eof);
     }
-    let msg = serde_json::from_slice(&buf[..len]).map_err(|e| {
-        RecvError::Garbled(format!("{e}: {:?}", String::from_utf8_lossy(&buf[..len])))
-    })?;
-    Ok((msg, fds))
+    Ok((len, fds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nslab_machine::Op;
+
+    #[test]
+    fn the_exit_code_is_read_as_the_decoder_reads_it() {
+        for code in [
+            0,
+            1,
+            7,
+            42,
+            255,
+            256,
+            -1,
+            -255,
+            1_000_000,
+            i32::MAX,
+            i32::MIN,
+        ] {
+            let bytes = serde_json::to_vec(&Request::Call(Op::Exit(code))).unwrap();
+            assert_eq!(exit_request_code(&bytes), Some(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn any_other_message_is_left_to_the_decoder() {
+        let other = serde_json::to_vec(&Request::Call(Op::Unshare(0x2000_0000))).unwrap();
+        assert_eq!(exit_request_code(&other), None);
+        assert_eq!(
+            exit_request_code(&serde_json::to_vec(&Request::Observe).unwrap()),
+            None
+        );
+        for bad in [
+            &br#"{"Call":{"Exit":}}"#[..],
+            br#"{"Call":{"Exit":-}}"#,
+            br#"{"Call":{"Exit":01}}"#,
+            br#"{"Call":{"Exit":1x}}"#,
+            br#"{"Call":{"Exit":2147483648}}"#,
+            br#"{"Call":{"Exit":-2147483649}}"#,
+            br#"{"Call":{"Exit":99999999999}}"#,
+            br#"{"Call":{"Exit":1}} "#,
+            b"",
+        ] {
+            assert_eq!(
+                exit_request_code(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }
