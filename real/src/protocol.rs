@@ -8,14 +8,13 @@
 //! Sends use `MSG_NOSIGNAL`, so a peer that died gives `EPIPE` rather than a signal.
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr,
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
 };
 use nslab_machine::capability::CapSet;
 use nslab_machine::sched::Flags;
 use nslab_machine::{Op, TaskView};
 use serde::{Deserialize, Serialize};
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// The largest message either side sends (a view of a host namespace with many interfaces
@@ -139,16 +138,7 @@ pub fn send<T: Serialize>(
     fds: &[BorrowedFd<'_>],
 ) -> nix::Result<()> {
     let bytes = serde_json::to_vec(msg).expect("protocol messages always serialise");
-    let iov = [IoSlice::new(&bytes)];
-    let mut raw = [0; MAX_FDS];
-    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} fds per message");
-    for (r, fd) in raw.iter_mut().zip(fds) {
-        *r = fd.as_raw_fd();
-    }
-    let rights = [ControlMessage::ScmRights(&raw[..fds.len()])];
-    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
-    sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
-    Ok(())
+    send_bytes(sock, &bytes, fds)
 }
 
 /// [`send`] without an allocation for the encoding: on the stack when it fits, else in `buf`
@@ -163,23 +153,66 @@ pub fn send_in<T: Serialize>(
     // Most answers are a few dozen bytes: encoded on the stack, whose top page the process
     // has written already, they cost no page copy at all.
     let mut small = [0u8; 512];
-    let bytes: &[u8] = match encode_into(&mut small, msg) {
-        Some(len) => &small[..len],
+    match encode_into(&mut small, msg) {
+        Some(len) => send_bytes(sock, &small[..len], fds),
         None => match encode_into(buf, msg) {
-            Some(len) => &buf[..len],
-            None => return send(sock, msg, fds),
+            Some(len) => send_bytes(sock, &buf[..len], fds),
+            None => send(sock, msg, fds),
         },
-    };
-    let iov = [IoSlice::new(bytes)];
-    let mut raw = [0; MAX_FDS];
-    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} fds per message");
-    for (r, fd) in raw.iter_mut().zip(fds) {
-        *r = fd.as_raw_fd();
     }
-    let rights = [ControlMessage::ScmRights(&raw[..fds.len()])];
-    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
-    sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
-    Ok(())
+}
+
+/// The control-message room for [`MAX_FDS`] fds, aligned for its header.
+#[repr(C)]
+union CmsgRoom {
+    _header: libc::cmsghdr,
+    bytes: [u8; 64],
+}
+
+/// sendmsg(2) of `bytes` with `fds` as `SCM_RIGHTS`, the control message on the stack
+/// (nix's `sendmsg` allocates it: a malloc and a free in a helper just after its fork).
+fn send_bytes(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> nix::Result<()> {
+    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} fds per message");
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let mut room = CmsgRoom { bytes: [0; 64] };
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    if !fds.is_empty() {
+        let data_len = std::mem::size_of_val(fds) as u32;
+        // SAFETY: CMSG_SPACE and CMSG_LEN compute sizes; the room holds CMSG_SPACE of
+        // MAX_FDS fds (24 bytes), checked below; CMSG_FIRSTHDR points into the room, and
+        // CMSG_DATA after its header, where `fds.len()` fds fit.
+        unsafe {
+            let space = libc::CMSG_SPACE(data_len) as usize;
+            assert!(space <= std::mem::size_of::<CmsgRoom>());
+            hdr.msg_control = room.bytes.as_mut_ptr().cast();
+            hdr.msg_controllen = space;
+            let c = libc::CMSG_FIRSTHDR(&hdr);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(data_len) as usize;
+            let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+            for (i, fd) in fds.iter().enumerate() {
+                data.add(i).write_unaligned(fd.as_raw_fd());
+            }
+        }
+    }
+    loop {
+        // SAFETY: `hdr` points at live buffers for the duration of the call.
+        let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &hdr, libc::MSG_NOSIGNAL) };
+        if r >= 0 {
+            return Ok(());
+        }
+        match nix::Error::last() {
+            nix::Error::EINTR => continue,
+            e => return Err(e),
+        }
+    }
 }
 
 /// Encodes `msg` at the start of `buf`; its length, or `None` if it does not fit.
@@ -318,6 +351,31 @@ mod tests {
         ] {
             let bytes = serde_json::to_vec(&Request::Call(Op::Exit(code))).unwrap();
             assert_eq!(exit_request_code(&bytes), Some(code), "{code}");
+        }
+    }
+
+    /// The fds sent with a message arrive in order, as new fds for the same files.
+    #[test]
+    fn fds_travel_with_the_message_in_order() {
+        use std::os::fd::AsFd;
+        let (a, b) = channel_pair().unwrap();
+        let files = [
+            std::fs::File::open("/").unwrap(),
+            std::fs::File::open("/proc").unwrap(),
+        ];
+        let fds: Vec<BorrowedFd<'_>> = files.iter().map(|f| f.as_fd()).collect();
+        for n in 0..=MAX_FDS {
+            send(a.as_fd(), &Reply::Cloned { pid: n as i32 }, &fds[..n]).unwrap();
+            let mut buf = vec![0; MAX_MESSAGE];
+            let (reply, got): (Reply, _) = recv(b.as_fd(), &mut buf).unwrap();
+            assert!(matches!(reply, Reply::Cloned { pid } if pid == n as i32));
+            assert_eq!(got.len(), n);
+            for (f, g) in files.iter().zip(&got) {
+                let ino =
+                    |fd: BorrowedFd<'_>| nix::sys::stat::fstat(fd.as_raw_fd()).unwrap().st_ino;
+                assert_eq!(ino(f.as_fd()), ino(g.as_fd()));
+                assert_ne!(f.as_raw_fd(), g.as_raw_fd());
+            }
         }
     }
 
