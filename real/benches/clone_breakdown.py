@@ -29,7 +29,7 @@ for line in open(sys.argv[1]):
 # controller = pid with most sendmsg of 19 bytes? find pid of first event
 ctl=ev[0][1]
 # per pid sequences
-segs={k:[] for k in ['req->helper wakes','helper recv+reap before clone','socketpair','clone (fork) in helper','pidfd_open','parent after fork until reply sent (serialise, COW)','reply sendmsg (SCM_RIGHTS)','reply -> controller has pid (recv, ioctl)','child start (dup2, close_range) until poll','exit req -> child wakes','child recv+deserialise+reap until exit_group','exit_group -> controller sees the reap (PIDFD_GET_INFO)','controller: status to the next request','total clone+exit+wait']}
+segs={k:[] for k in ['req->helper wakes','helper: receive and decode until the clone','socketpair','clone (fork) in helper','pidfd_open','parent after fork until reply sent (serialise, COW)','reply sendmsg (SCM_RIGHTS)','reply -> controller has pid (recv, ioctl)','child start (dup2, close_range) until poll','exit req -> child wakes','child: receive until exit_group','exit_group -> controller sees the reap (PIDFD_GET_INFO)','controller: status to the next request','total clone+exit+wait']}
 i=0;n=len(ev)
 def nxt(j,pred):
     while j<n and not pred(ev[j]): j+=1

@@ -17,7 +17,10 @@
 //! first, as an ordinary process: the machine's CPU is not its.
 //!
 //! `-- --loop FLAGS N` only makes N clone+exit+wait through nslab (FLAGS a number), for a
-//! profiler (BENCHMARKS.md: where a helper clone's time goes).
+//! profiler (BENCHMARKS.md: where a helper clone's time goes). `-- --pingpong` only times a
+//! one-byte round trip between two processes, on any CPU and on one (why a machine runs on
+//! one CPU). `-- --bare-on-machine-cpu` pins the bare side to the machine's CPU too, for a
+//! comparison where neither side's wakeups cross CPUs.
 use nslab_machine::sched::*;
 use nslab_machine::{CloneArgs, Machine, NsFd, TaskId};
 use nslab_real::{RealMachine, StartOptions};
@@ -219,6 +222,79 @@ fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
 
+/// `--pingpong`: what a hand-over between two processes costs, the thing a machine does at
+/// every request: a round trip of one byte over a `SOCK_SEQPACKET` socket pair between this
+/// process and a forked echo, 5000 times, with both on any CPU and then both pinned to the
+/// CPU this process runs on (`StartOptions::one_cpu`'s reason).
+fn pingpong() {
+    fn round_trips(n: usize) -> (Duration, Duration, Duration) {
+        let (a, b) = nslab_real_channel();
+        // SAFETY: this process is single-threaded here; the child only echoes and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        let mut byte = [0u8; 1];
+        if pid == 0 {
+            drop(a);
+            loop {
+                // SAFETY: reading and writing one byte on an fd we own.
+                let r = unsafe { libc::read(b.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+                if r <= 0 {
+                    // SAFETY: the echo ends here.
+                    unsafe { libc::_exit(0) };
+                }
+                // SAFETY: as above.
+                unsafe { libc::write(b.as_raw_fd(), byte.as_ptr().cast(), 1) };
+            }
+        }
+        drop(b);
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            // SAFETY: as above.
+            unsafe {
+                libc::write(a.as_raw_fd(), byte.as_ptr().cast(), 1);
+                libc::read(a.as_raw_fd(), byte.as_mut_ptr().cast(), 1);
+            }
+            v.push(t.elapsed());
+        }
+        drop(a);
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        v.sort();
+        (v[n / 10], v[n / 2], v[n * 9 / 10])
+    }
+    fn nslab_real_channel() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair")
+    }
+    use std::os::fd::AsRawFd;
+    let show = |what: &str, (p10, p50, p90): (Duration, Duration, Duration)| {
+        println!(
+            "{what:<40} median {:>7} µs   p10 {:>7}   p90 {:>7}",
+            us(p50),
+            us(p10),
+            us(p90)
+        );
+    };
+    println!("round trip of one byte between two processes (5000 each):");
+    show("any CPU", round_trips(5000));
+    // SAFETY: sched_getcpu takes no arguments; the set is a plain bitmask on our stack.
+    let cpu = unsafe { libc::sched_getcpu() } as usize;
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is a CPU number the kernel gave, below CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut one) };
+    // SAFETY: pinning this thread (the echo inherits it at fork).
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one) };
+    assert_eq!(r, 0, "sched_setaffinity failed");
+    show(&format!("both on CPU {cpu}"), round_trips(5000));
+}
+
 /// `--loop FLAGS N`: N clone+exit+wait through nslab, nothing else, for a profiler.
 fn profile_loop(exe: &Path, flags: u64, n: usize) {
     let mut m = RealMachine::start(exe).unwrap();
@@ -242,6 +318,9 @@ fn main() {
     if args.get(1).map(String::as_str) == Some(BARE_ARG) {
         bare_main();
         return;
+    }
+    if args.iter().any(|a| a == "--pingpong") {
+        return pingpong();
     }
     if let Some(i) = args.iter().position(|a| a == "--loop") {
         let flags = args[i + 1].parse().expect("--loop FLAGS N");
@@ -280,6 +359,17 @@ fn main() {
     }
     if !one_cpu {
         println!("the machine's processes on any CPU (StartOptions::one_cpu off)");
+    }
+    if args.iter().any(|a| a == "--bare-on-machine-cpu") {
+        let cpu = m.cpu().expect("a machine on one CPU (not with --any-cpu)");
+        // SAFETY: a plain bitmask on our stack; `cpu` is a CPU number the kernel allows us.
+        let r = unsafe {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            libc::sched_setaffinity(bare.child.id() as i32, std::mem::size_of_val(&one), &one)
+        };
+        assert_eq!(r, 0, "sched_setaffinity of the bare side failed");
+        println!("the bare side pinned to the machine's CPU {cpu}");
     }
     let root = m.root();
     // The task the non-clone operations run in: in its own uts namespace, so sethostname is
