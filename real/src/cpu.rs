@@ -109,9 +109,15 @@ impl Drop for CpuPin {
         pinned[i].machines -= 1;
         if pinned[i].machines == 0 {
             let p = pinned.swap_remove(i);
-            // By tid, so it also works when the machine is dropped on another thread; a
-            // thread that has ended meanwhile answers ESRCH, which leaves nothing to restore.
-            let _ = sched_setaffinity(p.tid, &p.before);
+            // By tid, so it also works when the machine is dropped on another thread. From
+            // another thread, only if the tid is still a thread of this process: one that has
+            // ended leaves nothing to restore, and its number may already be another
+            // process's.
+            let ours = p.tid == nix::unistd::gettid()
+                || std::path::Path::new(&format!("/proc/self/task/{}", p.tid)).exists();
+            if ours {
+                let _ = sched_setaffinity(p.tid, &p.before);
+            }
         }
     }
 }
@@ -119,6 +125,9 @@ impl Drop for CpuPin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table of pinned threads is the process's: the tests that pin take turns.
+    static TURN: Mutex<()> = Mutex::new(());
 
     #[test]
     fn the_least_used_cpu_wins_then_the_current_one_then_the_lowest() {
@@ -134,6 +143,7 @@ mod tests {
     /// another thread meanwhile gets another CPU.
     #[test]
     fn a_thread_keeps_its_cpu_and_gets_its_mask_back() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let before = sched_getaffinity(Pid::from_raw(0)).expect("own mask");
         if cpus(&before).len() < 2 {
             // Nothing to choose: the thread is left as it is.
@@ -164,5 +174,33 @@ mod tests {
         drop(b);
         let now = sched_getaffinity(Pid::from_raw(0)).expect("own mask");
         assert_eq!(cpus(&now), cpus(&before));
+    }
+
+    /// A hold dropped on another thread gives the thread that took it its mask back.
+    #[test]
+    fn a_hold_dropped_elsewhere_restores_its_thread() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let (to_main, from_thread) = std::sync::mpsc::channel();
+        let (to_thread, from_main) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            let before = cpus(&sched_getaffinity(Pid::from_raw(0)).expect("mask"));
+            let pin = pin_current_thread();
+            let pinned = cpus(&sched_getaffinity(Pid::from_raw(0)).expect("mask"));
+            to_main.send(pin).expect("main waits");
+            from_main.recv().expect("main answers");
+            let after = cpus(&sched_getaffinity(Pid::from_raw(0)).expect("mask"));
+            (before, pinned, after)
+        });
+        let pin = from_thread.recv().expect("a hold, or none");
+        let had_pin = pin.is_some();
+        drop(pin);
+        to_thread.send(()).expect("thread waits");
+        let (before, pinned, after) = t.join().expect("thread");
+        if had_pin {
+            assert_eq!(pinned.len(), 1);
+        } else {
+            assert_eq!(before.len(), 1, "no hold only where one CPU is allowed");
+        }
+        assert_eq!(after, before);
     }
 }
