@@ -19,7 +19,7 @@
 //! `-- --loop FLAGS N` only makes N clone+exit+wait through nslab (FLAGS a number), for a
 //! profiler (BENCHMARKS.md: where a helper clone's time goes). `-- --pingpong` only times a
 //! one-byte round trip between two processes, on any CPU and on one (why a machine runs on
-//! one CPU). `-- --bare-on-machine-cpu` pins the bare side to the machine's CPU too, for a
+//! one CPU). `-- --starts N` only starts and drops N machines. `-- --bare-on-machine-cpu` pins the bare side to the machine's CPU too, for a
 //! comparison where neither side's wakeups cross CPUs.
 use nslab_machine::sched::*;
 use nslab_machine::{CloneArgs, Machine, NsFd, TaskId};
@@ -295,6 +295,25 @@ fn pingpong() {
     show(&format!("both on CPU {cpu}"), round_trips(5000));
 }
 
+/// `--starts N`: N machines started and dropped one after the other, nothing else: the
+/// median of each half, for a profiler.
+fn profile_starts(exe: &Path, n: usize) {
+    let (mut up, mut down) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let t = Instant::now();
+        let m = RealMachine::start(exe).unwrap();
+        up.push(t.elapsed());
+        let t = Instant::now();
+        drop(m);
+        down.push(t.elapsed());
+    }
+    println!(
+        "{n} machines: start {} µs, drop (teardown) {} µs (medians)",
+        us(median(up)),
+        us(median(down))
+    );
+}
+
 /// `--loop FLAGS N`: N clone+exit+wait through nslab, nothing else, for a profiler.
 fn profile_loop(exe: &Path, flags: u64, n: usize) {
     let mut m = RealMachine::start(exe).unwrap();
@@ -321,6 +340,10 @@ fn main() {
     }
     if args.iter().any(|a| a == "--pingpong") {
         return pingpong();
+    }
+    if let Some(i) = args.iter().position(|a| a == "--starts") {
+        let n = args[i + 1].parse().expect("--starts N");
+        return profile_starts(&exe, n);
     }
     if let Some(i) = args.iter().position(|a| a == "--loop") {
         let flags = args[i + 1].parse().expect("--loop FLAGS N");
