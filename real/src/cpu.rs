@@ -3,9 +3,9 @@
 //! The controller and its helpers never run at the same time: every request is a message,
 //! then a wait for the answer (or for a reap). Each of those hand-overs wakes the other
 //! process, and a wakeup that crosses to another CPU is slow where that CPU sleeps in the
-//! hypervisor: a ping-pong over a socket pair took a median of 63 to 94 µs per round trip on
-//! the project's 2-core virtual machine, against 3.9 µs with both ends on one CPU
-//! (BENCHMARKS.md, issue 14). So [`pin_current_thread`] pins the calling thread to one CPU
+//! hypervisor: a one-byte round trip over a socket pair took a median of 78 to 89 µs on the
+//! project's 2-core virtual machine, against 3.9 to 4.0 µs with both ends on one CPU
+//! (`real_ops -- --pingpong`, BENCHMARKS.md, issue 14). So [`pin_current_thread`] pins the calling thread to one CPU
 //! before the root helper is spawned; the helper inherits the mask (fork(2) and execve(2)
 //! keep it), and so does every helper it clones. Nothing about namespaces depends on it.
 //!
