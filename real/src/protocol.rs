@@ -191,11 +191,12 @@ fn send_bytes(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> nix
             let space = libc::CMSG_SPACE(data_len) as usize;
             assert!(space <= std::mem::size_of::<CmsgRoom>());
             hdr.msg_control = room.bytes.as_mut_ptr().cast();
-            hdr.msg_controllen = space;
+            // socklen_t in musl, size_t in glibc.
+            hdr.msg_controllen = space as _;
             let c = libc::CMSG_FIRSTHDR(&hdr);
             (*c).cmsg_level = libc::SOL_SOCKET;
             (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(data_len) as usize;
+            (*c).cmsg_len = libc::CMSG_LEN(data_len) as _;
             let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
             for (i, fd) in fds.iter().enumerate() {
                 data.add(i).write_unaligned(fd.as_raw_fd());

@@ -407,9 +407,10 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 
 /// Whether `path` is a namespace file (statfs(2) says nsfs, `NSFS_MAGIC`).
 pub fn is_ns_file(path: &std::path::Path) -> bool {
-    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    const NSFS_MAGIC: u64 = 0x6e73_6673;
+    // The field is signed in glibc's statfs and unsigned in musl's.
     nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type().0 == NSFS_MAGIC)
+        .map(|s| s.filesystem_type().0 as u64 == NSFS_MAGIC)
         .unwrap_or(false)
 }
 
