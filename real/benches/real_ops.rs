@@ -228,7 +228,7 @@ fn us(d: Duration) -> String {
 /// CPU this process runs on (`StartOptions::one_cpu`'s reason).
 fn pingpong() {
     fn round_trips(n: usize) -> (Duration, Duration, Duration) {
-        let (a, b) = nslab_real_channel();
+        let (a, b) = channel();
         // SAFETY: this process is single-threaded here; the child only echoes and _exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
@@ -263,7 +263,7 @@ fn pingpong() {
         v.sort();
         (v[n / 10], v[n / 2], v[n * 9 / 10])
     }
-    fn nslab_real_channel() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    fn channel() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
         use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
         socketpair(
             AddressFamily::Unix,
@@ -284,15 +284,23 @@ fn pingpong() {
     };
     println!("round trip of one byte between two processes (5000 each):");
     show("any CPU", round_trips(5000));
-    // SAFETY: sched_getcpu takes no arguments; the set is a plain bitmask on our stack.
+    // SAFETY: sched_getcpu takes no arguments.
     let cpu = unsafe { libc::sched_getcpu() } as usize;
-    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is a CPU number the kernel gave, below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut one) };
-    // SAFETY: pinning this thread (the echo inherits it at fork).
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one) };
-    assert_eq!(r, 0, "sched_setaffinity failed");
+    // This thread; the echo inherits it at fork.
+    pin(0, cpu);
     show(&format!("both on CPU {cpu}"), round_trips(5000));
+}
+
+/// Pins process or thread `pid` (0: the calling thread) to `cpu`.
+fn pin(pid: i32, cpu: usize) {
+    // SAFETY: a plain bitmask on our stack; `cpu` is a CPU number the kernel gave us, below
+    // CPU_SETSIZE.
+    let r = unsafe {
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        libc::sched_setaffinity(pid, std::mem::size_of_val(&one), &one)
+    };
+    assert_eq!(r, 0, "sched_setaffinity({pid}, CPU {cpu}) failed");
 }
 
 /// `--starts N`: N machines started and dropped one after the other, nothing else: the
@@ -385,13 +393,7 @@ fn main() {
     }
     if args.iter().any(|a| a == "--bare-on-machine-cpu") {
         let cpu = m.cpu().expect("a machine on one CPU (not with --any-cpu)");
-        // SAFETY: a plain bitmask on our stack; `cpu` is a CPU number the kernel allows us.
-        let r = unsafe {
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut one);
-            libc::sched_setaffinity(bare.child.id() as i32, std::mem::size_of_val(&one), &one)
-        };
-        assert_eq!(r, 0, "sched_setaffinity of the bare side failed");
+        pin(bare.child.id() as i32, cpu);
         println!("the bare side pinned to the machine's CPU {cpu}");
     }
     let root = m.root();

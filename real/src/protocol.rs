@@ -240,23 +240,13 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> Result<(T, Vec<OwnedFd>), RecvError> {
-    recv_with(sock, buf, &mut cmsg_buffer())
+    let (len, fds) = recv_raw(sock, buf, &mut cmsg_buffer())?;
+    Ok((decode(&buf[..len])?, fds))
 }
 
-/// A buffer for the control message of one [`recv_with`].
+/// A buffer for the control message of one [`recv_raw`], which a helper allocates once.
 pub fn cmsg_buffer() -> Vec<u8> {
     nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS])
-}
-
-/// [`recv`] with the caller's control-message buffer ([`cmsg_buffer`]), so that a helper
-/// allocates nothing per message.
-pub fn recv_with<T: for<'de> Deserialize<'de>>(
-    sock: BorrowedFd<'_>,
-    buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
-) -> Result<(T, Vec<OwnedFd>), RecvError> {
-    let (len, fds) = recv_raw(sock, buf, cmsg)?;
-    Ok((decode(&buf[..len])?, fds))
 }
 
 /// Decodes one message received by [`recv_raw`].
