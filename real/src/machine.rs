@@ -431,7 +431,8 @@ impl RealMachine {
                 .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
                 .map(|(&i, _)| i)
                 .collect(),
-            // Interrupted, or out of memory for the poll table: look at each in turn.
+            // More fds than RLIMIT_NOFILE (EINVAL), or no memory for the poll table: look at
+            // each in turn.
             Err(_) => ids
                 .iter()
                 .zip(&fds)
