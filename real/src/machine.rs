@@ -1,7 +1,8 @@
 //! [`RealMachine`]: the controller side, which implements [`Machine`] with helpers.
 //!
 //! The controller never creates a namespace itself (it may be multithreaded). It starts the
-//! root helper with `std::process::Command`, keeps one channel and one pidfd (pidfd_open(2))
+//! root helper with posix_spawn(3) (no copy-on-write of the controller, see [`sys::spawn`]),
+//! keeps one channel and one pidfd (pidfd_open(2))
 //! per helper, opens namespace files and pidfds for `setns` with its own privileges and hands
 //! them over with `SCM_RIGHTS`, and learns how a task ended from the pidfd: the
 //! `PIDFD_GET_INFO` ioctl with `PIDFD_INFO_EXIT` (Linux 6.15) gives the wait status once the
@@ -20,7 +21,7 @@ use nslab_machine::{
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a request may take by default before its helper is declared hung.
@@ -88,8 +89,8 @@ struct Task {
     /// or of such a child, at any depth: `copy_process` in kernel/fork.c gives the child
     /// the caller's `real_parent`).
     controller_reaps: bool,
-    /// The controller is this task's parent: the root helper (started with `Command`, and
-    /// reaped through its `Child`), and every task `controller_reaps`.
+    /// The controller is this task's parent: the root helper (spawned, and reaped through
+    /// its [`RootChild`]), and every task `controller_reaps`.
     parent_is_controller: bool,
 }
 
@@ -100,7 +101,7 @@ struct Task {
 /// and drop a machine on the same thread (or on a thread that outlives it).
 pub struct RealMachine {
     tasks: Vec<Task>,
-    root_child: Option<Child>,
+    root_child: Option<RootChild>,
     origin: Origin,
     own_user_ns: bool,
     /// How the levels of `origin` were found.
@@ -140,33 +141,16 @@ impl RealMachine {
             None
         };
         let (ours, theirs) = protocol::channel_pair().map_err(StartError::Channel)?;
-        let mut cmd = Command::new(helper_exe);
-        cmd.arg(HELPER_ARG)
-            .arg(std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        if let Some((uid, gid)) = opts.run_as {
-            cmd.uid(uid).gid(gid);
-        }
-        let raw = theirs.as_raw_fd();
-        // SAFETY: the closure runs in the forked child before exec and makes only
-        // async-signal-safe calls (dup2, fcntl; nix's wrappers call them directly and do not
-        // allocate) on an fd that is open in the child.
-        unsafe {
-            cmd.pre_exec(move || {
-                use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-                if raw == CHANNEL_FD {
-                    fcntl(raw, FcntlArg::F_SETFD(FdFlag::empty()))?;
-                } else {
-                    nix::unistd::dup2(raw, CHANNEL_FD)?;
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|source| StartError::Spawn {
+        let spawn_error = |source| StartError::Spawn {
             exe: helper_exe.to_path_buf(),
             source,
-        })?;
+        };
+        let mut child = match opts.run_as {
+            None => RootChild::spawn(helper_exe, theirs.as_fd()).map_err(spawn_error)?,
+            Some((uid, gid)) => {
+                RootChild::spawn_as(helper_exe, theirs.as_fd(), uid, gid).map_err(spawn_error)?
+            }
+        };
         drop(theirs);
         let mut buf = vec![0; protocol::MAX_MESSAGE];
         let hello = match recv_reply(
@@ -640,7 +624,7 @@ impl Machine for RealMachine {
         self.request(task, Request::Call(Op::Exit(code)), None)?;
         let deadline = Instant::now() + self.timeout;
         if task == TaskId(0) {
-            // The controller itself reaps the root helper (std's `Child`), once it has exited.
+            // The controller itself reaps the root helper (its `RootChild`), once it has exited.
             let exited = self.tasks[0]
                 .pidfd
                 .as_ref()
@@ -719,6 +703,93 @@ impl Machine for RealMachine {
         }
         let deadline = Instant::now() + self.timeout;
         self.wait_reaped(task, deadline).map_err(SysError::Fault)
+    }
+}
+
+/// The root helper: the controller's own child, until [`RootChild::wait`] reaps it (so its
+/// pid names it until then, and a signal to it cannot reach another process).
+struct RootChild {
+    pid: i32,
+}
+
+impl RootChild {
+    /// Starts `exe` as the root helper with `channel` at [`CHANNEL_FD`], by posix_spawn(3):
+    /// see [`sys::spawn`] for why not `fork`.
+    fn spawn(exe: &Path, channel: BorrowedFd<'_>) -> std::io::Result<RootChild> {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |b: &[u8]| CString::new(b).map_err(std::io::Error::other);
+        let exe = c(exe.as_os_str().as_bytes())?;
+        let arg = c(HELPER_ARG.as_bytes())?;
+        let controller = c(std::process::id().to_string().as_bytes())?;
+        let pid = sys::spawn(&exe, &[&arg, &controller], channel, CHANNEL_FD)
+            .map_err(|e| std::io::Error::from_raw_os_error(e.as_raw()))?;
+        Ok(RootChild { pid })
+    }
+
+    /// The same with other uid and gid ([`StartOptions::run_as`]), which posix_spawn cannot
+    /// set: `std::process::Command` forks, changes them and places the channel before exec.
+    fn spawn_as(
+        exe: &Path,
+        channel: BorrowedFd<'_>,
+        uid: u32,
+        gid: u32,
+    ) -> std::io::Result<RootChild> {
+        let mut cmd = Command::new(exe);
+        cmd.arg(HELPER_ARG)
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .uid(uid)
+            .gid(gid);
+        let raw = channel.as_raw_fd();
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // async-signal-safe calls (dup2, fcntl; nix's wrappers call them directly and do not
+        // allocate) on an fd that is open in the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+                if raw == CHANNEL_FD {
+                    fcntl(raw, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                } else {
+                    nix::unistd::dup2(raw, CHANNEL_FD)?;
+                }
+                Ok(())
+            });
+        }
+        // std's `Child` neither kills nor reaps when dropped, and has no pipes here.
+        let child = cmd.spawn()?;
+        Ok(RootChild {
+            pid: child.id() as i32,
+        })
+    }
+
+    fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    fn kill(&mut self) -> std::io::Result<()> {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::SIGKILL,
+        )
+        .map_err(std::io::Error::from)
+    }
+
+    /// Waits for it to end and reaps it.
+    fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid writes the status through a valid pointer.
+            if unsafe { libc::waitpid(self.pid, &mut status, 0) } == self.pid {
+                return Ok(ExitStatus::from_raw(status));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
     }
 }
 
@@ -907,6 +978,22 @@ mod tests {
         assert_eq!(looks(&mut s, false), (true, false));
         assert_eq!(looks(&mut s, true), (false, false), "back to 1");
         assert_eq!(looks(&mut s, true), (true, true));
+    }
+
+    /// posix_spawn(3) reports a failed exec to the caller (glibc's child writes the errno
+    /// into the vforked parent's memory), so a missing helper is a `Spawn` error, not a
+    /// child that dies before it says hello.
+    #[test]
+    fn a_missing_helper_is_a_spawn_error_with_the_exec_errno() {
+        let missing = std::path::Path::new("/nonexistent/nslab-helper");
+        match super::RealMachine::start(missing) {
+            Err(crate::StartError::Spawn { exe, source }) => {
+                assert_eq!(exe, missing);
+                assert_eq!(source.raw_os_error(), Some(libc::ENOENT), "{source}");
+            }
+            Err(other) => panic!("expected a spawn error, got {other}"),
+            Ok(_) => panic!("a machine started from a missing helper"),
+        }
     }
 
     #[test]

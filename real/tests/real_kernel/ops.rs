@@ -37,6 +37,7 @@ tests![
     orphans_outside_pid_namespaces_reparent_to_the_root_helper,
     multi_flag_unshare_gives_consecutive_inodes,
     a_machine_runs_on_one_cpu_and_gives_the_thread_its_mask_back,
+    the_root_helper_starts_with_its_channel_null_streams_and_no_signal_blocked,
 ];
 
 fn errno(e: SysError) -> Errno {
@@ -712,5 +713,86 @@ fn a_machine_runs_on_one_cpu_and_gives_the_thread_its_mask_back() -> Outcome {
     let pid = m.host_pid(m.root()).expect("a host pid");
     assert_eq!(cpus_allowed(&format!("/proc/{pid}/status")), before);
     assert_eq!(cpus_allowed(own), before);
+    Outcome::Pass
+}
+
+/// A mask line (`SigBlk:`, `SigIgn:`) of a /proc status file, as bits.
+fn signal_mask(status_path: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(status_path).expect("a status file");
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .expect("the mask line");
+    u64::from_str_radix(hex.trim(), 16).expect("a hexadecimal mask")
+}
+
+/// The root helper, started by posix_spawn(3) (`sys::spawn`), has what `RealMachine::start`
+/// promises it: standard input and output on /dev/null, the controller's standard error, the
+/// channel at fd 3 and then only its own SIGCHLD signalfd; and none of the starting thread's
+/// blocked signals (`SIGUSR1` is blocked here around the start), only the `SIGCHLD` its loop
+/// reads through that signalfd.
+fn the_root_helper_starts_with_its_channel_null_streams_and_no_signal_blocked() -> Outcome {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    let mut usr1 = SigSet::empty();
+    usr1.add(Signal::SIGUSR1);
+    let mut old = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&usr1), Some(&mut old)).unwrap();
+    let started = crate::harness::Lab::start();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None).unwrap();
+    let mut m = match started {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    let root = m.root();
+    // One answered request: the helper has made its signalfd and is in its loop.
+    m.observe(root).unwrap();
+    let pid = m.host_pid(root).expect("a host pid");
+    let link = |p: String| {
+        std::fs::read_link(&p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| {
+            let fd: i32 = e.unwrap().file_name().to_str().unwrap().parse().unwrap();
+            (fd, link(format!("/proc/{pid}/fd/{fd}")))
+        })
+        .collect();
+    fds.sort();
+    let stderr = link("/proc/self/fd/2".into());
+    let shape: Vec<(i32, &str)> = fds
+        .iter()
+        .map(|(fd, target)| {
+            let kind = match target.as_str() {
+                "/dev/null" => "/dev/null",
+                t if t == stderr => "our stderr",
+                t if t.starts_with("socket:") => "socket",
+                "anon_inode:[signalfd]" => "signalfd",
+                _ => "other",
+            };
+            (*fd, kind)
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (0, "/dev/null"),
+            (1, "/dev/null"),
+            (2, "our stderr"),
+            (3, "socket"),
+            (4, "signalfd")
+        ],
+        "the root helper's fds: {fds:?}"
+    );
+    let status = format!("/proc/{pid}/status");
+    let sigchld = 1u64 << (libc::SIGCHLD - 1);
+    assert_eq!(
+        signal_mask(&status, "SigBlk:"),
+        sigchld,
+        "blocked: only SIGCHLD, not the starting thread's SIGUSR1"
+    );
+    assert_eq!(signal_mask(&status, "SigIgn:") & sigchld, sigchld);
     Outcome::Pass
 }
