@@ -291,6 +291,188 @@ fn pingpong() {
     show(&format!("both on CPU {cpu}"), round_trips(5000));
 }
 
+/// `--floor N`: the least a clone+exit+wait costs when the clone is asked of another process
+/// over a socket and the child must be told to exit, as a machine's helpers are: N pairs,
+/// on this process's CPU (both sides pinned, as a machine is), of
+/// - the bare call: `fork`, the child `_exit`s, `waitpid`;
+/// - the same through a minimal helper: one byte to a forked helper process, which makes a
+///   socket pair, forks (the child moves its end to fd 3, closes the rest, waits for a byte
+///   and `_exit`s), opens the child's pidfd and sends both fds back in one `SCM_RIGHTS`
+///   message; then one byte to the child, and a poll of its pidfd until it has been reaped
+///   (the helper ignores `SIGCHLD`, so the kernel reaps it).
+///
+/// No encoding, no bookkeeping, no pid lookup: what is left is the design's own cost, the
+/// part of a machine's clone that no cut to nslab's code can remove.
+fn floor(n: usize) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    fn socket_pair() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two fds into the array.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0, "socketpair");
+        // SAFETY: the kernel just gave us both.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+    fn read_byte(fd: i32) -> bool {
+        let mut b = 0u8;
+        // SAFETY: reading one byte into a local.
+        unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) == 1 }
+    }
+    fn write_byte(fd: i32) {
+        // SAFETY: writing one byte from a local.
+        unsafe { libc::write(fd, (&1u8 as *const u8).cast(), 1) };
+    }
+    /// The helper's loop: serve clone requests on `chan` until it closes.
+    fn helper(chan: i32) -> ! {
+        // SAFETY: SIG_IGN installs no handler; the kernel then reaps the children.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        while read_byte(chan) {
+            let (ours, theirs) = socket_pair();
+            // SAFETY: this helper is single-threaded; the child calls only async-signal-safe
+            // functions and ends in _exit.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: plain fd calls, then _exit.
+                unsafe {
+                    libc::dup2(theirs.as_raw_fd(), 3);
+                    libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+                    let mut p = libc::pollfd {
+                        fd: 3,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    libc::poll(&mut p, 1, -1);
+                    read_byte(3);
+                    libc::_exit(0);
+                }
+            }
+            drop(theirs);
+            // SAFETY: pidfd_open of our own child.
+            let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+            let fds = [ours.as_raw_fd(), pidfd];
+            let mut cmsg = [0u64; 8];
+            let mut byte = 1u8;
+            let mut iov = libc::iovec {
+                iov_base: (&mut byte as *mut u8).cast(),
+                iov_len: 1,
+            };
+            // SAFETY: a msghdr over locals; the control message fits in `cmsg` (CMSG_SPACE
+            // of two ints is 24 bytes) and is written through the CMSG macros.
+            unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = cmsg.as_mut_ptr().cast();
+                msg.msg_controllen = libc::CMSG_SPACE(8) as usize;
+                let c = libc::CMSG_FIRSTHDR(&msg);
+                (*c).cmsg_level = libc::SOL_SOCKET;
+                (*c).cmsg_type = libc::SCM_RIGHTS;
+                (*c).cmsg_len = libc::CMSG_LEN(8) as usize;
+                std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), 2);
+                libc::sendmsg(chan, &msg, 0);
+                libc::close(pidfd);
+            }
+        }
+        // SAFETY: the helper ends here.
+        unsafe { libc::_exit(0) }
+    }
+    /// The controller's side of one clone+exit+wait through the helper.
+    fn through_helper(chan: i32) {
+        write_byte(chan);
+        let mut cmsg = [0u64; 8];
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        let mut fds = [-1i32; 2];
+        // SAFETY: as in the helper; the fds the message carries are copied out of it.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cmsg.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cmsg);
+            assert_eq!(libc::recvmsg(chan, &mut msg, libc::MSG_CMSG_CLOEXEC), 1);
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            assert!(!c.is_null(), "no fds in the answer");
+            std::ptr::copy_nonoverlapping(libc::CMSG_DATA(c).cast(), fds.as_mut_ptr(), 2);
+        }
+        let [child_chan, pidfd] = fds;
+        write_byte(child_chan);
+        let mut p = libc::pollfd {
+            fd: pidfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polling a pidfd we own until it reports the reap (POLLHUP), then closing
+        // both fds.
+        unsafe {
+            while p.revents & libc::POLLHUP == 0 {
+                libc::poll(&mut p, 1, -1);
+            }
+            libc::close(child_chan);
+            libc::close(pidfd);
+        }
+    }
+    fn bare() {
+        // SAFETY: this process is single-threaded here; the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: the child ends at once.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    }
+    // SAFETY: sched_getcpu takes no arguments.
+    let cpu = unsafe { libc::sched_getcpu() } as usize;
+    pin(0, cpu);
+    let (ctl, theirs) = socket_pair();
+    // SAFETY: single-threaded here; the helper never returns.
+    if unsafe { libc::fork() } == 0 {
+        drop(ctl);
+        helper(theirs.as_raw_fd());
+    }
+    drop(theirs);
+    let (mut ratios, mut b, mut h) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let time = |f: &dyn Fn()| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        };
+        let (tb, th) = if i % 2 == 0 {
+            let tb = time(&bare);
+            (tb, time(&|| through_helper(ctl.as_raw_fd())))
+        } else {
+            let th = time(&|| through_helper(ctl.as_raw_fd()));
+            (time(&bare), th)
+        };
+        ratios.push(th.as_secs_f64() / tb.as_secs_f64());
+        b.push(tb);
+        h.push(th);
+    }
+    drop(ctl);
+    // SAFETY: reaping the helper, our own child.
+    unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{n} pairs on CPU {cpu}: bare fork+exit+wait {} µs, through a minimal helper {} µs, \
+         median pair ratio {:.2}",
+        us(median(b)),
+        us(median(h)),
+        ratios[n / 2]
+    );
+}
+
 /// Pins process or thread `pid` (0: the calling thread) to `cpu`.
 fn pin(pid: i32, cpu: usize) {
     // SAFETY: a plain bitmask on our stack; `cpu` is a CPU number the kernel gave us, below
@@ -348,6 +530,10 @@ fn main() {
     }
     if args.iter().any(|a| a == "--pingpong") {
         return pingpong();
+    }
+    if let Some(i) = args.iter().position(|a| a == "--floor") {
+        let n = args[i + 1].parse().expect("--floor N");
+        return floor(n);
     }
     if let Some(i) = args.iter().position(|a| a == "--starts") {
         let n = args[i + 1].parse().expect("--starts N");

@@ -5,9 +5,10 @@
 //! Every other helper is a fork-like raw `clone(2)`/`clone3(2)` child of a helper and runs the
 //! same loop in the copied address space (it sends no message of its own: its parent's answer
 //! carries its channel and pidfd to the controller). A helper waits in poll(2) on its channel, a
-//! signalfd(2) for `SIGCHLD` and a pidfd of each child. `SIGCHLD` is ignored, so the kernel
-//! reaps a child with that exit signal as it exits (the controller, polling its pidfd, then
-//! needs no helper to wake up); the loop reaps any other exited child at once
+//! signalfd(2) for `SIGCHLD` and a pidfd of each child the kernel will not reap for it.
+//! `SIGCHLD` is ignored, so the kernel reaps a child with that exit signal as it exits (the
+//! controller, polling its pidfd, then needs no helper to wake up, and the helper does not
+//! watch such a child); the loop reaps any other exited child at once
 //! (`waitpid(-1, WNOHANG | __WALL)`, since an exit signal may not be `SIGCHLD`), and exits
 //! when its channel reaches end of file, which is how the whole tree follows a controller that
 //! died. The root helper is also a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`) and has
@@ -24,7 +25,9 @@ use nix::sys::prctl;
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::{getegid, geteuid, getgid, getppid, getuid};
-use nslab_machine::sched::{clone3_flags_invalid, CLONE_FILES, CLONE_VFORK, CLONE_VM};
+use nslab_machine::sched::{
+    clone3_flags_invalid, CLONE_FILES, CLONE_PARENT, CLONE_VFORK, CLONE_VM, CSIGNAL, SIGCHLD,
+};
 use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
 use smallvec::SmallVec;
 use std::io::Write;
@@ -53,10 +56,11 @@ struct Starting {
     user: Option<(u64, u64)>,
 }
 
-/// One helper's state: its channel, its `SIGCHLD` signalfd and a pidfd per child.
+/// One helper's state: its channel, its `SIGCHLD` signalfd and a pidfd per child it watches.
 struct Helper {
     chan: OwnedFd,
     sigchld: SignalFd,
+    /// The children the kernel does not reap for it ([`autoreaped`]), with their pidfds.
     children: Vec<(i32, OwnedFd)>,
     starting: Starting,
     proc_ok: bool,
@@ -65,7 +69,7 @@ struct Helper {
     cmsg: Vec<u8>,
 }
 
-/// The fds a helper polls, inline for a channel, a signalfd and up to 14 children: the loop
+/// The fds a helper polls, inline for a channel, a signalfd and up to 14 watched children: the loop
 /// allocates nothing, since after a fork-like clone every page either process writes costs
 /// a copy-on-write fault.
 type PollFds<'fd> = SmallVec<[PollFd<'fd>; 16]>;
@@ -74,11 +78,39 @@ type PollFds<'fd> = SmallVec<[PollFd<'fd>; 16]>;
 enum Next {
     Reply(Reply),
     /// The clone's answer, which carries the controller's end of the child's channel and the
-    /// child's pidfd (kept in `children`, so only its number is here); `None` if the helper
-    /// could not open one.
-    Cloned(Reply, OwnedFd, Option<RawFd>),
+    /// child's pidfd.
+    Cloned(Reply, OwnedFd, ChildPidfd),
     /// This process is the new child of a clone: it serves its new channel from now on.
     BecameChild,
+}
+
+/// The pidfd of a new child, for the clone's answer.
+enum ChildPidfd {
+    /// The helper could not open one.
+    None,
+    /// Kept in `children` (the helper watches the child to reap it), so only its number.
+    Watched(RawFd),
+    /// Not watched: the kernel reaps the child (see [`autoreaped`]); closed once it is sent.
+    Sent(OwnedFd),
+}
+
+/// Whether the kernel reaps a child of this helper as it exits, so that the helper need not
+/// watch it: a child whose parent is this helper (no `CLONE_PARENT`, which gives it this
+/// helper's parent, and takes this helper's own exit signal) and whose exit signal is
+/// `SIGCHLD`, which every helper ignores (`do_notify_parent` in kernel/signal.c). Legacy
+/// clone's exit signal is the low byte of the flags, `SIGCHLD` when it is zero
+/// ([`sys::clone`]); clone3's is `SIGCHLD` here ([`sys::clone3`]).
+///
+/// A watched child costs its parent a wakeup when it exits, on the CPU the controller waits
+/// to run on (BENCHMARKS.md, issue 14): the poll reports its pidfd, the helper reads the
+/// signalfd, calls `waitpid`, polls again and closes the pidfd.
+fn autoreaped(flags: u64, via: CloneVia) -> bool {
+    let exit_signal = match via {
+        CloneVia::Clone3 => SIGCHLD,
+        CloneVia::Clone if flags & CSIGNAL == 0 => SIGCHLD,
+        CloneVia::Clone => flags & CSIGNAL,
+    };
+    flags & CLONE_PARENT == 0 && exit_signal == SIGCHLD
 }
 
 fn root_helper_main(controller: i32) -> ! {
@@ -283,8 +315,13 @@ impl Helper {
                     protocol::send_in(self.chan.as_fd(), &reply, &[], &mut self.buf)
                 }
                 Next::Cloned(reply, chan, pidfd) => {
-                    // SAFETY: `pidfd` is open in `self.children` for the whole send.
-                    let pidfd = pidfd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+                    let pidfd = match &pidfd {
+                        ChildPidfd::None => None,
+                        // SAFETY: a watched pidfd is open in `self.children` for the whole
+                        // send.
+                        ChildPidfd::Watched(fd) => Some(unsafe { BorrowedFd::borrow_raw(*fd) }),
+                        ChildPidfd::Sent(fd) => Some(fd.as_fd()),
+                    };
                     let fds: &[BorrowedFd<'_>] = match &pidfd {
                         Some(p) => &[chan.as_fd(), *p],
                         None => &[chan.as_fd()],
@@ -465,11 +502,16 @@ impl Helper {
                 }
                 drop(sync);
                 drop(theirs);
-                let raw = pidfd.as_ref().map(|p| p.as_raw_fd());
-                if let Some(pfd) = pidfd {
-                    self.children.push((pid, pfd));
-                }
-                Next::Cloned(Reply::Cloned { pid }, ours, raw)
+                let pidfd = match pidfd {
+                    None => ChildPidfd::None,
+                    Some(pfd) if autoreaped(flags, via) => ChildPidfd::Sent(pfd),
+                    Some(pfd) => {
+                        let raw = pfd.as_raw_fd();
+                        self.children.push((pid, pfd));
+                        ChildPidfd::Watched(raw)
+                    }
+                };
+                Next::Cloned(Reply::Cloned { pid }, ours, pidfd)
             }
         }
     }
