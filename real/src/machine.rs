@@ -706,6 +706,53 @@ impl Machine for RealMachine {
     }
 }
 
+/// The C library setting that keeps a helper from registering restartable sequences.
+const NO_RSEQ: &str = "glibc.pthread.rseq=0";
+
+/// The root helper's environment: the controller's, with [`NO_RSEQ`] added to
+/// `GLIBC_TUNABLES` (after any setting of the controller's, so that it takes effect).
+///
+/// glibc registers a restartable-sequence area (rseq(2)) for every thread, in its
+/// thread-local block, and the kernel writes the current CPU into it each time the thread
+/// returns to user space after it was scheduled. In a helper just forked that write is a
+/// copy-on-write fault, in the child at its first return and in the parent at its next
+/// one: two faults of every clone (`perf record -e page-faults`, BENCHMARKS.md issue 14).
+/// A helper never uses rseq, and the setting is inherited by every helper a clone makes.
+/// Nothing a task observes depends on it.
+fn helper_env() -> std::io::Result<Vec<std::ffi::CString>> {
+    helper_env_from(std::env::vars_os())
+        .into_iter()
+        .map(|kv| std::ffi::CString::new(kv).map_err(std::io::Error::other))
+        .collect()
+}
+
+/// [`helper_env`] of the variables `vars`, as `KEY=value` byte strings.
+fn helper_env_from(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut env = Vec::new();
+    let mut tunables = None;
+    for (k, v) in vars {
+        if k == "GLIBC_TUNABLES" {
+            tunables = Some(v);
+            continue;
+        }
+        let mut kv = k.as_bytes().to_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        env.push(kv);
+    }
+    let mut t = b"GLIBC_TUNABLES=".to_vec();
+    if let Some(v) = tunables.filter(|v| !v.is_empty()) {
+        t.extend_from_slice(v.as_bytes());
+        t.push(b':');
+    }
+    t.extend_from_slice(NO_RSEQ.as_bytes());
+    env.push(t);
+    env
+}
+
 /// The root helper: the controller's own child, until [`RootChild::wait`] reaps it (so its
 /// pid names it until then, and a signal to it cannot reach another process).
 struct RootChild {
@@ -722,7 +769,9 @@ impl RootChild {
         let exe = c(exe.as_os_str().as_bytes())?;
         let arg = c(HELPER_ARG.as_bytes())?;
         let controller = c(std::process::id().to_string().as_bytes())?;
-        let pid = sys::spawn(&exe, &[&arg, &controller], channel, CHANNEL_FD)
+        let env = helper_env()?;
+        let env: Vec<&std::ffi::CStr> = env.iter().map(CString::as_c_str).collect();
+        let pid = sys::spawn(&exe, &[&arg, &controller], &env, channel, CHANNEL_FD)
             .map_err(|e| std::io::Error::from_raw_os_error(e.as_raw()))?;
         Ok(RootChild { pid })
     }
@@ -978,6 +1027,41 @@ mod tests {
         assert_eq!(looks(&mut s, false), (true, false));
         assert_eq!(looks(&mut s, true), (false, false), "back to 1");
         assert_eq!(looks(&mut s, true), (true, true));
+    }
+
+    #[test]
+    fn the_helper_environment_adds_the_rseq_setting_after_the_callers_tunables() {
+        let vars = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect::<Vec<(std::ffi::OsString, std::ffi::OsString)>>()
+        };
+        let text = |e: Vec<Vec<u8>>| {
+            e.into_iter()
+                .map(|kv| String::from_utf8(kv).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            text(super::helper_env_from(vars(&[
+                ("HOME", "/root"),
+                ("A", "b=c")
+            ]))),
+            ["HOME=/root", "A=b=c", "GLIBC_TUNABLES=glibc.pthread.rseq=0"]
+        );
+        assert_eq!(
+            text(super::helper_env_from(vars(&[
+                ("GLIBC_TUNABLES", "glibc.malloc.check=3"),
+                ("HOME", "/root")
+            ]))),
+            [
+                "HOME=/root",
+                "GLIBC_TUNABLES=glibc.malloc.check=3:glibc.pthread.rseq=0"
+            ]
+        );
+        assert_eq!(
+            text(super::helper_env_from(vars(&[("GLIBC_TUNABLES", "")]))),
+            ["GLIBC_TUNABLES=glibc.pthread.rseq=0"]
+        );
     }
 
     /// posix_spawn(3) reports a failed exec to the caller (glibc's child writes the errno

@@ -673,7 +673,7 @@ pub fn drain(sfd: &SignalFd) {
     while let Ok(Some(_)) = sfd.read_signal() {}
 }
 
-/// Starts `exe` with `args` and this process's environment through posix_spawn(3), with
+/// Starts `exe` with `args` and the environment `env` through posix_spawn(3), with
 /// standard input and output on `/dev/null`, standard error inherited, `channel` at fd
 /// `at`, no signal blocked and `SIGPIPE` at its default; returns the child's pid.
 ///
@@ -687,6 +687,7 @@ pub fn drain(sfd: &SignalFd) {
 pub fn spawn(
     exe: &std::ffi::CStr,
     args: &[&std::ffi::CStr],
+    env: &[&std::ffi::CStr],
     channel: BorrowedFd<'_>,
     at: RawFd,
 ) -> Result<i32, Errno> {
@@ -717,6 +718,8 @@ pub fn spawn(
         .map(|a| a.as_ptr().cast_mut())
         .collect();
     argv.push(std::ptr::null_mut());
+    let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
+    envp.push(std::ptr::null_mut());
     // SAFETY: all-zero is a valid bit pattern for these plain C structs, which the init
     // calls below then set up; the guard destroys them once both are initialised.
     let mut s: Spawn = unsafe { std::mem::zeroed() };
@@ -762,12 +765,9 @@ pub fn spawn(
             (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
         ))?;
     }
-    extern "C" {
-        static environ: *const *mut libc::c_char;
-    }
     let mut pid: libc::pid_t = 0;
-    // SAFETY: argv is NULL-terminated and its strings outlive the call; environ is the C
-    // library's own environment array; the actions and attributes are initialised.
+    // SAFETY: argv and envp are NULL-terminated and their strings outlive the call; the
+    // actions and attributes are initialised.
     ok(unsafe {
         libc::posix_spawn(
             &mut pid,
@@ -775,7 +775,7 @@ pub fn spawn(
             &s.actions,
             &s.attr,
             argv.as_ptr(),
-            environ,
+            envp.as_ptr(),
         )
     })?;
     Ok(pid)

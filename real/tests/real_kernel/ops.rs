@@ -38,6 +38,7 @@ tests![
     multi_flag_unshare_gives_consecutive_inodes,
     a_machine_runs_on_one_cpu_and_gives_the_thread_its_mask_back,
     the_root_helper_starts_with_its_channel_null_streams_and_no_signal_blocked,
+    a_helper_watches_only_the_children_the_kernel_does_not_reap,
 ];
 
 fn errno(e: SysError) -> Errno {
@@ -728,9 +729,9 @@ fn signal_mask(status_path: &str, field: &str) -> u64 {
 
 /// The root helper, started by posix_spawn(3) (`sys::spawn`), has what `RealMachine::start`
 /// promises it: standard input and output on /dev/null, the controller's standard error, the
-/// channel at fd 3 and then only its own SIGCHLD signalfd; and none of the starting thread's
+/// channel at fd 3 and then only its own SIGCHLD signalfd; none of the starting thread's
 /// blocked signals (`SIGUSR1` is blocked here around the start), only the `SIGCHLD` its loop
-/// reads through that signalfd.
+/// reads through that signalfd; and the C library's setting that turns rseq off.
 fn the_root_helper_starts_with_its_channel_null_streams_and_no_signal_blocked() -> Outcome {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal};
     let mut usr1 = SigSet::empty();
@@ -794,5 +795,70 @@ fn the_root_helper_starts_with_its_channel_null_streams_and_no_signal_blocked() 
         "blocked: only SIGCHLD, not the starting thread's SIGUSR1"
     );
     assert_eq!(signal_mask(&status, "SigIgn:") & sigchld, sigchld);
+    // Without restartable sequences (machine.rs, `helper_env`), after any of ours.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let tunables: Vec<&[u8]> = environ
+        .split(|&b| b == 0)
+        .filter(|kv| kv.starts_with(b"GLIBC_TUNABLES="))
+        .collect();
+    assert_eq!(tunables.len(), 1, "one GLIBC_TUNABLES");
+    assert!(
+        tunables[0].ends_with(b"glibc.pthread.rseq=0"),
+        "{}",
+        String::from_utf8_lossy(tunables[0])
+    );
+    Outcome::Pass
+}
+
+/// How many pidfds a process holds, from its /proc fd links.
+fn pidfds_held(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter(|e| {
+            let path = e.as_ref().unwrap().path();
+            std::fs::read_link(path).is_ok_and(|l| l.to_string_lossy() == "anon_inode:[pidfd]")
+        })
+        .count()
+}
+
+/// A helper keeps a pidfd only of the children it must reap itself: a child whose exit
+/// signal is `SIGCHLD` (which helpers ignore) is reaped by the kernel as it exits, so its
+/// parent neither watches it nor wakes when it exits. Legacy clone with the low byte 0x80
+/// (`CLONE_NEWTIME`'s bit) makes a child with exit signal 128, which the kernel does not
+/// reap for its parent: that one is watched, and reaped by the helper when it exits.
+fn a_helper_watches_only_the_children_the_kernel_does_not_reap() -> Outcome {
+    let mut m = start_lab!();
+    let root = m.root();
+    let pid = m.host_pid(root).expect("a host pid");
+    let plain = m.clone_task(root, CloneArgs::new(0)).unwrap();
+    let via3 = m
+        .clone_task(
+            root,
+            CloneArgs {
+                flags: CLONE_NEWUTS,
+                via: CloneVia::Clone3,
+            },
+        )
+        .unwrap();
+    // One answered request after the clones: the helper is back in its loop.
+    m.observe(root).unwrap();
+    assert_eq!(pidfds_held(pid), 0, "children with exit signal SIGCHLD");
+    let odd = m
+        .clone_task(
+            root,
+            CloneArgs {
+                flags: CLONE_NEWTIME,
+                via: CloneVia::Clone,
+            },
+        )
+        .unwrap();
+    m.observe(root).unwrap();
+    assert_eq!(pidfds_held(pid), 1, "a child with exit signal 128");
+    for (t, code) in [(plain, 3), (via3, 4), (odd, 5)] {
+        m.exit(t, code).unwrap();
+        assert_eq!(m.state(t).unwrap(), TaskState::Exited(code), "{t}");
+    }
+    m.observe(root).unwrap();
+    assert_eq!(pidfds_held(pid), 0, "after the helper reaped the last");
     Outcome::Pass
 }
