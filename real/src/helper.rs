@@ -64,7 +64,8 @@ struct Helper {
     children: Vec<(i32, OwnedFd)>,
     starting: Starting,
     proc_ok: bool,
-    buf: Vec<u8>,
+    /// Every receive and answer goes through it; a clone's child gets it back zeroed.
+    buf: sys::WipeOnFork,
     /// The control-message buffer of every receive, allocated once.
     cmsg: Vec<u8>,
 }
@@ -151,7 +152,11 @@ fn root_helper_main(controller: i32) -> ! {
             user: observe::own_ns_identity(NsEntry::User),
         },
         proc_ok,
-        buf: vec![0; protocol::MAX_MESSAGE],
+        buf: match sys::WipeOnFork::new(protocol::MAX_MESSAGE) {
+            Ok(b) => b,
+            // SAFETY: as above; without a buffer the helper could not serve.
+            Err(_) => unsafe { libc::_exit(1) },
+        },
         cmsg: protocol::cmsg_buffer(),
     };
     helper.run()

@@ -780,3 +780,63 @@ pub fn spawn(
     })?;
     Ok(pid)
 }
+
+/// A buffer of its own anonymous mapping that a fork-like child gets back zeroed
+/// (`MADV_WIPEONFORK`, madvise(2), Linux 4.14): the kernel neither copies its page tables
+/// into the child nor makes the parent's pages copy-on-write, so the parent's next receive
+/// into it is not a fault. A helper's receive buffer is one: the child of a clone has no use
+/// for what its parent received last.
+pub struct WipeOnFork {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl WipeOnFork {
+    /// Maps `len` bytes (rounded up to whole pages by the kernel), zeroed.
+    pub fn new(len: usize) -> Result<WipeOnFork, Errno> {
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(last_errno());
+        }
+        let buf = WipeOnFork {
+            ptr: std::ptr::NonNull::new(p.cast()).expect("mmap returned a non-null address"),
+            len,
+        };
+        // SAFETY: the range is the mapping just made. A kernel without MADV_WIPEONFORK
+        // (EINVAL) leaves an ordinary buffer, which is only slower.
+        unsafe { libc::madvise(p, len, libc::MADV_WIPEONFORK) };
+        Ok(buf)
+    }
+}
+
+impl std::ops::Deref for WipeOnFork {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes at `ptr`, mapped for the life of `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for WipeOnFork {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for WipeOnFork {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping this value owns; no reference outlives it.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
