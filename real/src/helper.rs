@@ -75,6 +75,9 @@ struct Helper {
 /// a copy-on-write fault.
 type PollFds<'fd> = SmallVec<[PollFd<'fd>; 16]>;
 
+/// How many bytes of a request a helper receives on its stack ([`protocol::recv_split`]).
+const HEAD: usize = 256;
+
 /// What handling one request leads to.
 enum Next {
     Reply(Reply),
@@ -272,11 +275,14 @@ fn write_proc(path: &str, text: &str) -> Result<(), Errno> {
 impl Helper {
     fn run(&mut self) -> ! {
         loop {
-            let mut fds: PollFds<'_> = [self.chan.as_fd(), self.sigchld.as_fd()]
-                .into_iter()
-                .chain(self.children.iter().map(|(_, fd)| fd.as_fd()))
-                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
-                .collect();
+            // Pushed in place: a collected SmallVec is moved into place with memcpy, whose
+            // page of the C library a new helper would fault in for it.
+            let mut fds: PollFds<'_> = SmallVec::new();
+            fds.push(PollFd::new(self.chan.as_fd(), PollFlags::POLLIN));
+            fds.push(PollFd::new(self.sigchld.as_fd(), PollFlags::POLLIN));
+            for (_, fd) in &self.children {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            }
             // A timeout makes the helper reap now and then even without a wakeup (a
             // CLONE_PARENT sibling with an unusual exit signal sends neither).
             let Ok(n) = nix::poll::poll(&mut fds, PollTimeout::from(100u8)) else {
@@ -292,21 +298,33 @@ impl Helper {
             if !request {
                 continue;
             }
-            let (len, fds) =
-                match protocol::recv_raw(self.chan.as_fd(), &mut self.buf, &mut self.cmsg) {
-                    Ok(got) => got,
-                    // End of file: the controller closed the channel or died. Leave.
-                    // SAFETY: _exit ends this process; its children get EOF in turn.
-                    Err(_) => unsafe { libc::_exit(0) },
-                };
-            if let Some(code) = protocol::exit_request_code(&self.buf[..len]) {
+            // A request lands on the stack when it fits (every request but a long id map
+            // does), so that a new helper's first request touches no page of `buf`.
+            let mut head = [0u8; HEAD];
+            let (len, fds) = match protocol::recv_split(
+                self.chan.as_fd(),
+                &mut head,
+                &mut self.buf,
+                &mut self.cmsg,
+            ) {
+                Ok(got) => got,
+                // End of file: the controller closed the channel or died. Leave.
+                // SAFETY: _exit ends this process; its children get EOF in turn.
+                Err(_) => unsafe { libc::_exit(0) },
+            };
+            let bytes = if len <= HEAD {
+                &head[..len]
+            } else {
+                &self.buf[..len]
+            };
+            if let Some(code) = protocol::exit_request_code(bytes) {
                 // At once, and without the JSON decoder: reaping first or decoding would
                 // only touch more pages of a process that is about to go (its children
                 // reparent to their reaper either way).
                 // SAFETY: exit_group(2): this task ends here, as the scenario asked.
                 unsafe { libc::_exit(code) }
             }
-            let req = match protocol::decode::<Request>(&self.buf[..len]) {
+            let req = match protocol::decode::<Request>(bytes) {
                 Ok(req) => req,
                 // Not a message of the protocol: the controller is not ours to serve.
                 // SAFETY: as for end of file.

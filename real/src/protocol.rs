@@ -263,12 +263,25 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, RecvError
 /// number (BENCHMARKS.md, issue 14). The tests check it against the encoder for every
 /// boundary of `i32`.
 pub fn exit_request_code(bytes: &[u8]) -> Option<i32> {
-    let digits = bytes
-        .strip_prefix(br#"{"Call":{"Exit":"#)?
-        .strip_suffix(b"}}")?;
-    let (negative, digits) = match digits.strip_prefix(b"-") {
-        Some(d) => (true, d),
-        None => (false, digits),
+    // The prefix and suffix are compared as integers, which the compiler makes immediate
+    // operands: as a byte string the prefix would be read from the binary's read-only data,
+    // one more page (and fault) for a new helper to touch.
+    const PREFIX: &[u8; 16] = br#"{"Call":{"Exit":"#;
+    const HEAD: u64 = u64::from_le_bytes(*PREFIX.first_chunk::<8>().unwrap());
+    const TAIL: u64 = u64::from_le_bytes(*PREFIX.last_chunk::<8>().unwrap());
+    const END: u16 = u16::from_le_bytes(*b"}}");
+    let (head, rest) = bytes.split_first_chunk::<8>()?;
+    let (tail, rest) = rest.split_first_chunk::<8>()?;
+    let (digits, end) = rest.split_last_chunk::<2>()?;
+    if u64::from_le_bytes(*head) != HEAD
+        || u64::from_le_bytes(*tail) != TAIL
+        || u16::from_le_bytes(*end) != END
+    {
+        return None;
+    }
+    let (negative, digits) = match digits.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, digits),
     };
     if digits.is_empty() || digits.len() > 10 || (digits.len() > 1 && digits[0] == b'0') {
         return None;
@@ -290,12 +303,44 @@ pub fn recv_raw(
     buf: &mut [u8],
     cmsg: &mut Vec<u8>,
 ) -> Result<(usize, Vec<OwnedFd>), RecvError> {
+    recv_vectored(sock, &mut [IoSliceMut::new(buf)], cmsg)
+}
+
+/// [`recv_raw`] into `head` first and on into `buf` after its first `head.len()` bytes: the
+/// message is `head[..len]` when it fits there, else `buf[..len]` (the start is copied over
+/// from `head`). A helper's `head` is on its stack, whose top page a new helper has copied
+/// already; `buf` is a page it would touch only for a message that does not fit. Inlined, so
+/// that its code is on the helper loop's pages.
+#[inline(always)]
+pub fn recv_split(
+    sock: BorrowedFd<'_>,
+    head: &mut [u8],
+    buf: &mut [u8],
+    cmsg: &mut Vec<u8>,
+) -> Result<(usize, Vec<OwnedFd>), RecvError> {
+    let n = head.len();
+    let (len, fds) = recv_vectored(
+        sock,
+        &mut [IoSliceMut::new(head), IoSliceMut::new(&mut buf[n..])],
+        cmsg,
+    )?;
+    if len > n {
+        buf[..n].copy_from_slice(head);
+    }
+    Ok((len, fds))
+}
+
+#[inline(always)]
+fn recv_vectored(
+    sock: BorrowedFd<'_>,
+    iov: &mut [IoSliceMut<'_>],
+    cmsg: &mut Vec<u8>,
+) -> Result<(usize, Vec<OwnedFd>), RecvError> {
     let (len, fds) = {
-        let mut iov = [IoSliceMut::new(buf)];
         let msg = loop {
             match recvmsg::<UnixAddr>(
                 sock.as_raw_fd(),
-                &mut iov,
+                iov,
                 Some(cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
@@ -387,6 +432,12 @@ mod tests {
             br#"{"Call":{"Exit":-2147483649}}"#,
             br#"{"Call":{"Exit":99999999999}}"#,
             br#"{"Call":{"Exit":1}} "#,
+            br#"{"Call":{"Exif":1}}"#,
+            br#"{"Cal!":{"Exit":1}}"#,
+            br#"{"Call":{"Exit":1}]"#,
+            br#"{"Call":{"Exit":"#,
+            br#"{"Call":{"Exit":}"#,
+            br#"{"Call":{"Exit"}}"#,
             b"",
         ] {
             assert_eq!(
@@ -396,5 +447,36 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    /// A message up to the head's length is in the head, a longer one whole in the buffer,
+    /// and the fds come with either.
+    #[test]
+    fn a_split_receive_gives_the_whole_message_in_one_place() {
+        use std::os::fd::AsFd;
+        let (a, b) = channel_pair().unwrap();
+        let file = std::fs::File::open("/").unwrap();
+        let mut buf = vec![0; MAX_MESSAGE];
+        let mut cmsg = cmsg_buffer();
+        for len in [1, 15, 16, 17, 100, 5000] {
+            let msg: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
+            send_bytes(a.as_fd(), &msg, &[file.as_fd()]).unwrap();
+            let mut head = [0u8; 16];
+            let (got, fds) = recv_split(b.as_fd(), &mut head, &mut buf, &mut cmsg).unwrap();
+            assert_eq!(got, len);
+            assert_eq!(fds.len(), 1, "{len}");
+            let bytes = if got <= head.len() {
+                &head[..got]
+            } else {
+                &buf[..got]
+            };
+            assert_eq!(bytes, &msg[..], "{len}");
+        }
+        drop(a);
+        let mut head = [0u8; 16];
+        assert!(matches!(
+            recv_split(b.as_fd(), &mut head, &mut buf, &mut cmsg),
+            Err(RecvError::Eof)
+        ));
     }
 }
