@@ -66,8 +66,6 @@ struct Helper {
     proc_ok: bool,
     /// Every receive and answer goes through it; a clone's child gets it back zeroed.
     buf: sys::WipeOnFork,
-    /// The control-message buffer of every receive, allocated once.
-    cmsg: Vec<u8>,
 }
 
 /// The fds a helper polls, inline for a channel, a signalfd and up to 14 watched children: the loop
@@ -160,7 +158,6 @@ fn root_helper_main(controller: i32) -> ! {
             // SAFETY: as above; without a buffer the helper could not serve.
             Err(_) => unsafe { libc::_exit(1) },
         },
-        cmsg: protocol::cmsg_buffer(),
     };
     helper.run()
 }
@@ -301,12 +298,8 @@ impl Helper {
             // A request lands on the stack when it fits (every request but a long id map
             // does), so that a new helper's first request touches no page of `buf`.
             let mut head = [0u8; HEAD];
-            let (len, fds) = match protocol::recv_split(
-                self.chan.as_fd(),
-                &mut head,
-                &mut self.buf,
-                &mut self.cmsg,
-            ) {
+            let (len, fds) = match protocol::recv_split(self.chan.as_fd(), &mut head, &mut self.buf)
+            {
                 Ok(got) => got,
                 // End of file: the controller closed the channel or died. Leave.
                 // SAFETY: _exit ends this process; its children get EOF in turn.
@@ -333,7 +326,12 @@ impl Helper {
             let fd = fds.into_iter().next();
             // Exited children were reaped above when the poll said so (a child that exits
             // from here on is reaped at the next wakeup, as it would be after any check).
-            let out = match self.handle(req, fd) {
+            // The clone is served inline, every other request in `handle`'s own frame.
+            let next = match req {
+                Request::Call(Op::Clone(args)) => self.serve_clone(args.flags, args.via),
+                req => self.handle(req, fd),
+            };
+            let out = match next {
                 Next::Reply(reply) => {
                     protocol::send_in(self.chan.as_fd(), &reply, &[], &mut self.buf)
                 }
@@ -376,6 +374,10 @@ impl Helper {
             .retain(|(_, fd)| !sys::pidfd_exited(fd.as_fd(), 0));
     }
 
+    /// Every request but a clone (which `run` serves itself) and an exit (which it reads
+    /// first). Not inlined: its arms' locals would make the loop's stack frame span pages
+    /// that a new helper must copy (see `run`).
+    #[inline(never)]
     fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Next {
         let done = |r: Result<(), Errno>| {
             Next::Reply(match r {

@@ -7,9 +7,7 @@
 //! the controller; a namespace file or pidfd from the controller to a helper for `setns`).
 //! Sends use `MSG_NOSIGNAL`, so a peer that died gives `EPIPE` rather than a signal.
 
-use nix::sys::socket::{
-    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
-};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nslab_machine::capability::CapSet;
 use nslab_machine::sched::Flags;
 use nslab_machine::{Op, TaskView};
@@ -162,11 +160,24 @@ pub fn send_in<T: Serialize>(
     }
 }
 
-/// The control-message room for [`MAX_FDS`] fds, aligned for its header.
+/// The control-message room for [`MAX_FDS`] fds, aligned for its header: on the stack of
+/// every send and receive.
 #[repr(C)]
 union CmsgRoom {
     _header: libc::cmsghdr,
     bytes: [u8; 64],
+}
+
+impl CmsgRoom {
+    fn new() -> CmsgRoom {
+        CmsgRoom { bytes: [0; 64] }
+    }
+
+    fn bytes(&mut self) -> &mut [u8; 64] {
+        // SAFETY: every field is plain old data and the room is always fully initialised
+        // (`new` writes all 64 bytes).
+        unsafe { &mut self.bytes }
+    }
 }
 
 /// sendmsg(2) of `bytes` with `fds` as `SCM_RIGHTS`, the control message on the stack
@@ -177,7 +188,7 @@ fn send_bytes(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> nix
         iov_base: bytes.as_ptr() as *mut libc::c_void,
         iov_len: bytes.len(),
     };
-    let mut room = CmsgRoom { bytes: [0; 64] };
+    let mut room = CmsgRoom::new();
     // SAFETY: an all-zero msghdr is a valid empty one.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
     hdr.msg_iov = &mut iov;
@@ -240,13 +251,8 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> Result<(T, Vec<OwnedFd>), RecvError> {
-    let (len, fds) = recv_raw(sock, buf, &mut cmsg_buffer())?;
+    let (len, fds) = recv_raw(sock, buf)?;
     Ok((decode(&buf[..len])?, fds))
-}
-
-/// A buffer for the control message of one [`recv_raw`], which a helper allocates once.
-pub fn cmsg_buffer() -> Vec<u8> {
-    nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS])
 }
 
 /// Decodes one message received by [`recv_raw`].
@@ -298,12 +304,8 @@ pub fn exit_request_code(bytes: &[u8]) -> Option<i32> {
 
 /// Receives one message's bytes into `buf` (blocking) and the fds that came with it, in
 /// order: the length, and the fds.
-pub fn recv_raw(
-    sock: BorrowedFd<'_>,
-    buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
-) -> Result<(usize, Vec<OwnedFd>), RecvError> {
-    recv_vectored(sock, &mut [IoSliceMut::new(buf)], cmsg)
+pub fn recv_raw(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), RecvError> {
+    recv_vectored(sock, &mut [IoSliceMut::new(buf)])
 }
 
 /// [`recv_raw`] into `head` first and on into `buf` after its first `head.len()` bytes: the
@@ -316,13 +318,11 @@ pub fn recv_split(
     sock: BorrowedFd<'_>,
     head: &mut [u8],
     buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
 ) -> Result<(usize, Vec<OwnedFd>), RecvError> {
     let n = head.len();
     let (len, fds) = recv_vectored(
         sock,
         &mut [IoSliceMut::new(head), IoSliceMut::new(&mut buf[n..])],
-        cmsg,
     )?;
     if len > n {
         buf[..n].copy_from_slice(head);
@@ -330,35 +330,62 @@ pub fn recv_split(
     Ok((len, fds))
 }
 
+/// recvmsg(2) into `iov`, with the fds of an `SCM_RIGHTS` control message taken into
+/// `OwnedFd`s. Made with libc and the `CMSG_*` functions, which compile to inline code:
+/// nix's control-message iterator is a function of its own on another page of the binary,
+/// which a new helper would fault in for its first request even when it carries no fds.
 #[inline(always)]
 fn recv_vectored(
     sock: BorrowedFd<'_>,
     iov: &mut [IoSliceMut<'_>],
-    cmsg: &mut Vec<u8>,
 ) -> Result<(usize, Vec<OwnedFd>), RecvError> {
-    let (len, fds) = {
-        let msg = loop {
-            match recvmsg::<UnixAddr>(
-                sock.as_raw_fd(),
-                iov,
-                Some(cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::Error::EINTR) => continue,
-                r => break r.map_err(RecvError::Sys)?,
-            }
-        };
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().map_err(RecvError::Sys)? {
-            if let ControlMessageOwned::ScmRights(raws) = c {
-                for raw in raws {
-                    // SAFETY: SCM_RIGHTS installed these fds in our table; we own them now.
-                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+    let mut room = CmsgRoom::new();
+    let cmsg = room.bytes();
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSliceMut` is ABI-compatible with `iovec` on Unix (its documentation says so).
+    hdr.msg_iov = iov.as_mut_ptr().cast();
+    hdr.msg_iovlen = iov.len() as _;
+    hdr.msg_control = cmsg.as_mut_ptr().cast();
+    // socklen_t in musl, size_t in glibc.
+    hdr.msg_controllen = cmsg.len() as _;
+    let len = loop {
+        // SAFETY: `hdr` points at live, writable buffers of the lengths it gives.
+        let r = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) };
+        if r >= 0 {
+            break r as usize;
+        }
+        match nix::Error::last() {
+            nix::Error::EINTR => continue,
+            e => return Err(RecvError::Sys(e)),
+        }
+    };
+    let mut fds = Vec::new();
+    if hdr.msg_controllen > 0 {
+        // SAFETY: the kernel wrote `msg_controllen` bytes of well-formed control messages
+        // into `cmsg`; CMSG_FIRSTHDR and CMSG_NXTHDR stay within them, and an SCM_RIGHTS
+        // message's data holds (cmsg_len - CMSG_LEN(0)) / size_of::<c_int>() fds, which the
+        // kernel installed in our table for us to own.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&hdr);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let n = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                        / std::mem::size_of::<libc::c_int>();
+                    let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                    for i in 0..n {
+                        fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                    }
                 }
+                c = libc::CMSG_NXTHDR(&hdr, c);
             }
         }
-        (msg.bytes, fds)
-    };
+    }
+    // A control message cut short may have lost fds (closed by the kernel); the ones that
+    // arrived are closed with `fds`.
+    if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(RecvError::Sys(nix::Error::ENOBUFS));
+    }
     if len == 0 {
         return Err(RecvError::Eof);
     }
@@ -457,12 +484,11 @@ mod tests {
         let (a, b) = channel_pair().unwrap();
         let file = std::fs::File::open("/").unwrap();
         let mut buf = vec![0; MAX_MESSAGE];
-        let mut cmsg = cmsg_buffer();
         for len in [1, 15, 16, 17, 100, 5000] {
             let msg: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
             send_bytes(a.as_fd(), &msg, &[file.as_fd()]).unwrap();
             let mut head = [0u8; 16];
-            let (got, fds) = recv_split(b.as_fd(), &mut head, &mut buf, &mut cmsg).unwrap();
+            let (got, fds) = recv_split(b.as_fd(), &mut head, &mut buf).unwrap();
             assert_eq!(got, len);
             assert_eq!(fds.len(), 1, "{len}");
             let bytes = if got <= head.len() {
@@ -475,7 +501,7 @@ mod tests {
         drop(a);
         let mut head = [0u8; 16];
         assert!(matches!(
-            recv_split(b.as_fd(), &mut head, &mut buf, &mut cmsg),
+            recv_split(b.as_fd(), &mut head, &mut buf),
             Err(RecvError::Eof)
         ));
     }
