@@ -159,7 +159,43 @@ fn root_helper_main(controller: i32) -> ! {
             Err(_) => unsafe { libc::_exit(1) },
         },
     };
-    helper.run()
+    from_a_page_top(&mut || helper.run());
+    // SAFETY: not reached (the loop never returns); _exit ends the process if it were.
+    unsafe { libc::_exit(1) }
+}
+
+/// Calls `f` on a stack pointer a little below a page boundary, so that the helper loop's
+/// frames (its own, a clone's, a receive's: about 2 KiB) lie on one page of the stack
+/// rather than across two: after a clone both the parent helper and the child copy every
+/// page of the stack they write, one fault each (BENCHMARKS.md, issue 14). Where the stack
+/// starts within its page is random (the kernel's stack randomisation), so this descends
+/// in steps of a small frame until the stack pointer has crossed into the next page down.
+/// Called once per root helper; every helper a clone makes inherits the position.
+#[inline(never)]
+fn from_a_page_top(f: &mut dyn FnMut()) {
+    // SAFETY: sysconf takes no pointers.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        p if p > 0 => p as usize,
+        _ => 4096,
+    };
+    let pad = [0u8; 64];
+    let here = std::hint::black_box(&pad).as_ptr() as usize;
+    descend(here / page, page, f)
+}
+
+/// One step of [`from_a_page_top`]: a frame of at least 64 bytes, then the next, until the
+/// stack pointer is on the page below `start_page`. The pad is used again after the call, so
+/// that the compiler cannot make the recursion a loop in one frame.
+#[inline(never)]
+fn descend(start_page: usize, page: usize, f: &mut dyn FnMut()) {
+    let pad = [0u8; 64];
+    let here = std::hint::black_box(&pad).as_ptr() as usize;
+    if here / page == start_page {
+        descend(start_page, page, f);
+    } else {
+        f();
+    }
+    std::hint::black_box(&pad);
 }
 
 /// Puts the root helper where it runs: in a user namespace of its own if it is not root,
@@ -554,9 +590,13 @@ impl Helper {
         // parent's own table is separate, so it keeps its channel).
         let _ = nix::unistd::dup2(raw, CHANNEL_FD);
         // The parent's children's pidfds are closed below by close_range (with `raw`
-        // itself); forget them so that no Drop closes a number that may be reused.
-        for (_, fd) in self.children.drain(..) {
-            std::mem::forget(fd);
+        // itself); forget them so that no Drop closes a number that may be reused. Not
+        // written at all when there are none (the usual case): `self` is on a page of the
+        // stack that the new helper then need not copy.
+        if !self.children.is_empty() {
+            for (_, fd) in self.children.drain(..) {
+                std::mem::forget(fd);
+            }
         }
         sys::close_from_except(CHANNEL_FD as u32 + 1, self.sigchld.as_raw_fd() as u32);
     }
