@@ -731,16 +731,34 @@ pub fn spawn(
             return Err(e);
         }
     }
+    // A dup2 onto its own number keeps close-on-exec in C libraries before glibc 2.29, so a
+    // channel already at `at` is moved through another number first.
+    let moved = if channel.as_raw_fd() == at {
+        Some(
+            nix::fcntl::fcntl(
+                channel.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(at + 1),
+            )
+            .map_err(from_nix)?,
+        )
+        // SAFETY: fcntl just made this fd, and nothing else owns it.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+    } else {
+        None
+    };
+    let from = moved
+        .as_ref()
+        .map_or(channel.as_raw_fd(), |fd| fd.as_raw_fd());
     let empty = SigSet::empty();
     let mut pipe = SigSet::empty();
     pipe.add(Signal::SIGPIPE);
     // SAFETY: the structs are initialised; the path is a valid C string that outlives the
-    // spawn; a dup2 onto the same number clears close-on-exec (glibc 2.29 and later),
-    // otherwise the new fd has it clear.
+    // spawn; `from` is open until the spawn returns, and its copy at `at` has close-on-exec
+    // clear (dup2 never copies the flag).
     unsafe {
         ok(libc::posix_spawn_file_actions_adddup2(
             &mut s.actions,
-            channel.as_raw_fd(),
+            from,
             at,
         ))?;
         for (fd, flags) in [(0, libc::O_RDONLY), (1, libc::O_WRONLY)] {
@@ -844,6 +862,39 @@ impl Drop for WipeOnFork {
 #[cfg(test)]
 mod tests {
     use super::WipeOnFork;
+
+    /// The spawned program has the channel at the asked number (also when the channel
+    /// already has that number, with close-on-exec set), and /dev/null as standard input.
+    #[test]
+    fn spawn_places_the_channel_and_the_null_input() {
+        use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+        let (_ours, theirs) = crate::protocol::channel_pair().unwrap();
+        // A number of our own, close-on-exec like every fd of ours.
+        let high = nix::fcntl::fcntl(
+            theirs.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(500),
+        )
+        .unwrap();
+        // SAFETY: fcntl just made it.
+        let high = unsafe { OwnedFd::from_raw_fd(high) };
+        let sh = c"/bin/sh";
+        for (channel, at) in [(theirs.as_fd(), high.as_raw_fd()), (high.as_fd(), 777)] {
+            let script = std::ffi::CString::new(format!(
+                "[ -S /proc/self/fd/{at} ] && [ \"$(readlink /proc/self/fd/0)\" = /dev/null ]"
+            ))
+            .unwrap();
+            let env: [&std::ffi::CStr; 0] = [];
+            let pid = super::spawn(sh, &[c"-c", &script], &env, channel, at).unwrap();
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "channel {} at {at}: status {status:#x}",
+                channel.as_raw_fd()
+            );
+        }
+    }
 
     /// After a fork the child reads zeros where the parent keeps what it wrote, and the
     /// parent's pages stay writable without a copy: a write after the fork is no fault.
