@@ -26,7 +26,7 @@ use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::{getegid, geteuid, getgid, getppid, getuid};
 use nslab_machine::sched::{
-    clone3_flags_invalid, CLONE_FILES, CLONE_PARENT, CLONE_VFORK, CLONE_VM, CSIGNAL, SIGCHLD,
+    clone3_flags_invalid, CLONE_FILES, CLONE_PARENT, CLONE_VFORK, CLONE_VM, CSIGNAL,
 };
 use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
 use smallvec::SmallVec;
@@ -107,12 +107,14 @@ enum ChildPidfd {
 /// to run on (BENCHMARKS.md, issue 14): the poll reports its pidfd, the helper reads the
 /// signalfd, calls `waitpid`, polls again and closes the pidfd.
 fn autoreaped(flags: u64, via: CloneVia) -> bool {
+    // The C library's number, as `sys::clone` and `sys::clone3` use.
+    let sigchld = libc::SIGCHLD as u64;
     let exit_signal = match via {
-        CloneVia::Clone3 => SIGCHLD,
-        CloneVia::Clone if flags & CSIGNAL == 0 => SIGCHLD,
+        CloneVia::Clone3 => sigchld,
+        CloneVia::Clone if flags & CSIGNAL == 0 => sigchld,
         CloneVia::Clone => flags & CSIGNAL,
     };
-    flags & CLONE_PARENT == 0 && exit_signal == SIGCHLD
+    flags & CLONE_PARENT == 0 && exit_signal == sigchld
 }
 
 fn root_helper_main(controller: i32) -> ! {
@@ -180,18 +182,20 @@ fn from_a_page_top(f: &mut dyn FnMut()) {
     };
     let pad = [0u8; 64];
     let here = std::hint::black_box(&pad).as_ptr() as usize;
-    descend(here / page, page, f)
+    // Each step's frame is at least 64 bytes, so a page is crossed within page / 64 steps;
+    // the bound only guards against a frame the compiler reused.
+    descend(here / page, page, page / 64 + 2, f)
 }
 
 /// One step of [`from_a_page_top`]: a frame of at least 64 bytes, then the next, until the
-/// stack pointer is on the page below `start_page`. The pad is used again after the call, so
-/// that the compiler cannot make the recursion a loop in one frame.
+/// stack pointer is on the page below `start_page` (or `steps` run out). The pad is used
+/// again after the call, so that the compiler cannot make the recursion a loop in one frame.
 #[inline(never)]
-fn descend(start_page: usize, page: usize, f: &mut dyn FnMut()) {
+fn descend(start_page: usize, page: usize, steps: usize, f: &mut dyn FnMut()) {
     let pad = [0u8; 64];
     let here = std::hint::black_box(&pad).as_ptr() as usize;
-    if here / page == start_page {
-        descend(start_page, page, f);
+    if here / page == start_page && steps > 0 {
+        descend(start_page, page, steps - 1, f);
     } else {
         f();
     }

@@ -203,7 +203,7 @@ impl RealMachine {
         let controller_level = crate::observe::own_status()
             .map(|s| crate::observe::parse_nspid(&s).len().saturating_sub(1))
             .unwrap_or(0);
-        let pidfd = sys::pidfd_open(child.id() as i32).ok();
+        let pidfd = child.pidfd.as_ref().and_then(|p| p.try_clone().ok());
         let root_level = proc_nspid.len().saturating_sub(1);
         let mut origin = info.origin;
         let (user_level, user_method) = user_ns_level(child.id() as i32);
@@ -753,15 +753,25 @@ fn helper_env_from(
     env
 }
 
-/// The root helper: the controller's own child, until [`RootChild::wait`] reaps it (so its
-/// pid names it until then, and a signal to it cannot reach another process).
+/// The root helper: the controller's own child, with a pidfd opened the moment it was
+/// spawned, through which it is killed and reaped (a pid alone could name another process
+/// once something else reaped it: a host process that ignores `SIGCHLD`, or another thread's
+/// `waitpid(-1)`). Only if the pidfd could not be opened are the pid's calls used.
 struct RootChild {
     pid: i32,
+    pidfd: Option<OwnedFd>,
 }
 
 impl RootChild {
+    fn new(pid: i32) -> RootChild {
+        RootChild {
+            pid,
+            pidfd: sys::pidfd_open(pid).ok(),
+        }
+    }
+
     /// Starts `exe` as the root helper with `channel` at [`CHANNEL_FD`], by posix_spawn(3):
-    /// see [`sys::spawn`] for why not `fork`.
+    /// see [`sys::spawn`] for why not `fork`. `exe` is executed as given (no `PATH` search).
     fn spawn(exe: &Path, channel: BorrowedFd<'_>) -> std::io::Result<RootChild> {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
@@ -773,7 +783,7 @@ impl RootChild {
         let env: Vec<&std::ffi::CStr> = env.iter().map(CString::as_c_str).collect();
         let pid = sys::spawn(&exe, &[&arg, &controller], &env, channel, CHANNEL_FD)
             .map_err(|e| std::io::Error::from_raw_os_error(e.as_raw()))?;
-        Ok(RootChild { pid })
+        Ok(RootChild::new(pid))
     }
 
     /// The same with other uid and gid ([`StartOptions::run_as`]), which posix_spawn cannot
@@ -784,6 +794,7 @@ impl RootChild {
         uid: u32,
         gid: u32,
     ) -> std::io::Result<RootChild> {
+        use std::os::unix::ffi::OsStringExt;
         let mut cmd = Command::new(exe);
         cmd.arg(HELPER_ARG)
             .arg(std::process::id().to_string())
@@ -791,6 +802,12 @@ impl RootChild {
             .stdout(Stdio::null())
             .uid(uid)
             .gid(gid);
+        // The same environment as `spawn` gives: ours with rseq turned off.
+        for kv in helper_env_from(std::env::vars_os()) {
+            if let Some(v) = kv.strip_prefix(b"GLIBC_TUNABLES=") {
+                cmd.env("GLIBC_TUNABLES", std::ffi::OsString::from_vec(v.to_vec()));
+            }
+        }
         let raw = channel.as_raw_fd();
         // SAFETY: the closure runs in the forked child before exec and makes only
         // async-signal-safe calls (dup2, fcntl; nix's wrappers call them directly and do not
@@ -808,9 +825,7 @@ impl RootChild {
         }
         // std's `Child` neither kills nor reaps when dropped, and has no pipes here.
         let child = cmd.spawn()?;
-        Ok(RootChild {
-            pid: child.id() as i32,
-        })
+        Ok(RootChild::new(child.id() as i32))
     }
 
     fn id(&self) -> u32 {
@@ -818,25 +833,40 @@ impl RootChild {
     }
 
     fn kill(&mut self) -> std::io::Result<()> {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid),
-            nix::sys::signal::SIGKILL,
-        )
-        .map_err(std::io::Error::from)
+        let e = |e: Errno| std::io::Error::from_raw_os_error(e.as_raw());
+        match &self.pidfd {
+            Some(p) => sys::pidfd_send_signal(p.as_fd(), libc::SIGKILL).map_err(e),
+            None => nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid),
+                nix::sys::signal::SIGKILL,
+            )
+            .map_err(std::io::Error::from),
+        }
     }
 
     /// Waits for it to end and reaps it.
     fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
         use std::os::unix::process::ExitStatusExt;
-        let mut status = 0;
         loop {
-            // SAFETY: waitpid writes the status through a valid pointer.
-            if unsafe { libc::waitpid(self.pid, &mut status, 0) } == self.pid {
-                return Ok(ExitStatus::from_raw(status));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
+            let r = match &self.pidfd {
+                Some(p) => waitid(Id::PIDFd(p.as_fd()), WaitPidFlag::WEXITED),
+                None => waitpid(nix::unistd::Pid::from_raw(self.pid), None),
+            };
+            match r {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::from_raw(code << 8)),
+                Ok(WaitStatus::Signaled(_, sig, core)) => {
+                    return Ok(ExitStatus::from_raw(
+                        sig as i32 | if core { 0x80 } else { 0 },
+                    ))
+                }
+                Ok(other) => {
+                    return Err(std::io::Error::other(format!(
+                        "unexpected wait status {other:?}"
+                    )))
+                }
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -673,9 +673,55 @@ pub fn drain(sfd: &SignalFd) {
     while let Ok(Some(_)) = sfd.read_signal() {}
 }
 
+/// posix_spawn(3)'s file actions and attributes, each destroyed on drop once it was
+/// initialised (and only then).
+struct SpawnSetup {
+    actions: std::mem::MaybeUninit<libc::posix_spawn_file_actions_t>,
+    attr: std::mem::MaybeUninit<libc::posix_spawnattr_t>,
+    inited: (bool, bool),
+}
+
+impl SpawnSetup {
+    fn new() -> Result<SpawnSetup, Errno> {
+        let mut s = SpawnSetup {
+            actions: std::mem::MaybeUninit::uninit(),
+            attr: std::mem::MaybeUninit::uninit(),
+            inited: (false, false),
+        };
+        // SAFETY: the init functions write the structs through valid pointers.
+        let r = unsafe { libc::posix_spawn_file_actions_init(s.actions.as_mut_ptr()) };
+        if r != 0 {
+            return Err(Errno::from_raw(r));
+        }
+        s.inited.0 = true;
+        // SAFETY: as above.
+        let r = unsafe { libc::posix_spawnattr_init(s.attr.as_mut_ptr()) };
+        if r != 0 {
+            return Err(Errno::from_raw(r));
+        }
+        s.inited.1 = true;
+        Ok(s)
+    }
+}
+
+impl Drop for SpawnSetup {
+    fn drop(&mut self) {
+        // SAFETY: each is destroyed only if its init succeeded, once.
+        unsafe {
+            if self.inited.0 {
+                libc::posix_spawn_file_actions_destroy(self.actions.as_mut_ptr());
+            }
+            if self.inited.1 {
+                libc::posix_spawnattr_destroy(self.attr.as_mut_ptr());
+            }
+        }
+    }
+}
+
 /// Starts `exe` with `args` and the environment `env` through posix_spawn(3), with
 /// standard input and output on `/dev/null`, standard error inherited, `channel` at fd
-/// `at`, no signal blocked and `SIGPIPE` at its default; returns the child's pid.
+/// `at` (above 2), no signal blocked and `SIGPIPE` at its default; returns the child's pid.
+/// `exe` is executed as given: a path without a `/` is not looked up in `PATH`.
 ///
 /// glibc's posix_spawn makes the child with `clone(CLONE_VM | CLONE_VFORK)`: the child runs
 /// on the parent's memory until it executes, so the parent's pages are not made
@@ -691,20 +737,7 @@ pub fn spawn(
     channel: BorrowedFd<'_>,
     at: RawFd,
 ) -> Result<i32, Errno> {
-    /// Frees the file actions and attributes on every path out.
-    struct Spawn {
-        actions: libc::posix_spawn_file_actions_t,
-        attr: libc::posix_spawnattr_t,
-    }
-    impl Drop for Spawn {
-        fn drop(&mut self) {
-            // SAFETY: both were initialised before this guard was made.
-            unsafe {
-                libc::posix_spawn_file_actions_destroy(&mut self.actions);
-                libc::posix_spawnattr_destroy(&mut self.attr);
-            }
-        }
-    }
+    assert!(at > 2, "the channel cannot take a standard stream's place");
     let ok = |r: libc::c_int| {
         if r == 0 {
             Ok(())
@@ -720,17 +753,7 @@ pub fn spawn(
     argv.push(std::ptr::null_mut());
     let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
     envp.push(std::ptr::null_mut());
-    // SAFETY: all-zero is a valid bit pattern for these plain C structs, which the init
-    // calls below then set up; the guard destroys them once both are initialised.
-    let mut s: Spawn = unsafe { std::mem::zeroed() };
-    // SAFETY: init calls on owned, writable structs.
-    unsafe {
-        ok(libc::posix_spawn_file_actions_init(&mut s.actions))?;
-        if let Err(e) = ok(libc::posix_spawnattr_init(&mut s.attr)) {
-            libc::posix_spawn_file_actions_destroy(&mut s.actions);
-            return Err(e);
-        }
-    }
+    let mut s = SpawnSetup::new()?;
     // A dup2 onto its own number keeps close-on-exec in C libraries before glibc 2.29, so a
     // channel already at `at` is moved through another number first.
     let moved = if channel.as_raw_fd() == at {
@@ -757,13 +780,13 @@ pub fn spawn(
     // clear (dup2 never copies the flag).
     unsafe {
         ok(libc::posix_spawn_file_actions_adddup2(
-            &mut s.actions,
+            s.actions.as_mut_ptr(),
             from,
             at,
         ))?;
         for (fd, flags) in [(0, libc::O_RDONLY), (1, libc::O_WRONLY)] {
             ok(libc::posix_spawn_file_actions_addopen(
-                &mut s.actions,
+                s.actions.as_mut_ptr(),
                 fd,
                 dev_null.as_ptr(),
                 flags,
@@ -771,15 +794,15 @@ pub fn spawn(
             ))?;
         }
         ok(libc::posix_spawnattr_setsigmask(
-            &mut s.attr,
+            s.attr.as_mut_ptr(),
             empty.as_ref(),
         ))?;
         ok(libc::posix_spawnattr_setsigdefault(
-            &mut s.attr,
+            s.attr.as_mut_ptr(),
             pipe.as_ref(),
         ))?;
         ok(libc::posix_spawnattr_setflags(
-            &mut s.attr,
+            s.attr.as_mut_ptr(),
             (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
         ))?;
     }
@@ -790,8 +813,8 @@ pub fn spawn(
         libc::posix_spawn(
             &mut pid,
             exe.as_ptr(),
-            &s.actions,
-            &s.attr,
+            s.actions.as_ptr(),
+            s.attr.as_ptr(),
             argv.as_ptr(),
             envp.as_ptr(),
         )
@@ -878,7 +901,11 @@ mod tests {
         // SAFETY: fcntl just made it.
         let high = unsafe { OwnedFd::from_raw_fd(high) };
         let sh = c"/bin/sh";
-        for (channel, at) in [(theirs.as_fd(), high.as_raw_fd()), (high.as_fd(), 777)] {
+        for (channel, at) in [
+            (theirs.as_fd(), high.as_raw_fd()),
+            (high.as_fd(), 777),
+            (high.as_fd(), high.as_raw_fd()),
+        ] {
             let script = std::ffi::CString::new(format!(
                 "[ -S /proc/self/fd/{at} ] && [ \"$(readlink /proc/self/fd/0)\" = /dev/null ]"
             ))
