@@ -46,9 +46,11 @@ fn time<F: FnMut()>(n: usize, mut f: F) -> Duration {
     median(v)
 }
 
-/// A fork-like raw clone whose child exits at once; the parent waits for it.
-fn bare_clone(flags: u64) {
-    // SAFETY: this bare-mode process is single-threaded; the child only calls _exit.
+/// A fork-like raw clone with `flags` and `SIGCHLD` as the exit signal, as a helper makes
+/// one: the child's 0, or the parent's child pid.
+fn raw_clone(flags: u64) -> libc::c_long {
+    // SAFETY: callers are single-threaded; their children only call async-signal-safe
+    // functions and end in _exit.
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -59,15 +61,21 @@ fn bare_clone(flags: u64) {
             0,
         )
     };
+    assert!(
+        pid >= 0,
+        "bare clone failed: {}",
+        std::io::Error::last_os_error()
+    );
+    pid
+}
+
+/// A fork-like raw clone whose child exits at once; the parent waits for it.
+fn bare_clone(flags: u64) {
+    let pid = raw_clone(flags);
     if pid == 0 {
         // SAFETY: the child ends at once.
         unsafe { libc::_exit(0) };
     }
-    assert!(
-        pid > 0,
-        "bare clone failed: {}",
-        std::io::Error::last_os_error()
-    );
     let mut st = 0;
     // SAFETY: waiting for our own child.
     unsafe { libc::waitpid(pid as i32, &mut st, 0) };
@@ -263,16 +271,6 @@ fn pingpong() {
         v.sort();
         (v[n / 10], v[n / 2], v[n * 9 / 10])
     }
-    fn channel() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-        socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .expect("socketpair")
-    }
     use std::os::fd::AsRawFd;
     let show = |what: &str, (p10, p50, p90): (Duration, Duration, Duration)| {
         println!(
@@ -294,9 +292,10 @@ fn pingpong() {
 /// `--floor N`: the least a clone+exit+wait costs when the clone is asked of another process
 /// over a socket and the child must be told to exit, as a machine's helpers are: N pairs,
 /// on this process's CPU (both sides pinned, as a machine is), of
-/// - the bare call: `fork`, the child `_exit`s, `waitpid`;
+/// - the bare call: a fork-like `clone`, the child `_exit`s, `waitpid` (as the pairs' bare
+///   side makes it);
 /// - the same through a minimal helper: one byte to a forked helper process, which makes a
-///   socket pair, forks (the child moves its end to fd 3, closes the rest, waits for a byte
+///   socket pair, clones as above (the child moves its end to fd 3, closes the rest, waits for a byte
 ///   and `_exit`s), opens the child's pidfd and sends both fds back in one `SCM_RIGHTS`
 ///   message; then one byte to the child, and a poll of its pidfd until it has been reaped
 ///   (the helper ignores `SIGCHLD`, so the kernel reaps it).
@@ -304,22 +303,7 @@ fn pingpong() {
 /// No encoding, no bookkeeping, no pid lookup: what is left is the design's own cost, the
 /// part of a machine's clone that no cut to nslab's code can remove.
 fn floor(n: usize) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    fn socket_pair() -> (OwnedFd, OwnedFd) {
-        let mut fds = [0; 2];
-        // SAFETY: socketpair writes two fds into the array.
-        let r = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        assert_eq!(r, 0, "socketpair");
-        // SAFETY: the kernel just gave us both.
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-    }
+    use std::os::fd::AsRawFd;
     fn read_byte(fd: i32) -> bool {
         let mut b = 0u8;
         // SAFETY: reading one byte into a local.
@@ -334,10 +318,9 @@ fn floor(n: usize) {
         // SAFETY: SIG_IGN installs no handler; the kernel then reaps the children.
         unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
         while read_byte(chan) {
-            let (ours, theirs) = socket_pair();
-            // SAFETY: this helper is single-threaded; the child calls only async-signal-safe
-            // functions and ends in _exit.
-            let pid = unsafe { libc::fork() };
+            let (ours, theirs) = channel();
+            // This helper is single-threaded; the child makes plain fd calls and _exits.
+            let pid = raw_clone(0) as i32;
             if pid == 0 {
                 // SAFETY: plain fd calls, then _exit.
                 unsafe {
@@ -422,20 +405,10 @@ fn floor(n: usize) {
             libc::close(pidfd);
         }
     }
-    fn bare() {
-        // SAFETY: this process is single-threaded here; the child only calls _exit.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: the child ends at once.
-            unsafe { libc::_exit(0) };
-        }
-        // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-    }
     // SAFETY: sched_getcpu takes no arguments.
     let cpu = unsafe { libc::sched_getcpu() } as usize;
     pin(0, cpu);
-    let (ctl, theirs) = socket_pair();
+    let (ctl, theirs) = channel();
     // SAFETY: single-threaded here; the helper never returns.
     if unsafe { libc::fork() } == 0 {
         drop(ctl);
@@ -450,11 +423,11 @@ fn floor(n: usize) {
             t.elapsed()
         };
         let (tb, th) = if i % 2 == 0 {
-            let tb = time(&bare);
+            let tb = time(&|| bare_clone(0));
             (tb, time(&|| through_helper(ctl.as_raw_fd())))
         } else {
             let th = time(&|| through_helper(ctl.as_raw_fd()));
-            (time(&bare), th)
+            (time(&|| bare_clone(0)), th)
         };
         ratios.push(th.as_secs_f64() / tb.as_secs_f64());
         b.push(tb);
@@ -465,12 +438,24 @@ fn floor(n: usize) {
     unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
     ratios.sort_by(f64::total_cmp);
     println!(
-        "{n} pairs on CPU {cpu}: bare fork+exit+wait {} µs, through a minimal helper {} µs, \
+        "{n} pairs on CPU {cpu}: bare clone+exit+wait {} µs, through a minimal helper {} µs, \
          median pair ratio {:.2}",
         us(median(b)),
         us(median(h)),
         ratios[n / 2]
     );
+}
+
+/// A `SOCK_SEQPACKET` socket pair, as a machine's channels are.
+fn channel() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair")
 }
 
 /// Pins process or thread `pid` (0: the calling thread) to `cpu`.

@@ -31,7 +31,7 @@ use nslab_machine::sched::{
 use nslab_machine::{CloneVia, Errno, IdMapKind, NsEntry, Op, Origin};
 use smallvec::SmallVec;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 
 /// If this process was started as a helper, runs the helper and never returns; otherwise
 /// returns at once. Call it first thing in `main`, before any thread is started.
@@ -80,20 +80,17 @@ const HEAD: usize = 256;
 enum Next {
     Reply(Reply),
     /// The clone's answer, which carries the controller's end of the child's channel and the
-    /// child's pidfd.
-    Cloned(Reply, OwnedFd, ChildPidfd),
+    /// child's pidfd (if one could be opened); `watch` is the child's pid when the helper
+    /// must watch it ([`autoreaped`] is false), and the pidfd then goes to `children` once
+    /// the answer is sent.
+    Cloned {
+        reply: Reply,
+        chan: OwnedFd,
+        pidfd: Option<OwnedFd>,
+        watch: Option<i32>,
+    },
     /// This process is the new child of a clone: it serves its new channel from now on.
     BecameChild,
-}
-
-/// The pidfd of a new child, for the clone's answer.
-enum ChildPidfd {
-    /// The helper could not open one.
-    None,
-    /// Kept in `children` (the helper watches the child to reap it), so only its number.
-    Watched(RawFd),
-    /// Not watched: the kernel reaps the child (see [`autoreaped`]); closed once it is sent.
-    Sent(OwnedFd),
 }
 
 /// Whether the kernel reaps a child of this helper as it exits, so that the helper need not
@@ -375,19 +372,21 @@ impl Helper {
                 Next::Reply(reply) => {
                     protocol::send_in(self.chan.as_fd(), &reply, &[], &mut self.buf)
                 }
-                Next::Cloned(reply, chan, pidfd) => {
-                    let pidfd = match &pidfd {
-                        ChildPidfd::None => None,
-                        // SAFETY: a watched pidfd is open in `self.children` for the whole
-                        // send.
-                        ChildPidfd::Watched(fd) => Some(unsafe { BorrowedFd::borrow_raw(*fd) }),
-                        ChildPidfd::Sent(fd) => Some(fd.as_fd()),
-                    };
+                Next::Cloned {
+                    reply,
+                    chan,
+                    pidfd,
+                    watch,
+                } => {
                     let fds: &[BorrowedFd<'_>] = match &pidfd {
-                        Some(p) => &[chan.as_fd(), *p],
+                        Some(p) => &[chan.as_fd(), p.as_fd()],
                         None => &[chan.as_fd()],
                     };
-                    protocol::send_in(self.chan.as_fd(), &reply, fds, &mut self.buf)
+                    let sent = protocol::send_in(self.chan.as_fd(), &reply, fds, &mut self.buf);
+                    if let (Some(pid), Some(pfd)) = (watch, pidfd) {
+                        self.children.push((pid, pfd));
+                    }
+                    sent
                 }
                 // The controller already has what it needs from the parent's answer.
                 Next::BecameChild => Ok(()),
@@ -426,6 +425,7 @@ impl Helper {
             })
         };
         match req {
+            // `run` serves a clone before it calls this; one arriving here is served alike.
             Request::Call(Op::Clone(args)) => self.serve_clone(args.flags, args.via),
             Request::Call(Op::Unshare(flags)) => done(sys::unshare(flags)),
             Request::Call(Op::Setns { nstype, .. }) => match fd {
@@ -567,16 +567,12 @@ impl Helper {
                 }
                 drop(sync);
                 drop(theirs);
-                let pidfd = match pidfd {
-                    None => ChildPidfd::None,
-                    Some(pfd) if autoreaped(flags, via) => ChildPidfd::Sent(pfd),
-                    Some(pfd) => {
-                        let raw = pfd.as_raw_fd();
-                        self.children.push((pid, pfd));
-                        ChildPidfd::Watched(raw)
-                    }
-                };
-                Next::Cloned(Reply::Cloned { pid }, ours, pidfd)
+                Next::Cloned {
+                    reply: Reply::Cloned { pid },
+                    chan: ours,
+                    pidfd,
+                    watch: (!autoreaped(flags, via)).then_some(pid),
+                }
             }
         }
     }

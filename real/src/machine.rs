@@ -21,7 +21,7 @@ use nslab_machine::{
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a request may take by default before its helper is declared hung.
@@ -458,13 +458,8 @@ impl RealMachine {
             let _ = child.kill();
             match child.wait() {
                 Ok(st) => {
-                    use std::os::unix::process::ExitStatusExt;
                     if self.tasks[0].state == TaskState::Running {
-                        self.tasks[0].state = match (st.code(), st.signal()) {
-                            (Some(c), _) => TaskState::Exited(c),
-                            (_, Some(s)) => TaskState::Killed(s),
-                            _ => TaskState::Killed(libc::SIGKILL),
-                        };
+                        self.tasks[0].state = st;
                     }
                 }
                 Err(e) => problems.push(format!("cannot reap the root helper: {e}")),
@@ -744,13 +739,21 @@ fn helper_env_from(
         env.push(kv);
     }
     let mut t = b"GLIBC_TUNABLES=".to_vec();
-    if let Some(v) = tunables.filter(|v| !v.is_empty()) {
-        t.extend_from_slice(v.as_bytes());
-        t.push(b':');
-    }
-    t.extend_from_slice(NO_RSEQ.as_bytes());
+    t.extend_from_slice(helper_tunables(tunables).as_bytes());
     env.push(t);
     env
+}
+
+/// The helpers' `GLIBC_TUNABLES`: the caller's setting, if any, then [`NO_RSEQ`].
+fn helper_tunables(callers: Option<std::ffi::OsString>) -> std::ffi::OsString {
+    match callers.filter(|v| !v.is_empty()) {
+        Some(mut v) => {
+            v.push(":");
+            v.push(NO_RSEQ);
+            v
+        }
+        None => NO_RSEQ.into(),
+    }
 }
 
 /// The root helper: the controller's own child, with a pidfd opened the moment it was
@@ -794,7 +797,6 @@ impl RootChild {
         uid: u32,
         gid: u32,
     ) -> std::io::Result<RootChild> {
-        use std::os::unix::ffi::OsStringExt;
         let mut cmd = Command::new(exe);
         cmd.arg(HELPER_ARG)
             .arg(std::process::id().to_string())
@@ -803,11 +805,10 @@ impl RootChild {
             .uid(uid)
             .gid(gid);
         // The same environment as `spawn` gives: ours with rseq turned off.
-        for kv in helper_env_from(std::env::vars_os()) {
-            if let Some(v) = kv.strip_prefix(b"GLIBC_TUNABLES=") {
-                cmd.env("GLIBC_TUNABLES", std::ffi::OsString::from_vec(v.to_vec()));
-            }
-        }
+        cmd.env(
+            "GLIBC_TUNABLES",
+            helper_tunables(std::env::var_os("GLIBC_TUNABLES")),
+        );
         let raw = channel.as_raw_fd();
         // SAFETY: the closure runs in the forked child before exec and makes only
         // async-signal-safe calls (dup2, fcntl; nix's wrappers call them directly and do not
@@ -844,30 +845,23 @@ impl RootChild {
         }
     }
 
-    /// Waits for it to end and reaps it.
-    fn wait(&mut self) -> std::io::Result<ExitStatus> {
+    /// Waits for it to end, reaps it and says how it ended.
+    fn wait(&mut self) -> std::io::Result<TaskState> {
         use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
-        use std::os::unix::process::ExitStatusExt;
         loop {
             let r = match &self.pidfd {
                 Some(p) => waitid(Id::PIDFd(p.as_fd()), WaitPidFlag::WEXITED),
                 None => waitpid(nix::unistd::Pid::from_raw(self.pid), None),
             };
-            match r {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::from_raw(code << 8)),
-                Ok(WaitStatus::Signaled(_, sig, core)) => {
-                    return Ok(ExitStatus::from_raw(
-                        sig as i32 | if core { 0x80 } else { 0 },
-                    ))
-                }
-                Ok(other) => {
-                    return Err(std::io::Error::other(format!(
-                        "unexpected wait status {other:?}"
-                    )))
-                }
+            return match r {
+                Ok(WaitStatus::Exited(_, code)) => Ok(TaskState::Exited(code)),
+                Ok(WaitStatus::Signaled(_, sig, _)) => Ok(TaskState::Killed(sig as i32)),
+                Ok(other) => Err(std::io::Error::other(format!(
+                    "unexpected wait status {other:?}"
+                ))),
                 Err(nix::Error::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
+                Err(e) => Err(e.into()),
+            };
         }
     }
 }
